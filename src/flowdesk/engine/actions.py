@@ -1,0 +1,592 @@
+"""Action handlers: what a fired rule does.
+
+Field-changing actions write the working snapshot at once (later rules see the change); effect-only
+actions emit ``Effect`` records for the Django side, which executes them after commit.
+Validation that needs the catalog or the rule set's templates lives in ``problems``, so a bad
+rule fails when it is saved, not when it runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+from flowdesk.core.registry import Registry
+
+from .catalog import PRIORITIES, Catalog, check_value
+from .suggest import closest
+from .types import Effect
+
+Problem = tuple[str, str, str | None]
+PLACEHOLDER = re.compile(r"\{\{\s*([\w.\-]+)\s*\}\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkingState:
+    """The ticket as rules see it during one update, plus the accumulated change set.
+
+    ``changes`` maps field -> (value before the update began, current value); a field set back
+    to its original value drops out, so triggers never react to a change that was undone.
+    """
+
+    def __init__(self, snapshot: Mapping[str, Any], event_changes: Mapping[str, tuple[Any, Any]]):
+        self.values: dict[str, Any] = dict(snapshot)
+        self.input = dict(snapshot)
+        self.event_changes = dict(event_changes)
+        self.changes: dict[str, tuple[Any, Any]] = dict(event_changes)
+
+    def set(self, field: str, value: Any) -> tuple[Any, Any] | None:
+        """Write one field; returns (old, new) when it actually changed, else None."""
+        old = self.values.get(field)
+        if old == value:
+            return None  # setting a field to the value it has is not a change
+        self.values[field] = value
+        base = (
+            self.event_changes[field][0] if field in self.event_changes else self.input.get(field)
+        )
+        if base == value:
+            self.changes.pop(field, None)
+        else:
+            self.changes[field] = (base, value)
+        return (old, value)
+
+    def copy(self) -> WorkingState:
+        clone = WorkingState(self.input, self.event_changes)
+        clone.values = dict(self.values)
+        clone.changes = dict(self.changes)
+        return clone
+
+
+class ActionContext:
+    """Handed to ``Action.apply``: records this rule's changes and effects as they happen."""
+
+    def __init__(
+        self,
+        state: WorkingState,
+        rule: str,
+        templates: Mapping[str, Mapping[str, str]],
+        now: Any,
+    ) -> None:
+        self.state = state
+        self.rule = rule
+        self.templates = templates
+        self.now = now
+        self.changes: dict[str, tuple[Any, Any]] = {}
+        self.writes: list[tuple[str, Any]] = []
+        self.effects: list[Effect] = []
+        self.stop = False
+
+    def get(self, field: str) -> Any:
+        return self.state.values.get(field)
+
+    def set(self, field: str, value: Any, incremental: bool = False) -> None:
+        """``incremental`` writes (add/remove a tag or follower) compose, so they never conflict."""
+        changed = self.state.set(field, value)
+        if not incremental:
+            self.writes.append((field, value))
+        if changed is None:
+            return
+        first = self.changes[field][0] if field in self.changes else changed[0]
+        if first == value:
+            self.changes.pop(field)
+        else:
+            self.changes[field] = (first, value)
+
+    def emit(self, type_: str, config: dict[str, Any]) -> None:
+        self.effects.append(Effect(type=type_, rule=self.rule, config=config))
+
+    def render(self, text: str | None) -> str | None:
+        """Fill ``{{ ticket.subject }}``-style placeholders from the working snapshot."""
+        if text is None:
+            return None
+        values = self.state.values
+
+        def sub(m: re.Match[str]) -> str:
+            key = m.group(1)
+            key = key[len("ticket.") :] if key.startswith("ticket.") else key
+            v = values.get(key)
+            if isinstance(v, frozenset | set):
+                return ", ".join(sorted(map(str, v)))
+            return "" if v is None else str(v)
+
+        return PLACEHOLDER.sub(sub, text)
+
+
+def placeholder_problems(catalog: Catalog, text: str | None, path: str) -> list[Problem]:
+    out: list[Problem] = []
+    for m in PLACEHOLDER.finditer(text or ""):
+        key = m.group(1)
+        field = key[len("ticket.") :] if key.startswith("ticket.") else key
+        if catalog.field(field) is None:
+            hint = catalog.suggest_field(field)
+            out.append((path, f"unknown placeholder {{{{ {key} }}}}", hint))
+    return out
+
+
+class Action:
+    """Base class: subclasses set ``name``/``Config`` and implement ``apply``."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type[BaseModel]]
+    #: fields this action may write (for conflicts / caused_by); effect-only actions write none
+    fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: BaseModel) -> None:
+        self.config = config
+
+    @classmethod
+    def problems(
+        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        return []
+
+    def apply(self, ctx: ActionContext) -> None:
+        raise NotImplementedError
+
+    def writes(self) -> tuple[str, ...]:
+        return self.fields
+
+    def normalised(self) -> dict[str, Any]:
+        data = self.config.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return {"type": self.name, **data}
+
+
+ACTIONS: Registry[type[Action]] = Registry("action")
+
+
+def register(cls: type[Action]) -> type[Action]:
+    ACTIONS.add(cls.name, cls)
+    return cls
+
+
+class EnumValue(_Strict):
+    value: str = Field(description="One of the field's choices.")
+
+
+class _SetEnum(Action):
+    Config = EnumValue
+    field: ClassVar[str]
+
+    @classmethod
+    def problems(
+        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        spec = catalog.field(cls.field)
+        bad = check_value(catalog, spec, config.value) if spec else None  # type: ignore[attr-defined]
+        return [("value", bad[0], bad[1])] if bad else []
+
+    def writes(self) -> tuple[str, ...]:
+        return (self.field,)
+
+    def apply(self, ctx: ActionContext) -> None:
+        ctx.set(self.field, self.config.value)  # type: ignore[attr-defined]
+
+
+@register
+class SetStatus(_SetEnum):
+    """Set the ticket status."""
+
+    name = "set_status"
+    field = "status"
+
+
+@register
+class SetPriority(_SetEnum):
+    """Set the ticket priority."""
+
+    name = "set_priority"
+    field = "priority"
+
+
+@register
+class SetType(_SetEnum):
+    """Set the ticket type."""
+
+    name = "set_type"
+    field = "type"
+
+
+class SetFieldConfig(_Strict):
+    field: str = Field(description="A custom field: custom.<key>.")
+    value: JsonValue = Field(description="New value (null clears), checked against the field.")
+
+
+@register
+class SetField(Action):
+    """Set a custom field; other fields have dedicated actions with their own checks."""
+
+    name = "set_field"
+    Config = SetFieldConfig
+
+    @classmethod
+    def problems(
+        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        name = config.field  # type: ignore[attr-defined]
+        customs = [f for f in catalog.fields if f.startswith("custom.")]
+        if not name.startswith("custom.") or catalog.field(name) is None:
+            hint = closest(name, customs) if name.startswith("custom.") else None
+            if hint is None and not name.startswith("custom."):
+                hint = closest("custom." + name, customs)
+            return [("field", f"set_field needs a known custom field, got {name!r}", hint)]
+        value = config.value  # type: ignore[attr-defined]
+        spec = catalog.fields[name]
+        bad = check_value(catalog, spec, value) if value is not None else None
+        return [("value", bad[0], bad[1])] if bad else []
+
+    def writes(self) -> tuple[str, ...]:
+        return (self.config.field,)  # type: ignore[attr-defined]
+
+    def apply(self, ctx: ActionContext) -> None:
+        ctx.set(self.config.field, self.config.value)  # type: ignore[attr-defined]
+
+
+class TagsConfig(_Strict):
+    tags: list[str] = Field(description="Tags (stored lower-case).")
+
+
+def _tags(values: list[str]) -> frozenset[str]:
+    return frozenset(t.strip().lower() for t in values if t.strip())
+
+
+class _TagAction(Action):
+    Config = TagsConfig
+    fields = ("tags",)
+
+    def normalised(self) -> dict[str, Any]:
+        return {"type": self.name, "tags": sorted(_tags(self.config.tags))}  # type: ignore[attr-defined]
+
+    def current(self, ctx: ActionContext) -> frozenset[str]:
+        return frozenset(ctx.get("tags") or ())
+
+
+@register
+class AddTags(_TagAction):
+    """Add tags (lower-cased)."""
+
+    name = "add_tags"
+
+    def apply(self, ctx: ActionContext) -> None:
+        tags = self.current(ctx) | _tags(self.config.tags)  # type: ignore[attr-defined]
+        ctx.set("tags", tags, incremental=True)
+
+
+@register
+class RemoveTags(_TagAction):
+    """Remove tags."""
+
+    name = "remove_tags"
+
+    def apply(self, ctx: ActionContext) -> None:
+        tags = self.current(ctx) - _tags(self.config.tags)  # type: ignore[attr-defined]
+        ctx.set("tags", tags, incremental=True)
+
+
+@register
+class SetTags(_TagAction):
+    """Replace all tags."""
+
+    name = "set_tags"
+
+    def apply(self, ctx: ActionContext) -> None:
+        ctx.set("tags", _tags(self.config.tags))  # type: ignore[attr-defined]
+
+
+class AgentConfig(_Strict):
+    agent: str = Field(description="Agent e-mail.")
+
+
+def _agent_problems(catalog: Catalog, agent: str, path: str = "agent") -> list[Problem]:
+    bad = catalog.check_ref("agent", agent)
+    return [(path, bad[0], bad[1])] if bad else []
+
+
+def _team_problems(catalog: Catalog, team: str | None, path: str = "team") -> list[Problem]:
+    bad = catalog.check_ref("team", team) if team is not None else None
+    return [(path, bad[0], bad[1])] if bad else []
+
+
+@register
+class AssignAgent(Action):
+    """Assign the ticket to an agent."""
+
+    name = "assign_agent"
+    Config = AgentConfig
+    fields = ("assignee",)
+
+    @classmethod
+    def problems(
+        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        return _agent_problems(catalog, config.agent)  # type: ignore[attr-defined]
+
+    def apply(self, ctx: ActionContext) -> None:
+        ctx.set("assignee", self.config.agent)  # type: ignore[attr-defined]
+
+
+class TeamConfig(_Strict):
+    team: str = Field(description="Team name.")
+
+
+@register
+class AssignTeam(Action):
+    """Assign the ticket to a team."""
+
+    name = "assign_team"
+    Config = TeamConfig
+    fields = ("team",)
+
+    @classmethod
+    def problems(
+        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        return _team_problems(catalog, config.team)  # type: ignore[attr-defined]
+
+    def apply(self, ctx: ActionContext) -> None:
+        ctx.set("team", self.config.team)  # type: ignore[attr-defined]
+
+
+class Empty(_Strict):
+    """No options."""
+
+
+@register
+class Unassign(Action):
+    """Remove the assignee (the team stays)."""
+
+    name = "unassign"
+    Config = Empty
+    fields = ("assignee",)
+
+    def apply(self, ctx: ActionContext) -> None:
+        ctx.set("assignee", None)
+
+
+@register
+class AddFollower(Action):
+    """Add an agent to the followers."""
+
+    name = "add_follower"
+    Config = AgentConfig
+    fields = ("followers",)
+
+    @classmethod
+    def problems(
+        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        return _agent_problems(catalog, config.agent)  # type: ignore[attr-defined]
+
+    def apply(self, ctx: ActionContext) -> None:
+        current = frozenset(ctx.get("followers") or ())
+        ctx.set("followers", current | {self.config.agent}, incremental=True)  # type: ignore[attr-defined]
+
+
+class EscalateConfig(_Strict):
+    team: str | None = Field(default=None, description="Team to hand the ticket to.")
+    priority: str | None = Field(default=None, description="A priority, or 'raise' (one step up).")
+    reason: str = Field(min_length=1, description="Why; shown to agents and in reports.")
+
+
+@register
+class Escalate(Action):
+    """Move to another team and/or raise priority, and record an ``escalation`` effect."""
+
+    name = "escalate"
+    Config = EscalateConfig
+    fields = ("team", "priority")
+
+    @classmethod
+    def problems(
+        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        out = _team_problems(catalog, config.team)  # type: ignore[attr-defined]
+        prio = config.priority  # type: ignore[attr-defined]
+        if prio is not None and prio != "raise":
+            spec = catalog.field("priority")
+            bad = check_value(catalog, spec, prio) if spec else None
+            if bad:
+                out.append(("priority", bad[0] + " or 'raise'", bad[1]))
+        return out
+
+    def apply(self, ctx: ActionContext) -> None:
+        cfg: EscalateConfig = self.config  # type: ignore[assignment]
+        from_team, from_prio = ctx.get("team"), ctx.get("priority")
+        if cfg.team is not None:
+            ctx.set("team", cfg.team)
+        if cfg.priority == "raise":
+            if from_prio in PRIORITIES:
+                ctx.set("priority", PRIORITIES[min(PRIORITIES.index(from_prio) + 1, 3)])
+        elif cfg.priority is not None:
+            ctx.set("priority", cfg.priority)
+        ctx.emit(
+            "escalation",
+            {
+                "reason": cfg.reason,
+                "from_team": from_team,
+                "to_team": ctx.get("team"),
+                "from_priority": from_prio,
+                "to_priority": ctx.get("priority"),
+            },
+        )
+
+
+class NoteConfig(_Strict):
+    body: str = Field(min_length=1, description="Internal note text; {{ placeholders }} allowed.")
+
+
+@register
+class AddNote(Action):
+    """Add an internal note (effect only)."""
+
+    name = "add_note"
+    Config = NoteConfig
+
+    @classmethod
+    def problems(
+        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        return placeholder_problems(catalog, config.body, "body")  # type: ignore[attr-defined]
+
+    def apply(self, ctx: ActionContext) -> None:
+        ctx.emit("add_note", {"body": ctx.render(self.config.body)})  # type: ignore[attr-defined]
+
+
+class ReplyConfig(_Strict):
+    template: str | None = Field(default=None, description="Name of a template of this rule set.")
+    subject: str | None = Field(default=None, description="Subject (only with body).")
+    body: str | None = Field(default=None, description="Reply text; {{ placeholders }} allowed.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReplyConfig:
+        if (self.template is None) == (self.body is None):
+            raise ValueError("give exactly one of 'template' or 'body'")
+        if self.template is not None and self.subject is not None:
+            raise ValueError("'subject' goes with 'body', not with 'template'")
+        return self
+
+
+@register
+class Reply(Action):
+    """Send a public reply to the requester, from a template or inline text (effect only)."""
+
+    name = "reply"
+    Config = ReplyConfig
+
+    @classmethod
+    def problems(
+        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        cfg: ReplyConfig = config  # type: ignore[assignment]
+        if cfg.template is not None and cfg.template not in templates:
+            return [
+                ("template", f"unknown template {cfg.template!r}", closest(cfg.template, templates))
+            ]
+        return placeholder_problems(catalog, cfg.subject, "subject") + placeholder_problems(
+            catalog, cfg.body, "body"
+        )
+
+    def apply(self, ctx: ActionContext) -> None:
+        cfg: ReplyConfig = self.config  # type: ignore[assignment]
+        subject, body = cfg.subject, cfg.body
+        if cfg.template is not None:
+            tpl = ctx.templates[cfg.template]
+            subject, body = tpl.get("subject"), tpl.get("body")
+        ctx.emit(
+            "reply",
+            {"template": cfg.template, "subject": ctx.render(subject), "body": ctx.render(body)},
+        )
+
+
+class NotifyConfig(_Strict):
+    agents: list[str] = Field(default_factory=list, description="Agent e-mails.")
+    team: str | None = Field(default=None, description="Notify every member of this team.")
+    message: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _recipient(self) -> NotifyConfig:
+        if not self.agents and self.team is None:
+            raise ValueError("notify needs at least one recipient: 'agents' or 'team'")
+        return self
+
+
+@register
+class Notify(Action):
+    """Notify agents and/or a team (effect only)."""
+
+    name = "notify"
+    Config = NotifyConfig
+
+    @classmethod
+    def problems(
+        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        cfg: NotifyConfig = config  # type: ignore[assignment]
+        out = _team_problems(catalog, cfg.team)
+        for i, agent in enumerate(cfg.agents):
+            out += _agent_problems(catalog, agent, f"agents[{i}]")
+        return out + placeholder_problems(catalog, cfg.message, "message")
+
+    def apply(self, ctx: ActionContext) -> None:
+        cfg: NotifyConfig = self.config  # type: ignore[assignment]
+        ctx.emit(
+            "notify",
+            {"agents": list(cfg.agents), "team": cfg.team, "message": ctx.render(cfg.message)},
+        )
+
+
+class WebhookConfig(_Strict):
+    url: str = Field(description="http(s) URL.")
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: JsonValue = None
+
+    @model_validator(mode="after")
+    def _http(self) -> WebhookConfig:
+        parsed = urlparse(self.url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"webhook url must be http(s)://host/..., got {self.url!r}")
+        return self
+
+
+@register
+class Webhook(Action):
+    """Call an HTTP endpoint after commit (effect only; delivered by the outbox)."""
+
+    name = "webhook"
+    Config = WebhookConfig
+
+    def apply(self, ctx: ActionContext) -> None:
+        ctx.emit("webhook", self.config.model_dump(mode="json"))
+
+
+class SurveyConfig(_Strict):
+    survey: Literal["csat", "nps", "ces"] = "csat"
+
+
+@register
+class SendSurvey(Action):
+    """Ask the requester for feedback (effect only)."""
+
+    name = "send_survey"
+    Config = SurveyConfig
+
+    def apply(self, ctx: ActionContext) -> None:
+        ctx.emit("send_survey", {"survey": self.config.survey})  # type: ignore[attr-defined]
+
+
+@register
+class Stop(Action):
+    """Stop processing further rules for this update (this rule's other actions still run)."""
+
+    name = "stop"
+    Config = Empty
+
+    def apply(self, ctx: ActionContext) -> None:
+        ctx.stop = True

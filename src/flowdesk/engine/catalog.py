@@ -1,0 +1,162 @@
+"""Which fields rules may use, of which kind, with which values.
+
+The catalog is the only knowledge the engine has of the Django data model: the Django side builds
+one from its custom-field definitions, teams and agents, so rule errors are caught at save time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .suggest import closest
+
+KINDS = ("enum", "text", "int", "number", "bool", "tags", "set", "ref", "date", "any")
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+STATUSES = ("new", "open", "pending", "on-hold", "solved", "closed")
+TYPES = ("question", "incident", "problem", "task")
+CHANNELS = ("email", "web", "portal", "chat", "api", "phone")
+AUTHOR_KINDS = ("customer", "agent", "system")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A snapshot field. ``ref_to`` ("agent" | "team") lets the catalog check names (extension)."""
+
+    name: str
+    kind: str
+    choices: tuple[str, ...] | None = None
+    ref_to: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(
+                f"unknown field kind {self.kind!r}; expected one of {', '.join(KINDS)}"
+            )
+        if self.choices is not None:
+            object.__setattr__(self, "choices", tuple(self.choices))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    fields: dict[str, FieldSpec]
+    teams: frozenset[str] | None = None
+    agents: frozenset[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def field(self, name: str) -> FieldSpec | None:
+        return self.fields.get(name)
+
+    def suggest_field(self, name: str) -> str | None:
+        return closest(name, self.fields)
+
+    def check_ref(self, ref_to: str | None, value: Any) -> tuple[str, str | None] | None:
+        """Return (message, suggestion) when ``value`` names an unknown team/agent."""
+        names = self.teams if ref_to == "team" else self.agents if ref_to == "agent" else None
+        if names is None or not isinstance(value, str) or value in names:
+            return None
+        return f"unknown {ref_to} {value!r}", closest(value, names)
+
+
+def _spec(name: str, spec: FieldSpec | str) -> FieldSpec:
+    if isinstance(spec, FieldSpec):
+        return FieldSpec(name, spec.kind, spec.choices, spec.ref_to)
+    return FieldSpec(name, spec)
+
+
+def default_catalog(
+    custom_fields: Mapping[str, FieldSpec | str] | None = None,
+    requester_attrs: Mapping[str, FieldSpec | str] | None = None,
+    organization_attrs: Mapping[str, FieldSpec | str] | None = None,
+    teams: Iterable[str] | None = None,
+    agents: Iterable[str] | None = None,
+) -> Catalog:
+    """Standard snapshot fields (docs/engine-contract.md) + custom/requester/org attributes."""
+    if organization_attrs is None:
+        organization_attrs = {"tier": FieldSpec("tier", "enum", ("enterprise", "business", "free"))}
+    fields = [
+        FieldSpec("id", "int"),
+        FieldSpec("subject", "text"),
+        FieldSpec("status", "enum", STATUSES),
+        FieldSpec("priority", "enum", PRIORITIES),
+        FieldSpec("type", "enum", TYPES),
+        FieldSpec("channel", "enum", CHANNELS),
+        FieldSpec("tags", "tags"),
+        FieldSpec("assignee", "ref", ref_to="agent"),
+        FieldSpec("team", "ref", ref_to="team"),
+        FieldSpec("followers", "set", ref_to="agent"),
+        FieldSpec("requester.email", "text"),
+        FieldSpec("requester.name", "text"),
+        FieldSpec("organization.name", "text"),
+        FieldSpec("message_count", "int"),
+        FieldSpec("age_hours", "number"),
+        FieldSpec("hours_since_update", "number"),
+        FieldSpec("latest_message.body", "text"),
+        FieldSpec("latest_message.author_kind", "enum", AUTHOR_KINDS),
+        FieldSpec("latest_message.public", "bool"),
+    ]
+    by_name = {f.name: f for f in fields}
+    for prefix, attrs in (
+        ("custom.", custom_fields or {}),
+        ("requester.", requester_attrs or {}),
+        ("organization.", organization_attrs),
+    ):
+        for key, spec in attrs.items():
+            by_name[prefix + key] = _spec(prefix + key, spec)
+    return Catalog(
+        fields=by_name,
+        teams=frozenset(teams) if teams is not None else None,
+        agents=frozenset(agents) if agents is not None else None,
+    )
+
+
+def check_value(catalog: Catalog, spec: FieldSpec, value: Any) -> tuple[str, str | None] | None:
+    """Validate one scalar against a field; returns (message, suggestion) or None when fine."""
+    kind = spec.kind
+    if kind == "enum":
+        if spec.choices is not None and value not in spec.choices:
+            hint = closest(str(value), spec.choices)
+            allowed = ", ".join(spec.choices)
+            return f"{value!r} is not a valid {spec.name} (allowed: {allowed})", hint
+        return None
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{spec.name} needs an integer, got {value!r}", None
+        return None
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{spec.name} needs a number, got {value!r}", None
+        return None
+    if kind == "bool":
+        if not isinstance(value, bool):
+            return f"{spec.name} needs true or false, got {value!r}", None
+        return None
+    if kind in ("text", "tags", "set", "ref"):
+        if not isinstance(value, str):
+            return f"{spec.name} needs a string, got {value!r}", None
+        if kind in ("ref", "set") and spec.ref_to:
+            return catalog.check_ref(spec.ref_to, value)
+        return None
+    if kind == "date":
+        if parse_date(value) is None:
+            return f"{spec.name} needs an ISO date or datetime, got {value!r}", None
+        return None
+    return None
+
+
+def parse_date(value: Any) -> dt.datetime | None:
+    """Dates compare as aware datetimes; a bare date means midnight UTC (one rule, documented)."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return None

@@ -1,0 +1,519 @@
+"""Condition operators: one small registered class per operator.
+
+Each operator declares the field kinds it accepts, a pydantic ``Config`` (the leaf's keys besides
+``field``/``op``), and optionally an ``index`` category the matcher uses to evaluate it for
+many rules at once. Everything value-dependent (case folding, regex compilation) happens in
+``__init__``, i.e. once at compile time, never per event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+
+from flowdesk.core.registry import Registry
+
+from .catalog import Catalog, FieldSpec, check_value, parse_date
+
+ALL_KINDS = frozenset(
+    {"enum", "text", "int", "number", "bool", "tags", "set", "ref", "date", "any"}
+)
+SCALAR_KINDS = frozenset({"enum", "text", "int", "number", "bool", "ref", "date", "any"})
+TEXT_KINDS = frozenset({"text", "any"})
+ORDERED_KINDS = frozenset({"int", "number", "date", "any"})
+COLLECTION_KINDS = frozenset({"tags", "set"})
+#: kinds whose equality literals the matcher may put in a hash index (values are plain hashables)
+EQ_INDEX_KINDS = frozenset({"enum", "text", "int", "number", "bool", "ref", "any"})
+RANGE_INDEX_KINDS = frozenset({"int", "number"})
+
+Problem = tuple[str, str, str | None]  # (sub-path relative to the leaf, message, suggestion)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoValue(_Strict):
+    """Operators that look only at the field."""
+
+
+class AnyValue(_Strict):
+    value: Any = Field(description="The value to compare with (checked against the field).")
+
+
+class ValueList(_Strict):
+    value: list[Any] = Field(min_length=1, description="Accepted values.")
+
+
+class TextValue(_Strict):
+    value: StrictStr = Field(description="Text to look for (case-insensitive).")
+
+
+class PatternValue(_Strict):
+    value: StrictStr = Field(
+        description="Python regular expression, searched anywhere (re.search)."
+    )
+
+
+class OrderedValue(_Strict):
+    value: StrictInt | StrictFloat | StrictStr = Field(
+        description="A number, or an ISO date/datetime for date fields."
+    )
+
+
+class TagList(_Strict):
+    value: list[StrictStr] = Field(min_length=1, description="Tags (or set members) to look for.")
+
+
+def is_blank(value: Any) -> bool:
+    if value is None or value == "":
+        return True
+    return isinstance(value, frozenset | set | list | tuple | dict) and len(value) == 0
+
+
+def fold(value: Any) -> Any:
+    """Case-fold text so text comparisons are case-insensitive; leave other values alone."""
+    return value.casefold() if isinstance(value, str) else value
+
+
+class Operator:
+    """Base class. Subclasses set ``name``/``kinds``/``Config`` and implement ``test``."""
+
+    name: ClassVar[str]
+    kinds: ClassVar[frozenset[str]]
+    Config: ClassVar[type[BaseModel]] = NoValue
+    #: category for the matcher's index (None = evaluated lazily as a residual literal)
+    index: ClassVar[str | None] = None
+    #: operator whose result is exactly ``not self`` (lets negations stay indexable)
+    complement: ClassVar[str | None] = None
+    #: the operator compares ``value`` with the field (so values are checked against it)
+    checks_value: ClassVar[bool] = True
+
+    def __init__(self, field: FieldSpec, config: BaseModel) -> None:
+        self.field = field
+        self.fname = field.name
+        self.config = config
+        self.value: Any = getattr(config, "value", None)
+        self.folds = field.kind == "text"
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Precompute per-rule data; called once at compile time."""
+
+    @classmethod
+    def problems(cls, catalog: Catalog, field: FieldSpec, config: BaseModel) -> list[Problem]:
+        if not cls.checks_value or not hasattr(config, "value"):
+            return []
+        value = config.value
+        items: list[tuple[int | None, Any]]
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        out: list[Problem] = []
+        for i, item in items:
+            if item is None:
+                out.append(("value", "value must not be null (use 'blank' / 'present')", None))
+                continue
+            bad = check_value(catalog, field, item)
+            if bad:
+                out.append(("value" if i is None else f"value[{i}]", bad[0], bad[1]))
+        return out
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        raise NotImplementedError
+
+    def index_keys(self) -> frozenset[Any]:
+        """For eq/neq/any_of/none_of indexes: the canonical values this literal is about."""
+        raise NotImplementedError
+
+    def expected(self) -> str:
+        return self.name if not hasattr(self.config, "value") else f"{self.name} {self.value!r}"
+
+
+CONDITION_OPERATORS: Registry[type[Operator]] = Registry("condition operator")
+
+
+def register(cls: type[Operator]) -> type[Operator]:
+    CONDITION_OPERATORS.add(cls.name, cls)
+    return cls
+
+
+@register
+class Is(Operator):
+    """Exact equality (case-insensitive on text fields), so 'Billing' and 'billing' agree."""
+
+    name = "is"
+    kinds = SCALAR_KINDS
+    Config = AnyValue
+    index = "eq"
+    complement = "is_not"
+
+    def prepare(self) -> None:
+        self.key = fold(self.value) if self.folds else self.value
+        self.date = parse_date(self.value) if self.field.kind == "date" else None
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        v = snapshot.get(self.fname)
+        if self.date is not None:
+            return v is not None and parse_date(v) == self.date
+        return bool((fold(v) if self.folds else v) == self.key)
+
+    def index_keys(self) -> frozenset[Any]:
+        return frozenset([self.key])
+
+
+@register
+class IsNot(Is):
+    """Negation of ``is``; true when the field is unset, because unset is not that value."""
+
+    name = "is_not"
+    index = "neq"
+    complement = "is"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        return not Is.test(self, snapshot, changes)
+
+
+@register
+class In(Operator):
+    """Membership in a list of values; one hash lookup per event thanks to the index."""
+
+    name = "in"
+    kinds = SCALAR_KINDS - {"date"}
+    Config = ValueList
+    index = "eq"
+    complement = "not_in"
+
+    def prepare(self) -> None:
+        self.keys = frozenset(fold(v) if self.folds else v for v in self.value)
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        v = snapshot.get(self.fname)
+        try:
+            return (fold(v) if self.folds else v) in self.keys
+        except TypeError:  # unhashable value: it cannot equal any of our hashable values
+            return False
+
+    def index_keys(self) -> frozenset[Any]:
+        return self.keys
+
+
+@register
+class NotIn(In):
+    """Negation of ``in``; true when the field is unset."""
+
+    name = "not_in"
+    index = "neq"
+    complement = "in"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        return not In.test(self, snapshot, changes)
+
+
+class _TextOp(Operator):
+    kinds = TEXT_KINDS
+    Config: ClassVar[type[BaseModel]] = TextValue
+    checks_value = False
+
+    def prepare(self) -> None:
+        self.needle = self.value.casefold()
+
+    def _text(self, snapshot: Mapping[str, Any]) -> str | None:
+        v = snapshot.get(self.fname)
+        if v is None:
+            return None
+        if not isinstance(v, str):
+            raise TypeError(f"{self.fname}: {self.name} needs text, got {type(v).__name__}")
+        return v.casefold()
+
+
+@register
+class Contains(_TextOp):
+    """Case-insensitive substring test (agents type subjects in any case)."""
+
+    name = "contains"
+    complement = "not_contains"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        v = self._text(snapshot)
+        return v is not None and self.needle in v
+
+
+@register
+class NotContains(Contains):
+    """Negation of ``contains``; true on an unset field."""
+
+    name = "not_contains"
+    complement = "contains"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        return not Contains.test(self, snapshot, changes)
+
+
+@register
+class StartsWith(_TextOp):
+    """Case-insensitive prefix test, e.g. subjects starting with '[ALERT]'."""
+
+    name = "starts_with"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        v = self._text(snapshot)
+        return v is not None and v.startswith(self.needle)
+
+
+@register
+class Matches(_TextOp):
+    """Python regex searched anywhere; compiled once so a bad pattern fails when saved."""
+
+    name = "matches"
+    Config = PatternValue
+
+    @classmethod
+    def problems(cls, catalog: Catalog, field: FieldSpec, config: BaseModel) -> list[Problem]:
+        try:
+            re.compile(config.value)  # type: ignore[attr-defined]
+        except re.error as exc:
+            return [("value", f"invalid regular expression: {exc}", None)]
+        return []
+
+    def prepare(self) -> None:
+        self.pattern = re.compile(self.value)
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        v = snapshot.get(self.fname)
+        if v is None:
+            return False
+        if not isinstance(v, str):
+            raise TypeError(f"{self.fname}: matches needs text, got {type(v).__name__}")
+        return self.pattern.search(v) is not None
+
+
+class _Compare(Operator):
+    kinds = ORDERED_KINDS
+    Config = OrderedValue
+
+    @classmethod
+    def problems(cls, catalog: Catalog, field: FieldSpec, config: BaseModel) -> list[Problem]:
+        value = config.value  # type: ignore[attr-defined]
+        if field.kind == "date":
+            if parse_date(value) is None:
+                return [("value", f"{cls.name} on a date needs an ISO date, got {value!r}", None)]
+            return []
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return [("value", f"{cls.name} needs a number, got {value!r}", None)]
+        return []
+
+    def prepare(self) -> None:
+        self.is_date = self.field.kind == "date"
+        self.bound: Any = parse_date(self.value) if self.is_date else self.value
+
+    def _operand(self, snapshot: Mapping[str, Any]) -> Any:
+        v = snapshot.get(self.fname)
+        if v is None:
+            return None
+        if self.is_date:
+            d = parse_date(v)
+            if d is None:
+                raise TypeError(f"{self.fname}: not a date: {v!r}")
+            return d
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise TypeError(f"{self.fname}: {self.name} needs a number, got {type(v).__name__}")
+        return v
+
+    @property
+    def indexable(self) -> bool:
+        return self.field.kind in RANGE_INDEX_KINDS
+
+
+@register
+class GreaterThan(_Compare):
+    """Strictly greater; an unset field is never greater (nor smaller) than anything."""
+
+    name = "greater_than"
+    index = "gt"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        v = self._operand(snapshot)
+        return v is not None and v > self.bound
+
+
+@register
+class GreaterOrEqual(_Compare):
+    """Greater or equal; false on an unset field."""
+
+    name = "greater_or_equal"
+    index = "ge"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        v = self._operand(snapshot)
+        return v is not None and v >= self.bound
+
+
+@register
+class LessThan(_Compare):
+    """Strictly less; false on an unset field (unset is not 'zero')."""
+
+    name = "less_than"
+    index = "lt"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        v = self._operand(snapshot)
+        return v is not None and v < self.bound
+
+
+@register
+class LessOrEqual(_Compare):
+    """Less or equal; false on an unset field."""
+
+    name = "less_or_equal"
+    index = "le"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        v = self._operand(snapshot)
+        return v is not None and v <= self.bound
+
+
+@register
+class Present(Operator):
+    """The field has a value: not None, not '', not an empty set."""
+
+    name = "present"
+    kinds = ALL_KINDS
+    index = "present"
+    complement = "blank"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        return not is_blank(snapshot.get(self.fname))
+
+
+@register
+class Blank(Operator):
+    """The field is None, '' or an empty set."""
+
+    name = "blank"
+    kinds = ALL_KINDS
+    index = "blank"
+    complement = "present"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        return is_blank(snapshot.get(self.fname))
+
+
+@register
+class Changed(Operator):
+    """The field is in the accumulated change set (event changes plus earlier rules' changes)."""
+
+    name = "changed"
+    kinds = ALL_KINDS
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        return self.fname in changes
+
+
+class _ChangedValue(Operator):
+    kinds = SCALAR_KINDS
+    Config = AnyValue
+    side: ClassVar[int]
+
+    @classmethod
+    def problems(cls, catalog: Catalog, field: FieldSpec, config: BaseModel) -> list[Problem]:
+        if config.value is None:  # type: ignore[attr-defined]
+            return []  # "changed from nothing" is meaningful (e.g. first assignment)
+        return super().problems(catalog, field, config)
+
+    def prepare(self) -> None:
+        self.key = fold(self.value) if self.folds else self.value
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        pair = changes.get(self.fname)
+        if pair is None:
+            return False
+        v = pair[self.side]
+        return bool((fold(v) if self.folds else v) == self.key)
+
+
+@register
+class ChangedFrom(_ChangedValue):
+    """The field changed in this update and its value before the update was ``value``."""
+
+    name = "changed_from"
+    side = 0
+
+
+@register
+class ChangedTo(_ChangedValue):
+    """The field changed in this update and now holds ``value``."""
+
+    name = "changed_to"
+    side = 1
+
+
+class _TagsOp(Operator):
+    kinds = COLLECTION_KINDS
+    Config = TagList
+
+    def prepare(self) -> None:
+        lower = self.field.kind == "tags"
+        self.tags = frozenset(t.lower() if lower else t for t in self.value)
+
+    @classmethod
+    def problems(cls, catalog: Catalog, field: FieldSpec, config: BaseModel) -> list[Problem]:
+        out: list[Problem] = []
+        for i, item in enumerate(config.value):  # type: ignore[attr-defined]
+            bad = check_value(catalog, field, item)
+            if bad:
+                out.append((f"value[{i}]", bad[0], bad[1]))
+        return out
+
+    def _members(self, snapshot: Mapping[str, Any]) -> Any:
+        v = snapshot.get(self.fname)
+        if v is None:
+            return frozenset()
+        if not isinstance(v, frozenset | set | list | tuple):
+            raise TypeError(f"{self.fname}: {self.name} needs a set, got {type(v).__name__}")
+        return v
+
+    def index_keys(self) -> frozenset[Any]:
+        return self.tags
+
+
+@register
+class HasAny(_TagsOp):
+    """At least one of the tags is present."""
+
+    name = "has_any"
+    index = "any_of"
+    complement = "has_none"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        members = self._members(snapshot)
+        return any(t in members for t in self.tags)
+
+
+@register
+class HasAll(_TagsOp):
+    """Every one of the tags is present."""
+
+    name = "has_all"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        members = self._members(snapshot)
+        return all(t in members for t in self.tags)
+
+
+@register
+class HasNone(_TagsOp):
+    """None of the tags is present (true on an empty or unset set)."""
+
+    name = "has_none"
+    index = "none_of"
+    complement = "has_any"
+
+    def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+        members = self._members(snapshot)
+        return not any(t in members for t in self.tags)
+
+
+def operators_for_kind(kind: str) -> list[str]:
+    return [name for name, cls in CONDITION_OPERATORS.items() if kind in cls.kinds]

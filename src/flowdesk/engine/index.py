@@ -1,0 +1,520 @@
+"""The fast matcher: finds all rules matching an event without evaluating every rule.
+
+Compile time: each enabled rule's condition tree is normalised to DNF terms (conjunctions of
+literals; at most ``MAX_TERMS`` per subtree, beyond which the subtree stays one opaque literal).
+Every term gets one bit; term ids follow rule order, so "rules after i" is a bit range.
+
+Per event: trigger candidates come from dict lookups (event kind, changed fields, messages);
+then each indexed field removes, in O(1)-ish big-int operations, the terms its value falsifies
+(hash maps for equality / ``in`` / ``has_any``; sorted thresholds + prefix/suffix ORs + bisect
+for numeric ranges); finally "residual" literals (regex, contains, changed, ...) are evaluated
+at most once per event and only while a surviving term still needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .conditions import (
+    CONDITION_OPERATORS,
+    EQ_INDEX_KINDS,
+    RANGE_INDEX_KINDS,
+    Operator,
+    is_blank,
+)
+from .tree import CompiledRule, CondGroup, CondLeaf, CondNode
+from .types import MessageInfo, TriggerContext
+
+MAX_TERMS = 32
+_COLLECTIONS = (frozenset, set, list, tuple)
+
+
+class Lit:
+    """One literal of a DNF term: an operator (maybe negated) or an opaque subtree."""
+
+    __slots__ = ("field", "id", "negated", "node", "op", "test")
+
+    def __init__(self, id_: int, op: Operator | None, negated: bool, node: CondNode | None) -> None:
+        self.id = id_
+        self.op = op
+        self.negated = negated
+        self.node = node
+        self.field = op.fname if op is not None else None
+        base: Callable[[Mapping[str, Any], Mapping[str, tuple[Any, Any]]], bool]
+        if op is not None:
+            base = op.test
+        else:
+            assert node is not None
+            base = node.evaluate
+        self.test: Callable[[Mapping[str, Any], Mapping[str, tuple[Any, Any]]], bool] = base
+        if negated:
+
+            def test(s: Mapping[str, Any], c: Mapping[str, tuple[Any, Any]]) -> bool:
+                return not base(s, c)
+
+            self.test = test
+
+
+class LitTable:
+    """Deduplicates literals across all rules so each distinct predicate runs once per event."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[Any, ...], Lit] = {}
+
+    def _get(
+        self, key: tuple[Any, ...], op: Operator | None, neg: bool, node: CondNode | None
+    ) -> Lit:
+        lit = self.by_key.get(key)
+        if lit is None:
+            lit = self.by_key[key] = Lit(len(self.by_key), op, neg, node)
+        return lit
+
+    def leaf(self, leaf: CondLeaf, neg: bool) -> Lit:
+        op = leaf.op
+        if neg and op.complement is not None:
+            op = CONDITION_OPERATORS.get(op.complement)(op.field, op.config)
+            neg = False
+        cfg = json.dumps(op.config.model_dump(mode="json"), sort_keys=True, default=str)
+        return self._get((op.fname, op.name, cfg, neg), op, neg, None)
+
+    def opaque(self, node: CondNode, neg: bool) -> Lit:
+        return self._get(("#opaque", id(node), neg), None, neg, node)
+
+
+Term = frozenset[Lit]
+
+
+def dnf(node: CondNode, neg: bool, lits: LitTable) -> list[Term] | None:
+    """Terms whose disjunction equals ``node`` (negated if ``neg``); None when too large."""
+    if isinstance(node, CondLeaf):
+        return [frozenset([lits.leaf(node, neg)])]
+    assert isinstance(node, CondGroup)
+    conj = (node.kind == "all") != neg if node.kind != "none" else not neg
+    child_neg = neg != (node.kind == "none")
+    parts: list[list[Term]] = []
+    for child in node.children:
+        d = dnf(child, child_neg, lits)
+        parts.append(d if d is not None else [frozenset([lits.opaque(child, child_neg)])])
+    if conj:
+        terms: list[Term] = [frozenset()]
+        for d in parts:
+            if len(terms) * len(d) > MAX_TERMS:
+                return None
+            terms = [a | b for a in terms for b in d]
+    else:
+        terms = [t for d in parts for t in d]
+        if len(terms) > MAX_TERMS:
+            return None
+    return list(dict.fromkeys(terms))
+
+
+def rule_terms(rule: CompiledRule, lits: LitTable) -> list[Term]:
+    if rule.conditions is None:
+        return [frozenset()]
+    terms = dnf(rule.conditions, False, lits)
+    return terms if terms is not None else [frozenset([lits.opaque(rule.conditions, False)])]
+
+
+def _hashable(values: Iterable[Any]) -> bool:
+    try:
+        for v in values:
+            hash(v)
+    except TypeError:
+        return False
+    return True
+
+
+def _eq_keys(lit: Lit) -> frozenset[Any] | None:
+    """Keys of a positive, indexable equality literal (None = not index it)."""
+    op = lit.op
+    if op is None or lit.negated or op.index != "eq" or op.field.kind not in EQ_INDEX_KINDS:
+        return None
+    keys = op.index_keys()
+    return keys if _hashable(keys) else None
+
+
+class FieldIndex:
+    """All indexed literals on one field, turned into 'which terms does this value falsify'."""
+
+    def __init__(self, name: str, folds: bool) -> None:
+        self.name = name
+        self.folds = folds
+        self.all = 0
+        self.eq_all = 0
+        self.eq_map: dict[Any, int] = {}
+        self.neq_map: dict[Any, int] = {}
+        self.pres_all = 0
+        self.blank_all = 0
+        self.anyof_all = 0
+        self.anyof_map: dict[Any, int] = {}
+        self.noneof_map: dict[Any, int] = {}
+        self.range_all = 0
+        self.range_raw: dict[str, dict[Any, int]] = {}
+        self.ranges: list[tuple[str, list[Any], list[int]]] = []
+        self.fallback: list[tuple[Lit, int]] = []  # range/tag literals, for values of a wrong type
+        self._fallback: dict[int, list[Any]] = {}
+
+    def finish(self) -> None:
+        for opname, raw in self.range_raw.items():
+            cs = sorted(raw)
+            masks = [raw[c] for c in cs]
+            if opname in ("gt", "ge"):  # suffix ORs: failures are thresholds >= / > value
+                acc = [0] * (len(cs) + 1)
+                for i in range(len(cs) - 1, -1, -1):
+                    acc[i] = acc[i + 1] | masks[i]
+            else:  # prefix ORs: failures are thresholds <= / < value
+                acc = [0] * (len(cs) + 1)
+                for i, m in enumerate(masks):
+                    acc[i + 1] = acc[i] | m
+            self.ranges.append((opname, cs, acc))
+        self.fallback = [(entry[0], entry[1]) for entry in self._fallback.values()]
+
+    def add_fallback(self, lit: Lit, bit: int) -> None:
+        entry = self._fallback.setdefault(lit.id, [lit, 0])
+        entry[1] |= bit
+
+    def failed(self, v: Any) -> tuple[int, bool]:
+        """Terms falsified by ``v``, and whether range/tag literals need one-by-one evaluation
+        because ``v`` has a type the index cannot handle (then they raise and are recorded)."""
+        out = 0
+        bad = False
+        if self.eq_all or self.neq_map:
+            key = v.casefold() if self.folds and type(v) is str else v
+            try:
+                if self.eq_all:
+                    out |= self.eq_all & ~self.eq_map.get(key, 0)
+                if self.neq_map:
+                    out |= self.neq_map.get(key, 0)
+            except TypeError:  # unhashable: equals nothing, so every equality fails
+                out |= self.eq_all
+        if self.pres_all or self.blank_all:
+            out |= self.pres_all if is_blank(v) else self.blank_all
+        if self.ranges:
+            if v is None:
+                out |= self.range_all
+            elif type(v) is int or (type(v) is float and v == v):
+                for opname, cs, acc in self.ranges:
+                    if opname == "gt":
+                        out |= acc[bisect_left(cs, v)]
+                    elif opname == "ge" or opname == "lt":
+                        out |= acc[bisect_right(cs, v)]
+                    else:
+                        out |= acc[bisect_left(cs, v)]
+            else:
+                bad = True
+        if self.anyof_all or self.noneof_map:
+            if v is None:
+                out |= self.anyof_all
+            elif isinstance(v, _COLLECTIONS):
+                try:
+                    ok = 0
+                    for m in v:
+                        ok |= self.anyof_map.get(m, 0)
+                        out |= self.noneof_map.get(m, 0)
+                except TypeError:
+                    return out, True
+                out |= self.anyof_all & ~ok
+            else:
+                bad = True
+        return out, bad
+
+
+_RANGE = {"gt": "gt", "ge": "ge", "lt": "lt", "le": "le"}
+
+
+class Matcher:
+    """Index over the enabled rules of one compiled rule set (immutable after construction)."""
+
+    def __init__(self, rules: list[CompiledRule]) -> None:
+        self.lits = LitTable()
+        self.term_rule: list[int] = []
+        self.rule_terms: list[int] = [0] * len(rules)
+        self.first_term: list[int] = [0] * (len(rules) + 1)
+        self.kind_exact: dict[str, int] = {}
+        self.kind_checks: dict[str, list[tuple[Any, int]]] = {}
+        self.field_exact: dict[str, int] = {}
+        self.field_checks: dict[str, list[tuple[Any, int]]] = {}
+        self.msg_exact: dict[tuple[bool, str], int] = {}
+        self._checks: dict[tuple[Any, ...], list[Any]] = {}
+        fields: dict[str, FieldIndex] = {}
+        residual: dict[int, list[Any]] = {}
+        self.term_residuals: list[tuple[Lit, ...]] = []
+        for rule in rules:
+            self.first_term[rule.index] = len(self.term_rule)
+            if not rule.enabled:
+                continue
+            rmask = 0
+            for term in rule_terms(rule, self.lits):
+                eq: dict[str, frozenset[Any]] = {}
+                eq_ops: dict[str, Operator] = {}
+                for lit in term:
+                    keys = _eq_keys(lit)
+                    if keys is not None and lit.field is not None and lit.op is not None:
+                        eq_ops[lit.field] = lit.op
+                        eq[lit.field] = eq[lit.field] & keys if lit.field in eq else keys
+                if any(not k for k in eq.values()):
+                    continue  # unsatisfiable: two different required values on one field
+                t = len(self.term_rule)
+                bit = 1 << t
+                self.term_rule.append(rule.index)
+                rmask |= bit
+                res: list[Lit] = []
+                anyof_seen: set[str] = set()
+                for lit in sorted(term, key=lambda x: x.id):
+                    if not self._index_lit(lit, bit, fields, anyof_seen):
+                        residual.setdefault(lit.id, [lit, 0])[1] |= bit
+                        res.append(lit)
+                for f, keys in eq.items():
+                    fi = self._field(fields, eq_ops[f])
+                    fi.all |= bit
+                    fi.eq_all |= bit
+                    for k in keys:
+                        fi.eq_map[k] = fi.eq_map.get(k, 0) | bit
+                self.term_residuals.append(tuple(res))
+            self.rule_terms[rule.index] = rmask
+            for trig in rule.triggers:
+                for key in trig.keys():  # noqa: SIM118 (a method, not a dict)
+                    self._add_trigger(key, trig, rmask)
+        self.first_term[len(rules)] = len(self.term_rule)
+        for (where, sub, _sig), (trig, mask) in self._checks.items():
+            target = self.kind_checks if where == "kind" else self.field_checks
+            target.setdefault(sub, []).append((trig, mask))
+        for fi in fields.values():
+            fi.finish()
+        self.fields = list(fields.values())
+        self.residuals = [(e[0], e[1], _fast_text(e[0])) for e in residual.values()]
+        self.residual_all = 0
+        for _, m, _ in self.residuals:
+            self.residual_all |= m
+        self.n_terms = len(self.term_rule)
+
+    def _field(self, fields: dict[str, FieldIndex], op: Operator) -> FieldIndex:
+        fi = fields.get(op.fname)
+        if fi is None:
+            fi = fields[op.fname] = FieldIndex(op.fname, op.field.kind == "text")
+        return fi
+
+    def _index_lit(
+        self, lit: Lit, bit: int, fields: dict[str, FieldIndex], anyof_seen: set[str]
+    ) -> bool:
+        op = lit.op
+        if op is None or lit.negated or op.index is None:
+            return False
+        f, kind, cat = op.fname, op.field.kind, op.index
+        if cat == "eq":
+            return _eq_keys(lit) is not None  # handled per term (intersection) by the caller
+        if cat == "neq":
+            if kind not in EQ_INDEX_KINDS or not _hashable(op.index_keys()):
+                return False
+            fi = self._field(fields, op)
+            for k in op.index_keys():
+                fi.neq_map[k] = fi.neq_map.get(k, 0) | bit
+        elif cat in _RANGE:
+            if kind not in RANGE_INDEX_KINDS:
+                return False
+            fi = self._field(fields, op)
+            raw = fi.range_raw.setdefault(cat, {})
+            raw[op.value] = raw.get(op.value, 0) | bit
+            fi.range_all |= bit
+            fi.add_fallback(lit, bit)
+        elif cat in ("present", "blank"):
+            fi = self._field(fields, op)
+            if cat == "present":
+                fi.pres_all |= bit
+            else:
+                fi.blank_all |= bit
+        elif cat == "any_of":
+            if f in anyof_seen:
+                return False  # a second has_any on the field in one term: cannot share the OR
+            anyof_seen.add(f)
+            fi = self._field(fields, op)
+            fi.anyof_all |= bit
+            for k in op.index_keys():
+                fi.anyof_map[k] = fi.anyof_map.get(k, 0) | bit
+            fi.add_fallback(lit, bit)
+        elif cat == "none_of":
+            fi = self._field(fields, op)
+            for k in op.index_keys():
+                fi.noneof_map[k] = fi.noneof_map.get(k, 0) | bit
+            fi.add_fallback(lit, bit)
+        else:
+            return False
+        fi.all |= bit
+        return True
+
+    def _add_trigger(self, key: tuple[Any, ...], trig: Any, mask: int) -> None:
+        """Exact keys OR into a mask; other triggers are checked per event, but identical trigger
+        configs share one check (hundreds of rules often use the same trigger)."""
+        where = key[0]
+        if where == "message" and trig.exact:
+            k = (key[1], key[2])
+            self.msg_exact[k] = self.msg_exact.get(k, 0) | mask
+        elif where in ("kind", "field") and trig.exact:
+            target = self.kind_exact if where == "kind" else self.field_exact
+            target[key[1]] = target.get(key[1], 0) | mask
+        elif where in ("kind", "field"):
+            sig = (where, key[1], json.dumps(trig.normalised(), sort_keys=True, default=str))
+            entry = self._checks.setdefault(sig, [trig, 0])
+            entry[1] |= mask
+        else:
+            raise ValueError(f"unknown trigger index key {key!r}")
+
+    def candidates(
+        self,
+        kind: str,
+        changes: Mapping[str, tuple[Any, Any]],
+        messages: tuple[MessageInfo, ...],
+    ) -> int:
+        """Terms whose rule has a trigger matching the event."""
+        cand = self.kind_exact.get(kind, 0)
+        ctx: TriggerContext | None = None
+        checks = self.kind_checks.get(kind)
+        pending: list[tuple[Any, int]] = list(checks) if checks else []
+        fe, fc = self.field_exact, self.field_checks
+        for f in changes:
+            m = fe.get(f)
+            if m:
+                cand |= m
+            lst = fc.get(f)
+            if lst:
+                pending.extend(lst)
+        if messages:
+            me = self.msg_exact
+            for msg in messages:
+                cand |= me.get((msg.public, msg.author_kind), 0)
+        if pending:
+            ctx = TriggerContext(kind, changes, messages)
+            for trig, mask in pending:
+                if mask & ~cand and trig.matches(ctx):
+                    cand |= mask
+        return cand
+
+    def match(
+        self,
+        snapshot: Mapping[str, Any],
+        kind: str,
+        changes: Mapping[str, tuple[Any, Any]],
+        messages: tuple[MessageInfo, ...],
+        restrict: int = -1,
+        errors: list[tuple[int, str]] | None = None,
+    ) -> list[int]:
+        """Indices of matching rules, ascending; ``restrict`` limits the terms considered."""
+        alive = self.candidates(kind, changes, messages) & restrict
+        if not alive:
+            return []
+        extra: list[tuple[Lit, int]] | None = None
+        for fi in self.fields:
+            if not alive & fi.all:
+                continue
+            failed, bad = fi.failed(snapshot.get(fi.name))
+            if bad:  # wrong type for the index: evaluate those literals one by one
+                extra = (extra or []) + fi.fallback
+            alive &= ~failed
+            if not alive:
+                return []
+        if alive & self.residual_all or extra:
+            alive = self._residuals(alive, snapshot, changes, extra, errors)
+        return self.rules_of(alive)
+
+    def _residuals(
+        self,
+        alive: int,
+        snapshot: Mapping[str, Any],
+        changes: Mapping[str, tuple[Any, Any]],
+        extra: list[tuple[Lit, int]] | None,
+        errors: list[tuple[int, str]] | None,
+    ) -> int:
+        todo = self.residuals
+        if extra is not None:
+            todo = [(lit, mask, None) for lit, mask in extra] + todo
+        folded: dict[str, Any] = {}
+        for lit, mask, fast in todo:
+            hit = alive & mask
+            if not hit:
+                continue
+            if fast is not None:  # text operators: fold the field once per event, not per literal
+                fname, code, needle = fast
+                fv = folded.get(fname, _MISSING)
+                if fv is _MISSING:
+                    v = snapshot.get(fname)
+                    fv = folded[fname] = v.casefold() if type(v) is str else v
+                if fv is None:
+                    ok = code == 1
+                elif type(fv) is str:
+                    ok = (
+                        (needle in fv)
+                        if code == 0
+                        else (needle not in fv)
+                        if code == 1
+                        else (fv.startswith(needle))
+                    )
+                else:
+                    fast = None
+                if fast is not None:
+                    if not ok:
+                        alive &= ~mask
+                        if not alive:
+                            return 0
+                    continue
+            try:
+                ok = lit.test(snapshot, changes)
+            except Exception as exc:  # an ill-typed snapshot must not abort the update
+                for r in self.rules_of(hit):
+                    if errors is not None:
+                        errors.append((r, f"{_lit_text(lit)}: {type(exc).__name__}: {exc}"))
+                    alive &= ~self.rule_terms[r]
+                continue
+            if not ok:
+                alive &= ~mask
+                if not alive:
+                    return 0
+        return alive
+
+    def rules_of(self, terms: int) -> list[int]:
+        out: list[int] = []
+        last = -1
+        tr = self.term_rule
+        if terms.bit_length() <= 1024:
+            while terms:
+                low = terms & -terms
+                r = tr[low.bit_length() - 1]
+                if r != last:
+                    out.append(r)
+                    last = r
+                terms ^= low
+            return out
+        # many bits: let the regex engine find the set bits (C speed) instead of big-int shifts
+        s = bin(terms)
+        top = len(s) - 1
+        for r in [tr[top - m.start()] for m in _ONES.finditer(s, 2)][::-1]:
+            if r != last:
+                out.append(r)
+                last = r
+        return out
+
+    def after(self, rule_index: int) -> int:
+        """Terms of rules strictly after ``rule_index``."""
+        return -(1 << self.first_term[rule_index + 1])
+
+
+_MISSING = object()
+_ONES = re.compile("1")
+_TEXT_CODES = {"contains": 0, "not_contains": 1, "starts_with": 2}
+
+
+def _fast_text(lit: Lit) -> tuple[str, int, str] | None:
+    """(field, code, folded needle) for positive text literals the matcher inlines."""
+    op = lit.op
+    if op is None or lit.negated or op.name not in _TEXT_CODES:
+        return None
+    return (op.fname, _TEXT_CODES[op.name], op.value.casefold())
+
+
+def _lit_text(lit: Lit) -> str:
+    if lit.op is None:
+        return "condition group" + (" (negated)" if lit.negated else "")
+    return f"{lit.op.fname} {lit.op.expected()}" + (" (negated)" if lit.negated else "")
