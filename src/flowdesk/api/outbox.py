@@ -1,0 +1,82 @@
+"""The outbox: what rules queued to leave flowdesk, and how delivery went."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Router
+
+from flowdesk.api.auth import require_admin, require_agent
+from flowdesk.api.schemas import OutboxOut, OutboxPage
+from flowdesk.core.clock import utcnow
+from flowdesk.core.errors import Conflict, NotFound
+from flowdesk.outbox.models import OutboxItem, OutboxStatus
+from flowdesk.outbox.services import do_retry
+
+router = Router(tags=["outbox"])
+
+
+def item_out(i: OutboxItem) -> dict[str, Any]:
+    return {
+        "id": i.pk,
+        "kind": i.kind,
+        "ticket_id": i.ticket_id,
+        "update_id": i.update_id,
+        "rule": i.rule,
+        "payload": i.payload,
+        "idempotency_key": i.idempotency_key,
+        "status": i.status,
+        "attempts": i.attempts,
+        "max_attempts": i.max_attempts,
+        "next_attempt_at": i.next_attempt_at,
+        "last_error": i.last_error,
+        "created_at": i.created_at,
+        "delivered_at": i.delivered_at,
+    }
+
+
+@router.get("", response=OutboxPage, summary="Outbox items, newest first")
+def list_outbox(
+    request: HttpRequest,
+    status: Literal["pending", "delivered", "failed"] | None = None,
+    kind: Literal["reply", "notify", "webhook", "survey"] | None = None,
+    ticket: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    require_agent(request)
+    qs = OutboxItem.objects.order_by("-id")
+    if status:
+        qs = qs.filter(status=status)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if ticket is not None:
+        qs = qs.filter(ticket_id=ticket)
+    limit = max(1, min(limit, 200))
+    return {
+        "count": qs.count(),
+        "items": [item_out(i) for i in qs[max(0, offset) : offset + limit]],
+    }
+
+
+def _get(item_id: int) -> OutboxItem:
+    item = OutboxItem.objects.filter(pk=item_id).first()
+    if item is None:
+        raise NotFound(f"outbox item {item_id} not found")
+    return item
+
+
+@router.get("/{item_id}", response=OutboxOut, summary="One outbox item")
+def get_item(request: HttpRequest, item_id: int) -> dict[str, Any]:
+    require_agent(request)
+    return item_out(_get(item_id))
+
+
+@router.post("/{item_id}/retry", response=OutboxOut, summary="Send a failed item again")
+def retry(request: HttpRequest, item_id: int) -> dict[str, Any]:
+    require_admin(request)
+    item = _get(item_id)
+    if item.status != OutboxStatus.FAILED:
+        raise Conflict(f"outbox item {item_id} is {item.status}; only failed items are retried")
+    return item_out(do_retry(item, utcnow()))

@@ -1,0 +1,336 @@
+"""Tickets, messages, history (events), updates and explanations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from flowdesk.accounts.models import Role, User
+from flowdesk.accounts.services import do_create_user
+from flowdesk.api.auth import current_token, current_user
+from flowdesk.api.schemas import (
+    ChannelT,
+    EventOut,
+    MessageCreate,
+    MessageOut,
+    PriorityT,
+    StatusT,
+    TicketCreate,
+    TicketOut,
+    TicketPage,
+    TicketPatch,
+    UpdateOut,
+)
+from flowdesk.automation.explain import explain_update
+from flowdesk.core.clock import utcnow
+from flowdesk.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from flowdesk.tickets.models import Message, Ticket, TicketEvent, TicketUpdate
+from flowdesk.tickets.selectors import access_ticket_by_id, tickets_for
+from flowdesk.tickets.services import (
+    Cause,
+    NewMessage,
+    TicketChanges,
+    check_create_ticket,
+    check_update_ticket,
+)
+
+router = Router(tags=["tickets"])
+
+
+def ticket_out(t: Ticket) -> dict[str, Any]:
+    return {
+        "id": t.pk,
+        "subject": t.subject,
+        "status": t.status,
+        "priority": t.priority,
+        "type": t.type,
+        "channel": t.channel,
+        "requester": {"id": t.requester.pk, "email": t.requester.email, "name": t.requester.name},
+        "organization": t.organization.name if t.organization else None,
+        "assignee": t.assignee.email if t.assignee else None,
+        "team": t.team.name if t.team else None,
+        "followers": sorted(u.email for u in t.followers.all()),
+        "tags": list(t.tags),
+        "custom_fields": t.custom_fields,
+        "message_count": t.message_count,
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
+        "solved_at": t.solved_at,
+        "version": t.version,
+    }
+
+
+def _reload(ticket_id: int) -> Ticket:
+    return Ticket.objects.select_related("requester", "organization", "assignee", "team").get(
+        pk=ticket_id
+    )
+
+
+def _cause(request: HttpRequest) -> Cause:
+    return Cause.for_user(current_user(request), current_token(request))
+
+
+def _requester(user: User, payload: TicketCreate) -> User:
+    if not user.is_agent:
+        if payload.requester_email and payload.requester_email.lower() != user.email:
+            raise ValidationFailed(
+                [FieldError("requester_email", "customers open tickets for themselves")]
+            )
+        return user
+    if not payload.requester_email:
+        raise ValidationFailed(
+            [FieldError("requester_email", "required when an agent creates a ticket")]
+        )
+    existing = User.objects.filter(email=payload.requester_email.lower()).first()
+    if existing is not None:
+        return existing
+    return do_create_user(payload.requester_email, name=payload.requester_name, role=Role.CUSTOMER)
+
+
+@router.post("", response={201: TicketOut}, summary="Create a ticket (runs the rules)")
+def create_ticket(request: HttpRequest, payload: TicketCreate) -> Status:
+    user = current_user(request)
+    if not user.is_agent:
+        extra = [n for n in ("priority", "type", "assignee", "team") if getattr(payload, n)]
+        extra += [n for n in ("tags", "custom_fields") if getattr(payload, n)]
+        if extra:
+            raise ValidationFailed(
+                [FieldError(n, "customers cannot set this field") for n in extra]
+            )
+    requester = _requester(user, payload)
+    ticket = check_create_ticket(
+        requester=requester,
+        subject=payload.subject,
+        message=NewMessage(
+            body_text=payload.body,
+            body_html=payload.body_html,
+            channel=payload.channel,
+            attachments=[a.model_dump() for a in payload.attachments],
+        ),
+        channel=payload.channel,
+        changes=TicketChanges(
+            priority=payload.priority,
+            type=payload.type,
+            tags=payload.tags,
+            custom_fields=payload.custom_fields or None,
+            assignee=payload.assignee,
+            team=payload.team,
+        ),
+        cause=_cause(request),
+        now=utcnow(),
+    )
+    return Status(201, ticket_out(_reload(ticket.pk)))
+
+
+class TicketFilters(Schema):
+    status: list[StatusT] | None = Field(None, description="repeat to match any")
+    priority: list[PriorityT] | None = None
+    channel: ChannelT | None = None
+    assignee: str | None = Field(None, description="agent e-mail, or 'none'")
+    team: str | None = Field(None, description="team name, or 'none'")
+    tag: str | None = None
+    requester: str | None = None
+    q: str | None = Field(None, description="words in the subject")
+    ordering: str = Field("-updated_at", pattern=r"^-?(id|created_at|updated_at|priority|status)$")
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0)
+
+
+@router.get("", response=TicketPage, summary="List tickets with filters and pagination")
+def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> dict[str, Any]:
+    qs = tickets_for(current_user(request)).prefetch_related("followers")
+    if filters.status:
+        qs = qs.filter(status__in=filters.status)
+    if filters.priority:
+        qs = qs.filter(priority__in=filters.priority)
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    if filters.assignee:
+        qs = (
+            qs.filter(assignee__isnull=True)
+            if filters.assignee == "none"
+            else qs.filter(assignee__email=filters.assignee.lower())
+        )
+    if filters.team:
+        qs = (
+            qs.filter(team__isnull=True)
+            if filters.team == "none"
+            else qs.filter(team__name=filters.team)
+        )
+    if filters.tag:
+        qs = qs.filter(tag_rows__name=filters.tag.lower())
+    if filters.requester:
+        qs = qs.filter(requester__email=filters.requester.lower())
+    if filters.q:
+        for word in filters.q.split():
+            qs = qs.filter(subject__icontains=word)
+    qs = qs.order_by(filters.ordering, "-id")
+    count = qs.count()
+    items = [ticket_out(t) for t in qs[filters.offset : filters.offset + filters.limit]]
+    return {"count": count, "limit": filters.limit, "offset": filters.offset, "items": items}
+
+
+@router.get("/{ticket_id}", response=TicketOut, summary="Read a ticket")
+def get_ticket(request: HttpRequest, ticket_id: int) -> dict[str, Any]:
+    return ticket_out(access_ticket_by_id(current_user(request), ticket_id))
+
+
+@router.patch(
+    "/{ticket_id}", response=TicketOut, summary="Update a ticket (409 on a stale version)"
+)
+def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketPatch) -> dict[str, Any]:
+    user = current_user(request)
+    ticket = access_ticket_by_id(user, ticket_id)
+    sent = payload.model_fields_set
+    changes = TicketChanges(
+        subject=payload.subject,
+        status=payload.status,
+        priority=payload.priority,
+        type=payload.type,
+        assignee=payload.assignee,
+        team=payload.team,
+        clear_assignee="assignee" in sent and payload.assignee is None,
+        clear_team="team" in sent and payload.team is None,
+        clear_type="type" in sent and payload.type is None,
+        tags=payload.tags,
+        add_tags=payload.add_tags,
+        remove_tags=payload.remove_tags,
+        custom_fields=payload.custom_fields,
+        add_followers=[str(e) for e in payload.add_followers] if payload.add_followers else None,
+    )
+    if not user.is_agent and (changes.clear_assignee or changes.clear_team or changes.clear_type):
+        raise Forbidden("customers cannot change assignment")
+    message = None
+    if payload.message is not None:
+        m = payload.message
+        message = NewMessage(
+            body_text=m.body,
+            body_html=m.body_html,
+            public=m.public,
+            channel=m.channel,
+            attachments=[a.model_dump() for a in m.attachments],
+        )
+    updated = check_update_ticket(
+        ticket,
+        changes=changes,
+        message=message,
+        expected_version=payload.version,
+        cause=_cause(request),
+        now=utcnow(),
+    )
+    return ticket_out(_reload(updated.pk))
+
+
+def message_out(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.pk,
+        "author": m.author.email if m.author else None,
+        "author_kind": m.author_kind,
+        "public": m.public,
+        "channel": m.channel,
+        "body": m.body_text,
+        "body_html": m.body_html,
+        "attachments": m.attachments,
+        "created_at": m.created_at,
+    }
+
+
+@router.get("/{ticket_id}/messages", response=list[MessageOut], summary="The conversation")
+def list_messages(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
+    user = current_user(request)
+    ticket = access_ticket_by_id(user, ticket_id)
+    qs = Message.objects.filter(ticket=ticket).select_related("author")
+    if not user.is_agent:
+        qs = qs.filter(public=True)
+    return [message_out(m) for m in qs]
+
+
+@router.post(
+    "/{ticket_id}/messages",
+    response={201: TicketOut},
+    summary="Add a reply or internal note (runs the rules)",
+)
+def add_message(request: HttpRequest, ticket_id: int, payload: MessageCreate) -> Status:
+    ticket = access_ticket_by_id(current_user(request), ticket_id)
+    message = NewMessage(
+        body_text=payload.body,
+        body_html=payload.body_html,
+        public=payload.public,
+        channel=payload.channel,
+        attachments=[a.model_dump() for a in payload.attachments],
+    )
+    updated = check_update_ticket(
+        ticket,
+        changes=TicketChanges(),
+        message=message,
+        expected_version=payload.version,
+        cause=_cause(request),
+        now=utcnow(),
+    )
+    return Status(201, ticket_out(_reload(updated.pk)))
+
+
+def _agent_only(request: HttpRequest) -> User:
+    user = current_user(request)
+    if not user.is_agent:
+        raise Forbidden("the history is visible to agents")
+    return user
+
+
+@router.get("/{ticket_id}/events", response=list[EventOut], summary="History: the event log")
+def list_events(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
+    ticket = access_ticket_by_id(_agent_only(request), ticket_id)
+    events = TicketEvent.objects.filter(ticket=ticket).select_related("actor", "token")
+    return [
+        {
+            "id": e.pk,
+            "update_id": e.update_id,
+            "kind": e.kind,
+            "field": e.field,
+            "old": e.old_value,
+            "new": e.new_value,
+            "data": e.data,
+            "cause": e.cause_kind,
+            "actor": e.actor.email if e.actor else None,
+            "token": e.token.name if e.token else None,
+            "rule": e.rule,
+            "rule_chain": e.rule_chain,
+            "created_at": e.created_at,
+        }
+        for e in events
+    ]
+
+
+@router.get("/{ticket_id}/updates", response=list[UpdateOut], summary="Updates and what fired")
+def list_updates(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
+    ticket = access_ticket_by_id(_agent_only(request), ticket_id)
+    return [
+        {
+            "id": u.pk,
+            "created_at": u.created_at,
+            "cause": u.cause_kind,
+            "actor": u.actor.email if u.actor else None,
+            "ruleset_version": u.ruleset_version,
+            "automation": u.automation,
+        }
+        for u in TicketUpdate.objects.filter(ticket=ticket).select_related("actor")
+    ]
+
+
+@router.get("/{ticket_id}/explanation", summary="Why the rules did what they did")
+def explanation(request: HttpRequest, ticket_id: int, update: int | None = None) -> dict[str, Any]:
+    """Every rule considered for one update (default: the latest one automation ran on): matched or
+    not, the deciding condition, what fired rules changed, conflicts and how the cascade ended."""
+    ticket = access_ticket_by_id(_agent_only(request), ticket_id)
+    qs = TicketUpdate.objects.filter(ticket=ticket, ruleset_version__isnull=False)
+    row = qs.filter(pk=update).first() if update is not None else qs.order_by("-id").first()
+    if row is None:
+        raise NotFound(
+            "no update of this ticket was evaluated by rules"
+            if update is None
+            else f"update {update} of ticket {ticket_id} not found or not evaluated"
+        )
+    return explain_update(row)

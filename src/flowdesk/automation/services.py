@@ -1,0 +1,153 @@
+"""Rule-set storage: validate whole, store as a new version, restore an old one, compile once."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from flowdesk.accounts.models import User
+from flowdesk.automation.catalog import build_catalog, custom_field_specs
+from flowdesk.automation.models import RuleSetVersion
+from flowdesk.core.errors import NotFound
+from flowdesk.engine import (
+    CompiledRuleSet,
+    compile_ruleset,
+    dump_ruleset_yaml,
+    load_ruleset_yaml,
+)
+
+
+@dataclass(frozen=True)
+class ActiveRuleSet:
+    number: int
+    ruleset: CompiledRuleSet
+    fields: tuple[str, ...]  # catalogued fields, so snapshots always carry every key
+
+
+_cache: dict[tuple[int, str, str], tuple[CompiledRuleSet, tuple[str, ...]]] = {}
+_cache_lock = threading.Lock()
+
+
+def _fingerprint() -> str:
+    return repr(sorted((k, s.kind, s.choices) for k, s in custom_field_specs().items()))
+
+
+def _compiled(version: RuleSetVersion) -> tuple[CompiledRuleSet, tuple[str, ...]]:
+    """Compiled once per process per version (and custom-field layout), never per event."""
+    # created_at too: a number is only unique within one database (tests, restored backups).
+    key = (version.number, version.created_at.isoformat(), _fingerprint())
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    catalog = build_catalog(check_names=False)
+    ruleset = compile_ruleset(version.definition, catalog=catalog, source=f"v{version.number}")
+    entry = (ruleset, tuple(catalog.fields))
+    with _cache_lock:
+        _cache[key] = entry
+    return entry
+
+
+def compiled_version(version: RuleSetVersion) -> CompiledRuleSet:
+    return _compiled(version)[0]
+
+
+def active_version() -> RuleSetVersion | None:
+    return RuleSetVersion.objects.order_by("-number").first()
+
+
+def active_ruleset() -> ActiveRuleSet | None:
+    version = active_version()
+    if version is None:
+        return None
+    ruleset, fields = _compiled(version)
+    return ActiveRuleSet(version.number, ruleset, fields)
+
+
+def validate_yaml(text: str, source: str) -> CompiledRuleSet:
+    """Raises engine.RuleSetError naming file, rule, path, line and a suggestion."""
+    return load_ruleset_yaml(text, catalog=build_catalog(check_names=True), source=source)
+
+
+def validate_definition(data: Any, source: str) -> CompiledRuleSet:
+    return compile_ruleset(data, catalog=build_catalog(check_names=True), source=source)
+
+
+def _store(
+    ruleset: CompiledRuleSet,
+    *,
+    source_text: str,
+    source_name: str,
+    author: User | None,
+    comment: str,
+    restored_from: int | None = None,
+) -> RuleSetVersion:
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                top = RuleSetVersion.objects.aggregate(m=Max("number"))["m"] or 0
+                return RuleSetVersion.objects.create(
+                    number=top + 1,
+                    definition=ruleset.definition,
+                    source_text=source_text,
+                    source_name=source_name,
+                    author=author,
+                    comment=comment,
+                    restored_from=restored_from,
+                )
+        except IntegrityError:
+            continue  # another admin stored a version at the same moment: take the next number
+    raise RuntimeError("could not allocate a rule-set version number")
+
+
+def check_import_yaml(
+    text: str, *, source: str, author: User | None, comment: str = ""
+) -> RuleSetVersion:
+    """All or nothing: an invalid rule set raises and the active version stays as it was."""
+    ruleset = validate_yaml(text, source)
+    return _store(ruleset, source_text=text, source_name=source, author=author, comment=comment)
+
+
+def check_import_definition(
+    data: Any, *, source: str, author: User | None, comment: str = ""
+) -> RuleSetVersion:
+    ruleset = validate_definition(data, source)
+    return _store(
+        ruleset,
+        source_text=dump_ruleset_yaml(ruleset.definition),
+        source_name=source,
+        author=author,
+        comment=comment,
+    )
+
+
+def get_version(number: int) -> RuleSetVersion:
+    version = RuleSetVersion.objects.filter(number=number).first()
+    if version is None:
+        raise NotFound(f"rule-set version {number} not found")
+    return version
+
+
+def check_restore_version(number: int, *, author: User | None) -> RuleSetVersion:
+    """Restoring never rewrites history: it stores the old definition as the newest version."""
+    old = get_version(number)
+    ruleset = validate_definition(old.definition, f"v{number}")
+    return _store(
+        ruleset,
+        source_text=old.source_text,
+        source_name=old.source_name,
+        author=author,
+        comment=f"restored from v{number}",
+        restored_from=number,
+    )
+
+
+def export_yaml(number: int | None = None) -> str:
+    version = get_version(number) if number is not None else active_version()
+    if version is None:
+        raise NotFound("no rule set has been imported yet")
+    return dump_ruleset_yaml(version.definition)

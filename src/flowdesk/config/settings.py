@@ -1,0 +1,131 @@
+"""Settings, driven by environment variables so the same code runs embedded (SQLite) or scaled out.
+
+FLOWDESK_DATABASE_URL  database URL (default: SQLite file under FLOWDESK_DATA_DIR)
+FLOWDESK_DATA_DIR      where the embedded database lives (default: ./var)
+FLOWDESK_SECRET_KEY    secret key (a development key is used when unset and DEBUG is on)
+FLOWDESK_DEBUG         "1" to enable debug pages
+FLOWDESK_ALLOWED_HOSTS comma-separated host names
+FLOWDESK_EMAIL_URL     not yet: e-mail goes through Django's EMAIL_BACKEND (console by default)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("FLOWDESK_DATA_DIR", Path.cwd() / "var"))
+
+DEBUG = os.environ.get("FLOWDESK_DEBUG", "0") == "1"
+SECRET_KEY = os.environ.get("FLOWDESK_SECRET_KEY", "")
+if not SECRET_KEY:
+    # Only the embedded/demo setup may run without a configured key; production must set one.
+    SECRET_KEY = "flowdesk-insecure-development-key-set-FLOWDESK_SECRET_KEY-in-production"
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("FLOWDESK_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "flowdesk.core",
+    "flowdesk.accounts",
+    "flowdesk.tickets",
+    "flowdesk.automation",
+    "flowdesk.outbox",
+    "flowdesk.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "flowdesk.config.urls"
+WSGI_APPLICATION = "flowdesk.config.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+
+def _database() -> dict[str, object]:
+    url = os.environ.get("FLOWDESK_DATABASE_URL")
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "flowdesk.sqlite3"),
+            # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN so two
+            # writers queue up instead of failing half-way with "database is locked".
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+            "TEST": {"NAME": os.environ.get("FLOWDESK_TEST_SQLITE_NAME") or None},
+        }
+    config = dict(dj_database_url.parse(url, conn_max_age=60))
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("FLOWDESK_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+
+EMAIL_BACKEND = os.environ.get(
+    "FLOWDESK_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = os.environ.get("FLOWDESK_FROM_EMAIL", "support@flowdesk.localhost")
+
+FLOWDESK = {
+    # Outbox delivery: attempts before an item is marked failed, and the backoff base in seconds.
+    "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("FLOWDESK_OUTBOX_MAX_ATTEMPTS", "5")),
+    "OUTBOX_BACKOFF_SECONDS": float(os.environ.get("FLOWDESK_OUTBOX_BACKOFF_SECONDS", "30")),
+    "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("FLOWDESK_WEBHOOK_TIMEOUT", "10")),
+    "PAGE_SIZE_MAX": 200,
+}
+
+NINJA_PAGINATION_PER_PAGE = 50
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("FLOWDESK_LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,16 @@
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+
+from flowdesk.api.main import api
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    from flowdesk.web.home import home_page
+
+    return home_page(request)
+
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("", home, name="home"),
+]

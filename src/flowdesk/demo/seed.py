@@ -1,0 +1,207 @@
+"""Seeds a realistic demo help desk through the services, so every ticket went through the rules."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from importlib import resources
+
+from django.db import transaction
+
+from flowdesk.accounts.models import Organization, Role, User
+from flowdesk.accounts.services import (
+    do_create_organization,
+    do_create_team,
+    do_create_token,
+    do_create_user,
+)
+from flowdesk.automation.services import check_import_yaml
+from flowdesk.tickets.models import CustomFieldDef, Status, Ticket
+from flowdesk.tickets.services import (
+    Cause,
+    NewMessage,
+    TicketChanges,
+    check_create_ticket,
+    check_update_ticket,
+)
+
+ADMIN_EMAIL = "admin@flowdesk.localhost"
+AGENTS = {
+    "Tier 1": [
+        ("alice@flowdesk.localhost", "Alice Moreau"),
+        ("bob@flowdesk.localhost", "Bob Okafor"),
+    ],
+    "Tier 2": [
+        ("carol@flowdesk.localhost", "Carol Lindqvist"),
+        ("dave@flowdesk.localhost", "Dave Ito"),
+    ],
+    "Billing": [("erin@flowdesk.localhost", "Erin Walsh")],
+}
+ORGS = [
+    ("Acme Corp", "enterprise"),
+    ("Globex", "enterprise"),
+    ("Initech", "business"),
+    ("Umbrella Health", "business"),
+    ("Hooli Labs", "business"),
+    ("Pied Piper", "free"),
+    ("Vandelay Imports", "free"),
+]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Dmitri",
+    "Elif",
+    "Farah",
+    "Goran",
+    "Hana",
+    "Ivan",
+    "Julia",
+    "Kenji",
+    "Lena",
+    "Marco",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tariq",
+]
+LAST = ["Silva", "Novak", "Kim", "Haddad", "Costa", "Berg", "Nakamura", "Okoro", "Rossi", "Weber"]
+REQUESTS = [
+    (
+        "I was charged twice for my subscription",
+        "My card shows two charges for this month. Please refund the duplicate.",
+    ),
+    ("Refund for cancelled order", "I cancelled within the trial period and would like a refund."),
+    (
+        "Invoice address is wrong",
+        "The invoice for October has our old address. Can you reissue it?",
+    ),
+    (
+        "Cannot log in after password reset",
+        "The reset link says it expired although I used it at once.",
+    ),
+    ("Export to CSV times out", "Exporting our 40k contacts fails after a minute with a timeout."),
+    ("How do I add a team member?", "We hired a new colleague; where do I invite them?"),
+    ("API returns 500 on /orders", "Since this morning every call to /orders fails with HTTP 500."),
+    ("Feature request: dark mode", "Our night shift would love a dark theme."),
+    ("Two-factor codes not arriving", "SMS codes for 2FA never arrive on my phone."),
+    ("Data missing after import", "Half of the rows from yesterday's import are not visible."),
+    ("Question about the business plan", "Does the business plan include SSO?"),
+    (
+        "Payment failed but money was taken",
+        "The checkout said the payment failed, yet my bank shows it.",
+    ),
+    ("Slow dashboard", "The dashboard takes 20 seconds to load since the last update."),
+    ("Webhook deliveries stopped", "We no longer receive webhooks for new orders."),
+]
+CHANNELS = ["email", "email", "email", "web", "portal", "chat", "api", "phone"]
+AGENT_REPLIES = [
+    "Thanks for the details - could you send us a screenshot of the error?",
+    "We have reproduced the problem and are working on a fix.",
+    "This should be fixed now. Could you confirm on your side?",
+]
+CUSTOMER_REPLIES = [
+    "Here is the screenshot you asked for.",
+    "It still happens, unfortunately.",
+    "Any news on this?",
+    "Thanks, that worked!",
+]
+
+
+def demo_rules_yaml() -> str:
+    return resources.files("flowdesk.demo").joinpath("rules.yaml").read_text(encoding="utf-8")
+
+
+def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, object]:
+    """Creates people, the demo rule set and `tickets` tickets with some conversation history."""
+    rng = random.Random(seed)
+    with transaction.atomic():
+        admin = do_create_user(ADMIN_EMAIL, name="Demo Admin", role=Role.ADMIN, password="demo")
+        agents: list[User] = []
+        for team_name, people in AGENTS.items():
+            members = [
+                do_create_user(e, name=n, role=Role.AGENT, password="demo") for e, n in people
+            ]
+            agents += members
+            do_create_team(team_name, members)
+        CustomFieldDef.objects.create(
+            key="plan", label="Plan", kind="enum", choices=["starter", "pro", "scale"]
+        )
+        CustomFieldDef.objects.create(key="order_id", label="Order id", kind="text")
+        orgs = [do_create_organization(n, {"tier": t}) for n, t in ORGS]
+        customers: list[User] = []
+        for i in range(40):
+            first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
+            org: Organization | None = orgs[i % len(orgs)] if i % 5 else None
+            domain = org.name.lower().replace(" ", "") + ".example" if org else "mail.example"
+            customers.append(
+                do_create_user(
+                    f"{first.lower()}.{last.lower()}{i}@{domain}",
+                    name=f"{first} {last}",
+                    organization=org,
+                    attributes={"vip": i % 9 == 0},
+                )
+            )
+        check_import_yaml(
+            demo_rules_yaml(), source="demo/rules.yaml", author=admin, comment="demo processes"
+        )
+    start = now - timedelta(days=30)
+    created = 0
+    for n in range(tickets):
+        customer = rng.choice(customers)
+        subject, body = rng.choice(REQUESTS)
+        at = start + timedelta(
+            minutes=int(n * (30 * 24 * 60 / max(tickets, 1))) + rng.randint(0, 50)
+        )
+        ticket = check_create_ticket(
+            requester=customer,
+            subject=subject,
+            message=NewMessage(body_text=body),
+            channel=rng.choice(CHANNELS),
+            changes=TicketChanges(),
+            cause=Cause.for_user(customer),
+            now=at,
+        )
+        created += 1
+        _converse(rng, ticket.pk, agents, customer, at)
+    _, token = do_create_token(admin, "demo")
+    return {"tickets": created, "admin": ADMIN_EMAIL, "token": token}
+
+
+def _converse(
+    rng: random.Random, ticket_id: int, agents: list[User], customer: User, at: datetime
+) -> None:
+    """A plausible life for a ticket: an agent answers, sets pending; the customer may reply; some
+    tickets get solved."""
+    steps = rng.choice([0, 1, 2, 3, 4])
+    ticket = Ticket.objects.select_related("team").get(pk=ticket_id)
+    team_agents = [a for a in agents if ticket.team and a.teams.filter(pk=ticket.team.pk).exists()]
+    agent = rng.choice(team_agents or agents)
+    for step in range(steps):
+        at += timedelta(hours=rng.randint(1, 20))
+        ticket = Ticket.objects.get(pk=ticket_id)
+        if step % 2 == 0:
+            last = step == steps - 1 and rng.random() < 0.6
+            check_update_ticket(
+                ticket,
+                changes=TicketChanges(
+                    assignee=agent.email,
+                    status=Status.SOLVED if last else Status.PENDING,
+                ),
+                message=NewMessage(body_text=rng.choice(AGENT_REPLIES), public=True),
+                expected_version=ticket.version,
+                cause=Cause.for_user(agent),
+                now=at,
+            )
+        else:
+            check_update_ticket(
+                ticket,
+                changes=TicketChanges(),
+                message=NewMessage(body_text=rng.choice(CUSTOMER_REPLIES)),
+                expected_version=ticket.version,
+                cause=Cause.for_user(customer),
+                now=at,
+            )

@@ -1,0 +1,80 @@
+"""Delivery handlers, one registered class per outbox kind (dispatch only through the registry)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+
+from flowdesk.core.registry import Registry
+from flowdesk.outbox.models import OutboxItem
+
+
+class DeliveryError(Exception):
+    """A delivery attempt failed; the item is retried with backoff until max_attempts."""
+
+
+class Deliverer:
+    kind: ClassVar[str]
+
+    def deliver(self, item: OutboxItem) -> None:
+        raise NotImplementedError
+
+
+DELIVERERS: Registry[Deliverer] = Registry("outbox deliverer")
+
+
+def _send_mail(to: list[str], subject: str, body: str, item: OutboxItem) -> None:
+    if not to:
+        raise DeliveryError("no recipients")
+    message = EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        headers={"X-Flowdesk-Outbox": item.idempotency_key},
+    )
+    try:
+        message.send(fail_silently=False)
+    except Exception as exc:  # any transport error is a failed attempt, not a crash
+        raise DeliveryError(f"mail: {exc}") from exc
+
+
+class MailDeliverer(Deliverer):
+    """Replies, notifications and surveys are e-mails until their own channels arrive."""
+
+    def deliver(self, item: OutboxItem) -> None:
+        p: dict[str, Any] = item.payload
+        _send_mail(list(p.get("to") or []), str(p.get("subject", "")), str(p.get("body", "")), item)
+
+
+for _kind in ("reply", "notify", "survey"):
+    DELIVERERS.add(_kind, MailDeliverer())
+
+
+class WebhookDeliverer(Deliverer):
+    def deliver(self, item: OutboxItem) -> None:
+        p: dict[str, Any] = item.payload
+        data = json.dumps(p.get("body"), default=str).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": item.idempotency_key}
+        headers.update({str(k): str(v) for k, v in (p.get("headers") or {}).items()})
+        request = urllib.request.Request(
+            p["url"], data=data, headers=headers, method=p.get("method", "POST")
+        )
+        timeout = settings.FLOWDESK["WEBHOOK_TIMEOUT_SECONDS"]
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            raise DeliveryError(f"webhook answered HTTP {exc.code}") from exc
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise DeliveryError(f"webhook unreachable: {exc}") from exc
+        if not 200 <= status < 300:
+            raise DeliveryError(f"webhook answered HTTP {status}")
+
+
+DELIVERERS.add("webhook", WebhookDeliverer())

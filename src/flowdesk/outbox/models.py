@@ -1,0 +1,53 @@
+"""Everything that leaves flowdesk (e-mail replies, notifications, webhooks, surveys) is
+first a row here, written in the same transaction as the update that caused it, and delivered
+after commit."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from flowdesk.tickets.models import Ticket, TicketUpdate
+
+
+class OutboxKind(models.TextChoices):
+    REPLY = "reply"
+    NOTIFY = "notify"
+    WEBHOOK = "webhook"
+    SURVEY = "survey"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class OutboxItem(models.Model):
+    kind = models.CharField(max_length=16, choices=OutboxKind.choices)
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="outbox"
+    )
+    update = models.ForeignKey(
+        TicketUpdate, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbox"
+    )
+    rule = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField()
+    # One delivery per key, enforced by the database: a retried update cannot queue twice.
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(
+        max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=5)
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"

@@ -1,0 +1,241 @@
+"""Tickets, their messages, admin-defined custom fields, and the immutable event log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from flowdesk.accounts.models import ApiToken, Organization, Team, User
+
+
+class Status(models.TextChoices):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ON_HOLD = "on-hold"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+class Priority(models.TextChoices):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class TicketType(models.TextChoices):
+    QUESTION = "question"
+    INCIDENT = "incident"
+    PROBLEM = "problem"
+    TASK = "task"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email"
+    WEB = "web"
+    PORTAL = "portal"
+    CHAT = "chat"
+    API = "api"
+    PHONE = "phone"
+
+
+class AuthorKind(models.TextChoices):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class CauseKind(models.TextChoices):
+    AGENT = "agent"
+    CUSTOMER = "customer"
+    TOKEN = "token"
+    RULE = "rule"
+    SYSTEM = "system"
+
+
+class CustomFieldKind(models.TextChoices):
+    TEXT = "text"
+    INT = "int"
+    NUMBER = "number"
+    BOOL = "bool"
+    ENUM = "enum"
+    DATE = "date"
+
+
+class CustomFieldDef(models.Model):
+    """An admin-defined typed ticket field; rules address it as custom.<key>."""
+
+    key = models.SlugField(max_length=64, unique=True)
+    label = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=CustomFieldKind.choices)
+    choices = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Ticket(models.Model):
+    subject = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
+    # NULL, not "": an unset type is None in snapshots, the API and rule conditions alike.
+    type = models.CharField(  # noqa: DJ001
+        max_length=16, choices=TicketType.choices, null=True, blank=True
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.API)
+    requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="requested_tickets")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    assignee = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    followers = models.ManyToManyField(User, related_name="followed_tickets", blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    message_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    # Optimistic concurrency: every update bumps it; an update based on an older one is refused.
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "priority"]),
+            models.Index(fields=["assignee", "status"]),
+            models.Index(fields=["team", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+
+class TicketTag(models.Model):
+    """One row per tag, so tickets can be filtered by tag with an index on every database."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="tag_rows")
+    name = models.CharField(max_length=100, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "name"], name="unique_ticket_tag")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TicketUpdate(models.Model):
+    """One update = one transaction: what caused it and the exact engine input, for explanations.
+
+    Storing the snapshot and event the engine saw (plus the rule-set version) lets the explanation
+    of any update be recomputed exactly, later, without storing every non-match.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="updates")
+    created_at = models.DateTimeField(default=timezone.now)
+    cause_kind = models.CharField(max_length=16, choices=CauseKind.choices)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ruleset_version = models.PositiveIntegerField(null=True, blank=True)
+    engine_snapshot = models.JSONField(null=True, blank=True)
+    engine_event = models.JSONField(null=True, blank=True)
+    # What fired (names, passes, conflicts): the stored part of the explanation.
+    automation = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"update #{self.pk} of ticket {self.ticket_id}"
+
+
+class Message(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    update = models.ForeignKey(
+        TicketUpdate, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    author = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_kind = models.CharField(max_length=16, choices=AuthorKind.choices)
+    public = models.BooleanField(default=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.API)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"message #{self.pk} on ticket {self.ticket_id}"
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created"
+    FIELD_CHANGED = "field_changed"
+    MESSAGE_ADDED = "message_added"
+    NOTE_ADDED = "note_added"
+    TAG_ADDED = "tag_added"
+    TAG_REMOVED = "tag_removed"
+    ASSIGNED = "assigned"
+    FOLLOWER_ADDED = "follower_added"
+    RULE_FIRED = "rule_fired"
+    ESCALATED = "escalated"
+    OUTBOX_QUEUED = "outbox_queued"
+    AUTOMATION_ERROR = "automation_error"
+
+
+class ImmutableEventError(Exception):
+    pass
+
+
+class TicketEvent(models.Model):
+    """An append-only fact about a ticket. Never updated or deleted through the ORM."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    update = models.ForeignKey(TicketUpdate, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    field = models.CharField(max_length=100, blank=True)
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    cause_kind = models.CharField(max_length=16, choices=CauseKind.choices)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule = models.CharField(max_length=200, blank=True)
+    rule_chain = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["ticket", "id"]),
+            models.Index(fields=["kind", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on ticket {self.ticket_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ImmutableEventError("ticket events are immutable")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableEventError("ticket events are immutable")
