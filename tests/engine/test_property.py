@@ -201,3 +201,69 @@ def test_dnf_cap_keeps_big_trees_correct() -> None:
             == want
             == naive_match(rs.rules, snap, Event("created"))
         )
+
+
+# Several literals on ONE field inside one conjunction: the index shares per-field work, so this
+# is where a shortcut (one OR per field instead of one per literal) would go wrong.
+subject_leaf = st.builds(
+    lambda v, op: {"field": "subject", "op": op, "value": v},
+    st.sampled_from(WORDS),
+    st.sampled_from(["contains", "starts_with", "not_contains"]),
+)
+tags_leaf = st.builds(
+    lambda v, op: {"field": "tags", "op": op, "value": v},
+    st.lists(st.sampled_from(TAGS), min_size=1, max_size=2),
+    st.sampled_from(["has_any", "has_all", "has_none"]),
+)
+same_field = st.one_of(
+    st.lists(subject_leaf, min_size=2, max_size=3), st.lists(tags_leaf, min_size=2, max_size=3)
+)
+
+
+@st.composite
+def same_field_ruleset(draw: Any) -> dict[str, Any]:
+    rules = [
+        {
+            "name": f"r{i}",
+            "triggers": ["created"],
+            "conditions": {draw(st.sampled_from(["all", "all", "none"])): draw(same_field)},
+            "actions": [{"type": "add_note", "body": "n"}],
+        }
+        for i in range(draw(st.integers(1, 6)))
+    ]
+    return {"version": 1, "rules": rules}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=same_field_ruleset(),
+    subject=st.sampled_from(
+        ["login broken", "Refund please", "portal: login", "portal refund", ""]
+    ),
+    tags=st.lists(st.sampled_from(TAGS), max_size=3),
+)
+def test_same_field_conjunctions(data: dict[str, Any], subject: str, tags: list[str]) -> None:
+    rs = compile_ruleset(data, catalog=CATALOG)
+    snap = snapshot(subject=subject, tags=frozenset(tags))
+    ev = Event("created")
+    assert rs.match(snap, ev) == naive_match(rs.rules, snap, ev)
+
+
+def test_two_needles_and_two_tag_sets_are_both_required() -> None:
+    def one(cond: dict[str, Any]) -> Any:
+        rule = {"name": "r", "triggers": ["created"], "conditions": cond,
+                "actions": [{"type": "stop"}]}  # fmt: skip
+        return compile_ruleset({"rules": [rule]}, catalog=CATALOG)
+
+    login = {"field": "subject", "op": "contains", "value": "login"}
+    refund = {"field": "subject", "op": "contains", "value": "refund"}
+    both_words = one({"all": [login, refund]})
+    assert both_words.match(snapshot(subject="login broken"), Event("created")) == []
+    assert both_words.match(snapshot(subject="Refund login"), Event("created")) == ["r"]
+    vip = {"field": "tags", "op": "has_any", "value": ["vip"]}
+    bug_billing = {"field": "tags", "op": "has_all", "value": ["bug", "billing"]}
+    two_sets = one({"all": [vip, bug_billing]})
+    assert two_sets.match(snapshot(tags=frozenset({"vip", "bug"})), Event("created")) == []
+    assert two_sets.match(
+        snapshot(tags=frozenset({"vip", "bug", "billing"})), Event("created")
+    ) == ["r"]

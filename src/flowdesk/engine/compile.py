@@ -405,11 +405,9 @@ class CompiledRuleSet:
 
     def match(self, snapshot: Snapshot, event: Event) -> list[str]:
         """Names of all enabled rules whose trigger and conditions hold, in rule order."""
-        names = self.names
-        return [
-            names[i]
-            for i in self.matcher.match(snapshot, event.kind, event.changes, event.messages)
-        ]
+        return self.matcher.match_names(
+            self.names, snapshot, event.kind, event.changes, event.messages
+        )
 
     def __len__(self) -> int:
         return len(self.rules)

@@ -233,6 +233,7 @@ class Contains(_TextOp):
     """Case-insensitive substring test (agents type subjects in any case)."""
 
     name = "contains"
+    index: ClassVar[str | None] = "contains"
     complement = "not_contains"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
@@ -245,6 +246,7 @@ class NotContains(Contains):
     """Negation of ``contains``; true on an unset field."""
 
     name = "not_contains"
+    index = None  # not inherited: a negative test is not a "contains" index entry
     complement = "contains"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
@@ -256,6 +258,7 @@ class StartsWith(_TextOp):
     """Case-insensitive prefix test, e.g. subjects starting with '[ALERT]'."""
 
     name = "starts_with"
+    index = "starts_with"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         v = self._text(snapshot)
@@ -496,6 +499,7 @@ class HasAll(_TagsOp):
     """Every one of the tags is present."""
 
     name = "has_all"
+    index = "all_of"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         members = self._members(snapshot)
