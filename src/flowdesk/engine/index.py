@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -141,9 +142,10 @@ def _eq_keys(lit: Lit) -> frozenset[Any] | None:
 class FieldIndex:
     """All indexed literals on one field, turned into 'which terms does this value falsify'."""
 
-    def __init__(self, name: str, folds: bool) -> None:
+    def __init__(self, name: str, folds: bool, kind: str = "any") -> None:
         self.name = name
         self.folds = folds
+        self.kind = kind
         # failed() is a pure function of the value: enum, count and tag-set values repeat from
         # event to event, so remember the answer (keyed with the type: True == 1 but a bool is
         # not a number here). Free text rarely repeats, so text fields don't memoise.
@@ -206,6 +208,21 @@ class FieldIndex:
             amap[k] = amap.get(k, 0) | bit
         self.anyof_slots[slot] = (all_m | bit, amap)
         self.anyof_all |= bit
+
+    def pure_range(self) -> bool:
+        """Only numeric range (and presence) literals: the answer is constant between thresholds."""
+        return bool(self.ranges) and not (
+            self.eq_all or self.neq_map or self.anyof_all or self.noneof_map or self.text_all
+        )
+
+    def intervals(self) -> tuple[list[Any], list[int], list[int]]:
+        """(thresholds, keep-mask exactly at each threshold, keep-mask below/between/above them),
+        computed with failed() itself on one representative value per piece, so it is exact."""
+        cuts = sorted({c for _, cs, _ in self.ranges for c in cs})
+        at = [~self.failed(c)[0] for c in cuts]
+        reps = [cuts[0] - 1] + [(a + b) / 2 for a, b in pairwise(cuts)]
+        between = [~self.failed(r)[0] for r in [*reps, cuts[-1] + 1]]
+        return cuts, at, between
 
     def add_fallback(self, lit: Lit, bit: int) -> None:
         entry = self._fallback.setdefault(lit.id, [lit, 0])
@@ -337,7 +354,20 @@ class Matcher:
             target.setdefault(sub, []).append((trig, mask))
         for fi in fields.values():
             fi.finish()
-        self.fields = list(fields.values())
+        # Three per-event strategies, cheapest first:
+        # - enum fields together: one memo keyed by the tuple of their values (a few hundred
+        #   combinations in practice), so four fields cost one dict lookup;
+        # - pure numeric-range fields: one bisect into precomputed keep-masks;
+        # - the rest one by one (memoised per value except free text).
+        all_fields = list(fields.values())
+        self.joint = [fi for fi in all_fields if fi.kind == "enum"]
+        self.joint_names = tuple(fi.name for fi in self.joint)
+        self.joint_memo: dict[tuple[Any, ...], tuple[int, list[tuple[Lit, int]] | None]] = {}
+        self.range_fields = [
+            (fi, *fi.intervals()) for fi in all_fields if fi not in self.joint and fi.pure_range()
+        ]
+        ranged = {id(entry[0]) for entry in self.range_fields}
+        self.fields = [fi for fi in all_fields if fi not in self.joint and id(fi) not in ranged]
         self.residuals = [(e[0], e[1], _fast_text(e[0])) for e in residual.values()]
         self.residual_all = 0
         for _, m, _ in self.residuals:
@@ -349,7 +379,7 @@ class Matcher:
     def _field(self, fields: dict[str, FieldIndex], op: Operator) -> FieldIndex:
         fi = fields.get(op.fname)
         if fi is None:
-            fi = fields[op.fname] = FieldIndex(op.fname, op.field.kind == "text")
+            fi = fields[op.fname] = FieldIndex(op.fname, op.field.kind == "text", op.field.kind)
         return fi
 
     def _index_lit(
@@ -491,8 +521,23 @@ class Matcher:
         """Names of matching rules, ascending (the benchmark unit: no per-rule Python work
         when many rules match)."""
         terms = self.match_terms(snapshot, kind, changes, messages)
+        if not terms:
+            return []
         if terms.bit_count() <= _FEW:
-            return [names[i] for i in self.rules_of(terms)]
+            s = bin(terms)
+            top = len(s) - 1
+            tr = self.term_rule
+            out: list[str] = []
+            last = -1
+            i = s.find("1", 2)
+            while i != -1:
+                r = tr[top - i]
+                if r != last:
+                    out.append(names[r])
+                    last = r
+                i = s.find("1", i + 1)
+            out.reverse()
+            return out
         if self._names_np is None or len(self._names_np) != len(names):
             self._names_np = np.asarray(names, dtype=object)
         result: list[str] = self._names_np[self._rule_array(terms)].tolist()
@@ -514,6 +559,32 @@ class Matcher:
         if not alive:
             return 0
         extra: list[tuple[Lit, int]] | None = None
+        if self.joint:
+            key = tuple([snapshot.get(n) for n in self.joint_names])
+            try:
+                hit = self.joint_memo.get(key)
+            except TypeError:  # an unhashable value: no memo for this event
+                hit = None
+            if hit is None:
+                hit = self._joint(key)
+            keep, jextra = hit
+            if jextra:
+                extra = list(jextra)
+            alive &= keep
+            if not alive:
+                return 0
+        for fi, cuts, at, between in self.range_fields:
+            v = snapshot.get(fi.name)
+            if type(v) is int or (type(v) is float and v == v):
+                pos = bisect_left(cuts, v)
+                alive &= at[pos] if pos < len(cuts) and cuts[pos] == v else between[pos]
+            else:  # None or a wrong type: the general path (errors recorded there)
+                failed, bad = fi.failed(v)
+                if bad:
+                    extra = (extra or []) + fi.fallback
+                alive &= ~failed
+            if not alive:
+                return 0
         for fi in self.fields:
             if not alive & fi.all:
                 continue
@@ -540,6 +611,21 @@ class Matcher:
         if alive & self.residual_all or extra:
             alive = self._residuals(alive, snapshot, changes, extra, errors)
         return alive
+
+    def _joint(self, values: tuple[Any, ...]) -> tuple[int, list[tuple[Lit, int]] | None]:
+        failed = 0
+        extra: list[tuple[Lit, int]] | None = None
+        for fi, v in zip(self.joint, values, strict=True):
+            f, bad = fi.failed(v)
+            failed |= f
+            if bad:
+                extra = (extra or []) + fi.fallback
+        hit = (~failed, extra)
+        # Remember only plain text/None keys: then no other value can compare equal to a stored
+        # key (True == 1, but never == "1"), so a hit is always the answer for the same values.
+        if len(self.joint_memo) < _MEMO_MAX and all(v is None or type(v) is str for v in values):
+            self.joint_memo[values] = hit
+        return hit
 
     def _residuals(
         self,
