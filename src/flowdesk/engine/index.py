@@ -560,14 +560,14 @@ class Matcher:
             return 0
         extra: list[tuple[Lit, int]] | None = None
         if self.joint:
-            key = tuple([snapshot.get(n) for n in self.joint_names])
+            values = tuple([snapshot.get(n) for n in self.joint_names])
             try:
-                hit = self.joint_memo.get(key)
+                joint = self.joint_memo.get(values)
             except TypeError:  # an unhashable value: no memo for this event
-                hit = None
-            if hit is None:
-                hit = self._joint(key)
-            keep, jextra = hit
+                joint = None
+            if joint is None:
+                joint = self._joint(values)
+            keep, jextra = joint
             if jextra:
                 extra = list(jextra)
             alive &= keep
