@@ -74,6 +74,7 @@ TEMPLATES = [
 def _database() -> dict[str, object]:
     url = os.environ.get("FLOWDESK_DATABASE_URL")
     if not url:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no ./var yet
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "flowdesk.sqlite3"),
