@@ -113,6 +113,8 @@ EMAIL_BACKEND = os.environ.get(
     "FLOWDESK_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = os.environ.get("FLOWDESK_FROM_EMAIL", "support@flowdesk.localhost")
+# Used by the file-based backend (the demo's default): one file per delivery batch.
+EMAIL_FILE_PATH = os.environ.get("FLOWDESK_EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 
 FLOWDESK = {
     # Outbox delivery: attempts before an item is marked failed, and the backoff base in seconds.
