@@ -180,6 +180,11 @@ def test_versions_restore_and_dry_run(demo_rules: Desk) -> None:
     ]
     # Nothing was written by either dry run.
     assert desk.agent.get(f"/tickets/{t['id']}").data["version"] == t["version"]
+    reply = {"kind": "updated", "messages": [{"author_kind": "customer"}]}  # public by default
+    pending = dict(snapshot, status="pending")
+    dry = desk.agent.post("/rules/dry-run", {"snapshot": pending, "event": reply})
+    assert dry.status == 200, dry
+    assert "reopen-on-customer-reply" in [r["name"] for r in dry.data["rules"] if r["fired"]]
     bad = desk.agent.post("/rules/dry-run", {"snapshot": {"priorty": "high"}})
     assert bad.status == 422 and "priority" in bad.data["errors"][0]["message"]
     assert desk.agent.post("/rules/dry-run", {}).status == 422

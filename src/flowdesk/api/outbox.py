@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Field, Query, Router, Schema
 
 from flowdesk.api.auth import require_admin, require_agent
 from flowdesk.api.schemas import OutboxOut, OutboxPage
@@ -36,28 +36,26 @@ def item_out(i: OutboxItem) -> dict[str, Any]:
     }
 
 
+class OutboxFilters(Schema):
+    status: Literal["pending", "delivered", "failed"] | None = None
+    kind: Literal["reply", "notify", "webhook", "survey"] | None = None
+    ticket: int | None = None
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0)
+
+
 @router.get("", response=OutboxPage, summary="Outbox items, newest first")
-def list_outbox(
-    request: HttpRequest,
-    status: Literal["pending", "delivered", "failed"] | None = None,
-    kind: Literal["reply", "notify", "webhook", "survey"] | None = None,
-    ticket: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> dict[str, Any]:
+def list_outbox(request: HttpRequest, filters: Query[OutboxFilters]) -> dict[str, Any]:
     require_agent(request)
     qs = OutboxItem.objects.order_by("-id")
-    if status:
-        qs = qs.filter(status=status)
-    if kind:
-        qs = qs.filter(kind=kind)
-    if ticket is not None:
-        qs = qs.filter(ticket_id=ticket)
-    limit = max(1, min(limit, 200))
-    return {
-        "count": qs.count(),
-        "items": [item_out(i) for i in qs[max(0, offset) : offset + limit]],
-    }
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.ticket is not None:
+        qs = qs.filter(ticket_id=filters.ticket)
+    page = qs[filters.offset : filters.offset + filters.limit]
+    return {"count": qs.count(), "items": [item_out(i) for i in page]}
 
 
 def _get(item_id: int) -> OutboxItem:

@@ -10,7 +10,14 @@ from flowdesk.automation.runner import event_from_json
 from flowdesk.automation.services import active_version, compiled_version
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import FieldError, NotFound, ValidationFailed
-from flowdesk.engine import CompiledRuleSet, compile_ruleset, explain, load_ruleset_yaml
+from flowdesk.engine import (
+    Catalog,
+    CompiledRuleSet,
+    FieldSpec,
+    compile_ruleset,
+    explain,
+    load_ruleset_yaml,
+)
 from flowdesk.tickets import snapshot as snap
 from flowdesk.tickets.models import Ticket
 
@@ -31,29 +38,74 @@ def _ruleset(
     return compiled_version(version), f"v{version.number}"
 
 
-def _check_snapshot(data: dict[str, Any], fields: list[str]) -> list[FieldError]:
+def _kind_problem(spec: FieldSpec, value: Any) -> str | None:
+    """The type a supplied snapshot value must have, by the catalog's field kind."""
+    if value is None:
+        return None
+    kind = spec.kind
+    if kind in ("tags", "set"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return "must be a list of strings"
+    elif kind == "enum":
+        if spec.choices and value not in spec.choices:
+            return f"{value!r} is not one of {', '.join(spec.choices)}"
+    elif kind in ("text", "ref", "date"):
+        if not isinstance(value, str):
+            return "must be a string"
+    elif kind in ("int", "number"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "must be a number"
+    elif kind == "bool" and not isinstance(value, bool):
+        return "must be true or false"
+    return None
+
+
+def _check_snapshot(data: dict[str, Any], catalog: Catalog) -> list[FieldError]:
     errors = []
-    allowed = set(fields) | {"id"}
-    for key in data:
+    allowed = set(catalog.fields) | {"id"}
+    for key, value in data.items():
         if key not in allowed:
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             errors.append(FieldError(f"snapshot.{key}", f"unknown field{hint}"))
+        elif key != "id" and (problem := _kind_problem(catalog.fields[key], value)):
+            errors.append(FieldError(f"snapshot.{key}", problem))
     return errors
 
 
-def _check_event(data: dict[str, Any]) -> list[FieldError]:
+def _check_event(data: dict[str, Any], catalog: Catalog) -> list[FieldError]:
     errors = []
+    unknown = set(data) - {"kind", "changes", "messages"}
+    errors += [FieldError(f"event.{k}", "unknown key (kind, changes, messages)") for k in unknown]
     if data.get("kind", "created") not in EVENT_KINDS:
         errors.append(FieldError("event.kind", f"must be one of {', '.join(EVENT_KINDS)}"))
-    for key, pair in (data.get("changes") or {}).items():
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            errors.append(FieldError(f"event.changes.{key}", "must be [old, new]"))
-    for i, m in enumerate(data.get("messages") or []):
+    changes = data.get("changes") or {}
+    if not isinstance(changes, dict):
+        errors.append(FieldError("event.changes", "must be a mapping field -> [old, new]"))
+        changes = {}
+    for key, pair in changes.items():
+        where = f"event.changes.{key}"
+        if key not in catalog.fields:
+            close = difflib.get_close_matches(key, sorted(catalog.fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(FieldError(where, f"unknown field{hint}"))
+        elif not isinstance(pair, list) or len(pair) != 2:
+            errors.append(FieldError(where, "must be [old, new]"))
+        else:
+            for side, value in zip(("old", "new"), pair, strict=True):
+                if problem := _kind_problem(catalog.fields[key], value):
+                    errors.append(FieldError(f"{where}.{side}", problem))
+    messages = data.get("messages") or []
+    if not isinstance(messages, list):
+        errors.append(FieldError("event.messages", "must be a list"))
+        messages = []
+    for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("author_kind") not in ("customer", "agent", "system"):
             errors.append(
                 FieldError(f"event.messages[{i}].author_kind", "must be customer, agent or system")
             )
+        elif not isinstance(m.get("public", True), bool):
+            errors.append(FieldError(f"event.messages[{i}].public", "must be true or false"))
     return errors
 
 
@@ -67,11 +119,12 @@ def dry_run(
 ) -> dict[str, Any]:
     ruleset, label = _ruleset(yaml_text, definition)
     now = utcnow()
-    fields = list(build_catalog(check_names=False).fields)
+    catalog = build_catalog(check_names=False)
+    fields = list(catalog.fields)
     if ticket is not None:
         state = snap.build_snapshot(ticket, now)
     elif snapshot is not None:
-        errors = _check_snapshot(snapshot, fields)
+        errors = _check_snapshot(snapshot, catalog)
         if errors:
             raise ValidationFailed(errors)
         state = snap.from_json(snapshot)
@@ -82,7 +135,7 @@ def dry_run(
     event_data = dict(
         event or {"kind": "created", "messages": [{"author_kind": "customer", "public": True}]}
     )
-    errors = _check_event(event_data)
+    errors = _check_event(event_data, catalog)
     if errors:
         raise ValidationFailed(errors)
     event_data.setdefault("kind", "created")

@@ -39,7 +39,7 @@ def event_from_json(data: dict[str, Any]) -> Event:
         kind=data["kind"],
         changes={k: (value(k, o), value(k, n)) for k, (o, n) in data.get("changes", {}).items()},
         messages=tuple(
-            MessageInfo(m["author_kind"], m["public"]) for m in data.get("messages", [])
+            MessageInfo(m["author_kind"], m.get("public", True)) for m in data.get("messages", [])
         ),
     )
 
