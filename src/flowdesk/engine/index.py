@@ -375,6 +375,7 @@ class Matcher:
         self.n_terms = len(self.term_rule)
         self._nbytes = (self.n_terms + 7) // 8
         self._term_rule_np = np.asarray(self.term_rule, dtype=np.intp)
+        self._rule_ids = list(range(len(rules)))
 
     def _field(self, fields: dict[str, FieldIndex], op: Operator) -> FieldIndex:
         fi = fields.get(op.fname)
@@ -524,20 +525,7 @@ class Matcher:
         if not terms:
             return []
         if terms.bit_count() <= _FEW:
-            s = bin(terms)
-            top = len(s) - 1
-            tr = self.term_rule
-            out: list[str] = []
-            last = -1
-            i = s.find("1", 2)
-            while i != -1:
-                r = tr[top - i]
-                if r != last:
-                    out.append(names[r])
-                    last = r
-                i = s.find("1", i + 1)
-            out.reverse()
-            return out
+            return _scan(terms, self.term_rule, names)
         if self._names_np is None or len(self._names_np) != len(names):
             self._names_np = np.asarray(names, dtype=object)
         result: list[str] = self._names_np[self._rule_array(terms)].tolist()
@@ -686,22 +674,7 @@ class Matcher:
         if terms.bit_count() > _FEW:
             result: list[int] = self._rule_array(terms).tolist()
             return result
-        # Find the set bits in the binary string (C-speed str.find) rather than stepping the
-        # big integer bit by bit (three big-int allocations per bit).
-        s = bin(terms)
-        top = len(s) - 1
-        tr = self.term_rule
-        out: list[int] = []
-        last = -1
-        i = s.find("1", 2)
-        while i != -1:
-            r = tr[top - i]
-            if r != last:
-                out.append(r)
-                last = r
-            i = s.find("1", i + 1)
-        out.reverse()
-        return out
+        return _scan(terms, self.term_rule, self._rule_ids)
 
     def _rule_array(self, terms: int) -> Any:
         """Many set bits: unpack them in C (numpy) instead of one big-int step per bit."""
@@ -719,6 +692,27 @@ class Matcher:
     def after(self, rule_index: int) -> int:
         """Terms of rules strictly after ``rule_index``."""
         return -(1 << self.first_term[rule_index + 1])
+
+
+def _scan(terms: int, term_rule: list[int], values: Sequence[Any]) -> list[Any]:
+    """values[rule] for each rule owning a set bit of ``terms``, ascending, once per rule.
+
+    Finds the set bits in the binary string (C-speed str.find) rather than stepping the big
+    integer bit by bit (three big-int allocations per bit).
+    """
+    s = bin(terms)
+    top = len(s) - 1
+    out: list[Any] = []
+    last = -1
+    i = s.find("1", 2)
+    while i != -1:
+        r = term_rule[top - i]
+        if r != last:
+            out.append(values[r])
+            last = r
+        i = s.find("1", i + 1)
+    out.reverse()
+    return out
 
 
 _MISSING = object()
