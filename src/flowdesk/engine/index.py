@@ -697,20 +697,18 @@ class Matcher:
 def _scan(terms: int, term_rule: list[int], values: Sequence[Any]) -> list[Any]:
     """values[rule] for each rule owning a set bit of ``terms``, ascending, once per rule.
 
-    Finds the set bits in the binary string (C-speed str.find) rather than stepping the big
-    integer bit by bit (three big-int allocations per bit).
+    For the few bits this is used for, stepping down from the top bit with bit_length() (two
+    big-int operations per bit) beat str.find over bin() and word-by-word scans when measured.
     """
-    s = bin(terms)
-    top = len(s) - 1
     out: list[Any] = []
     last = -1
-    i = s.find("1", 2)
-    while i != -1:
-        r = term_rule[top - i]
+    while terms:
+        i = terms.bit_length() - 1
+        r = term_rule[i]
         if r != last:
             out.append(values[r])
             last = r
-        i = s.find("1", i + 1)
+        terms ^= 1 << i
     out.reverse()
     return out
 
