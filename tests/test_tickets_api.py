@@ -153,3 +153,13 @@ def test_authentication_required(desk: Desk, client: Any) -> None:
     assert client.get("/api/docs").status_code == 200
     schema = client.get("/api/openapi.json").json()
     assert "/api/tickets" in schema["paths"] and "/api/rules/dry-run" in schema["paths"]
+
+
+def test_rejected_ticket_leaves_no_new_requester_behind(desk: Desk) -> None:
+    from flowdesk.accounts.models import User
+
+    users = User.objects.count()
+    r = _create(desk.agent, requester_email="orphan@example.org", custom_fields={"plan": "gold"})
+    assert r.status == 422
+    assert User.objects.count() == users
+    assert not User.objects.filter(email="orphan@example.org").exists()

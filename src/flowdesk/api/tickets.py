@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -100,8 +101,15 @@ def create_ticket(request: HttpRequest, payload: TicketCreate) -> Status:
             raise ValidationFailed(
                 [FieldError(n, "customers cannot set this field") for n in extra]
             )
-    requester = _requester(user, payload)
-    ticket = check_create_ticket(
+    # One transaction: a rejected ticket must not leave a newly created requester behind.
+    with transaction.atomic():
+        requester = _requester(user, payload)
+        ticket = _create_for(requester, payload, request)
+    return Status(201, ticket_out(_reload(ticket.pk)))
+
+
+def _create_for(requester: User, payload: TicketCreate, request: HttpRequest) -> Ticket:
+    return check_create_ticket(
         requester=requester,
         subject=payload.subject,
         message=NewMessage(
@@ -122,7 +130,6 @@ def create_ticket(request: HttpRequest, payload: TicketCreate) -> Status:
         cause=_cause(request),
         now=utcnow(),
     )
-    return Status(201, ticket_out(_reload(ticket.pk)))
 
 
 class TicketFilters(Schema):
