@@ -14,6 +14,7 @@ from flowdesk.accounts.models import Team, User
 from flowdesk.automation.effects import EFFECTS, EffectContext
 from flowdesk.automation.services import active_ruleset
 from flowdesk.engine import CascadeResult, Event, MessageInfo, run_cascade
+from flowdesk.engine.types import to_jsonable
 from flowdesk.tickets import snapshot as snap
 from flowdesk.tickets.events import record_event, record_field_changes
 from flowdesk.tickets.models import EventKind, Ticket, TicketUpdate
@@ -23,10 +24,7 @@ from flowdesk.tickets.services import Cause
 def event_to_json(event: Event) -> dict[str, Any]:
     return {
         "kind": event.kind,
-        "changes": {
-            k: [snap.to_json({"v": o})["v"], snap.to_json({"v": n})["v"]]
-            for k, (o, n) in event.changes.items()
-        },
+        "changes": {k: [to_jsonable(o), to_jsonable(n)] for k, (o, n) in event.changes.items()},
         "messages": [{"author_kind": m.author_kind, "public": m.public} for m in event.messages],
     }
 
@@ -97,11 +95,13 @@ def run_automation(
     changes: dict[str, tuple[Any, Any]],
     messages: list[tuple[str, bool]],
     now: datetime,
+    snapshot: dict[str, Any],
 ) -> CascadeResult | None:
+    """`snapshot` is the ticket as the update left it, already built by the caller."""
     active = active_ruleset()
     if active is None:
         return None
-    snapshot = snap.build_snapshot(ticket, now)
+    snapshot = dict(snapshot)
     for name in active.fields:
         snapshot.setdefault(name, None)
     event = Event(
@@ -119,7 +119,7 @@ def run_automation(
         "hit_pass_limit": result.hit_pass_limit,
         "suppressed": list(result.suppressed),
         "conflicts": [
-            {"field": c.field, "writes": [[r, snap.to_json({"v": v})["v"]] for r, v in c.writes]}
+            {"field": c.field, "writes": [[r, to_jsonable(v)] for r, v in c.writes]}
             for c in result.conflicts
         ],
         "errors": [{"rule": e.rule, "message": e.message} for e in result.errors],
@@ -139,7 +139,8 @@ def run_automation(
             data={
                 "pass": fired.pass_no,
                 "changes": {
-                    k: snap.to_json({"o": o, "n": n}) for k, (o, n) in fired.changes.items()
+                    k: {"o": to_jsonable(o), "n": to_jsonable(n)}
+                    for k, (o, n) in fired.changes.items()
                 },
                 "effects": [e.type for e in fired.effects],
                 "caused_by": list(fired.caused_by),

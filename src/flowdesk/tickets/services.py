@@ -296,7 +296,7 @@ def do_create_ticket(
             data={k: v for k, v in snap.to_json(initial).items() if k not in snap.DERIVED_KEYS},
         )
         # The first message is the request itself, not a reply: only `created` triggers fire.
-        run_automation(ticket, update, "created", {}, [], now)
+        run_automation(ticket, update, "created", {}, [], now, initial)
         save_ticket_state(ticket, now)
         return ticket
 
@@ -371,7 +371,7 @@ def do_update_ticket(
             transaction.set_rollback(True)
             return Ticket.objects.get(pk=ticket_id)
         record_field_changes(ticket, update, field_changes, cause, now)
-        run_automation(ticket, update, "updated", field_changes, messages, now)
+        run_automation(ticket, update, "updated", field_changes, messages, now, after)
         ticket.version += 1
         save_ticket_state(ticket, now)
         return ticket
