@@ -22,7 +22,8 @@ STATUSES = ["new", "open", "pending", "solved"]
 CHANNELS = ["email", "web", "chat"]
 TIERS = ["enterprise", "business", "free"]
 TAGS = ["vip", "billing", "bug"]
-WORDS = ["login", "refund", "Portal"]
+# Overlapping and nested needles ("log" in "login", "in" in both) exercise the automaton.
+WORDS = ["login", "refund", "Portal", "log", "in", "al"]
 
 leaf = st.one_of(
     st.builds(
@@ -126,7 +127,11 @@ def event_and_snapshot(draw: Any) -> tuple[dict[str, Any], Event]:
         age_hours=draw(st.sampled_from([None, 0, 1, 2.5, 3, 4, 8.0, 9])),
         message_count=draw(st.integers(0, 5)),
         tags=frozenset(draw(st.lists(st.sampled_from(TAGS), max_size=3))),
-        subject=draw(st.sampled_from(["login broken", "Refund please", "portal: login", "", None])),
+        subject=draw(
+            st.sampled_from(
+                ["login broken", "Refund please", "portal: login", "", None, "blogin", "in", "Log"]
+            )
+        ),
         team=draw(st.sampled_from([None, "Tier 1"])),
         assignee=draw(st.sampled_from([None, "ann@desk.test"])),
     )

@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
+import ahocorasick
 import numpy as np
+from gmpy2 import xmpz
 
 from .conditions import (
     CONDITION_OPERATORS,
@@ -162,19 +164,30 @@ class FieldIndex:
         self.anyof_slots: list[tuple[int, dict[Any, int]]] = []
         self.noneof_map: dict[Any, int] = {}
         # Text literals (contains / starts_with), slotted like has_any: a term needing two
-        # needles uses two slots. Each distinct needle is tested once per event.
+        # needles uses two slots.
         self.text_all = 0
         self.text_slots: list[tuple[int, dict[tuple[int, str], int]]] = []
-        self.needles: set[tuple[int, str]] = set()
-        self.contains_needles: tuple[str, ...] = ()
-        self.starts_needles: tuple[str, ...] = ()
+        # Built by finish(): slot k of every term lives in bit region k (bits k*n .. k*n+n-1),
+        # so one OR per tag / found needle collects every slot at once (see _unmet).
+        self.n = 0
+        self.full = 0
+        self.set_vals: dict[Any, int] = {}
+        self.set_slots_all = 0
+        self.set_shifts: tuple[int, ...] = ()  # bit offsets of the regions after the first
+        self.set_top: int | None = None  # where the has_none region starts, if any
+        self.text_auto: Any = None  # ahocorasick.Automaton: needle -> (contains, starts, last)
+        self.text_always = 0  # empty needles: true for every text
+        self.text_slots_all = 0
+        self.text_shifts: tuple[int, ...] = ()
         self.range_all = 0
         self.range_raw: dict[str, dict[Any, int]] = {}
         self.ranges: list[tuple[str, list[Any], list[int]]] = []
         self.fallback: list[tuple[Lit, int]] = []  # range/tag literals, for values of a wrong type
         self._fallback: dict[int, list[Any]] = {}
 
-    def finish(self) -> None:
+    def finish(self, n_terms: int) -> None:
+        n = self.n = n_terms
+        self.full = (1 << n) - 1
         for opname, raw in self.range_raw.items():
             cs = sorted(raw)
             masks = [raw[c] for c in cs]
@@ -188,8 +201,36 @@ class FieldIndex:
                     acc[i + 1] = acc[i] | m
             self.ranges.append((opname, cs, acc))
         self.fallback = [(entry[0], entry[1]) for entry in self._fallback.values()]
-        self.contains_needles = tuple(sorted(n for code, n in self.needles if code == 0))
-        self.starts_needles = tuple(sorted(n for code, n in self.needles if code == 2))
+        vals: dict[Any, int] = {}
+        for k, (all_m, amap) in enumerate(self.anyof_slots):
+            self.set_slots_all |= all_m << (k * n)
+            for key, m in amap.items():
+                vals[key] = vals.get(key, 0) | (m << (k * n))
+        nslots = len(self.anyof_slots)
+        self.set_shifts = tuple(k * n for k in range(1, nslots))
+        for key, m in self.noneof_map.items():  # one more region: has_none hits
+            vals[key] = vals.get(key, 0) | (m << (nslots * n))
+        if self.noneof_map:
+            self.set_top = nslots * n
+        self.set_vals = vals
+        per_needle: dict[str, list[int]] = {}
+        for k, (all_m, tmap) in enumerate(self.text_slots):
+            self.text_slots_all |= all_m << (k * n)
+            for (code, needle), m in tmap.items():
+                entry = per_needle.setdefault(needle, [0, 0])
+                entry[0 if code == 0 else 1] |= m << (k * n)
+        self.text_shifts = tuple(k * n for k in range(1, len(self.text_slots)))
+        empty = per_needle.pop("", None)
+        if empty is not None:  # contains "" and starts_with "" hold for every text
+            self.text_always = empty[0] | empty[1]
+        if per_needle:
+            # All needles in one Aho-Corasick automaton: one C pass over the text finds every
+            # occurrence (nested and overlapping ones too) instead of one `in` test per needle.
+            auto = ahocorasick.Automaton()
+            for needle, (cv, sv) in per_needle.items():
+                auto.add_word(needle, (cv, sv, len(needle) - 1))
+            auto.make_automaton()
+            self.text_auto = auto
 
     def add_text(self, slot: int, key: tuple[int, str], bit: int) -> None:
         while len(self.text_slots) <= slot:
@@ -198,7 +239,6 @@ class FieldIndex:
         amap[key] = amap.get(key, 0) | bit
         self.text_slots[slot] = (all_m | bit, amap)
         self.text_all |= bit
-        self.needles.add(key)
 
     def add_anyof(self, slot: int, keys: Iterable[Any], bit: int) -> None:
         while len(self.anyof_slots) <= slot:
@@ -261,35 +301,208 @@ class FieldIndex:
             if v is None:
                 out |= self.anyof_all
             elif isinstance(v, _COLLECTIONS):
+                vals = self.set_vals
+                hits = 0
                 try:
-                    for all_m, amap in self.anyof_slots:
-                        ok = 0
-                        for m in v:
-                            ok |= amap.get(m, 0)
-                        out |= all_m & ~ok
-                    if self.noneof_map:
-                        for m in v:
-                            out |= self.noneof_map.get(m, 0)
+                    for m in v:
+                        hits |= vals.get(m, 0)
                 except TypeError:
                     return out, True
+                out |= _unmet(hits, self.set_slots_all, self.set_shifts, self.set_top, self.full)
             else:
                 bad = True
         if self.text_all:
             if v is None:
                 out |= self.text_all  # contains / starts_with are false on a missing value
             elif type(v) is str:
-                # One C-speed substring test per distinct needle, shared by every rule using it.
-                fv = v.casefold()
-                found = [(0, n) for n in self.contains_needles if n in fv]
-                found += [(2, n) for n in self.starts_needles if fv.startswith(n)]
-                for all_m, amap in self.text_slots:
-                    ok = 0
-                    for key in found:
-                        ok |= amap.get(key, 0)
-                    out |= all_m & ~ok
+                hits = self.text_always
+                if self.text_auto is not None:
+                    for end, (cv, sv, last) in self.text_auto.iter(v.casefold()):
+                        hits |= cv
+                        if end == last:  # the occurrence starts at 0: starts_with holds
+                            hits |= sv
+                out |= _unmet(hits, self.text_slots_all, self.text_shifts, None, self.full)
             else:
                 bad = True
         return out, bad
+
+
+def _unmet(acc: int, slots_all: int, shifts: tuple[int, ...], top: int | None, full: int) -> int:
+    """Terms with a slot that ``acc`` (the OR of the present keys' region masks) leaves unmet,
+    plus the terms in the region at ``top`` (has_none hits)."""
+    x = slots_all ^ (acc & slots_all)
+    if shifts:  # fold the regions of the second, third, ... slot onto the first
+        u = x
+        for sh in shifts:
+            u |= x >> sh
+        x = u & full
+    if top is not None:
+        x |= acc >> top
+    return x
+
+
+Fallback = list[tuple[Lit, int]]
+FastStep = Callable[[Callable[[str], Any]], int | None]
+GeneralStep = Callable[[Mapping[str, Any]], tuple[int, Fallback | None]]
+
+
+def _plan(fields: list[FieldIndex], full: int) -> list[tuple[FastStep, GeneralStep, int]]:
+    """Per-event steps, cheapest first: (fast, general, need).
+
+    ``fast(snapshot.get)`` returns the mask of terms the field values leave alive, or None for a
+    value it does not handle; then ``general(snapshot)`` answers exactly (and names the literals
+    to evaluate one by one when a value has a type the index cannot handle). A step with a
+    non-zero ``need`` is skipped when no surviving term tests its field.
+
+    - enum fields together: one memo keyed by the tuple of their values (a few hundred
+      combinations in practice), so four fields cost one dict lookup;
+    - pure numeric-range fields: two bisects into precomputed keep-masks;
+    - tag-like fields: a memo per value; free text: every needle found in one automaton pass.
+    """
+    steps: list[tuple[FastStep, GeneralStep, int]] = []
+    joint = [fi for fi in fields if fi.kind == "enum"]
+    if joint:
+        steps.append((*_joint_step(joint, full), 0))
+    rest = [fi for fi in fields if fi not in joint]
+    ranged = [fi for fi in rest if fi.pure_range()]
+    steps += [(*_range_step(fi, full), 0) for fi in ranged]
+    steps += [(*_memo_step(fi, full), fi.all) for fi in rest if fi not in ranged and not fi.folds]
+    steps += [(*_text_step(fi, full), fi.all) for fi in rest if fi not in ranged and fi.folds]
+    return steps
+
+
+def _general(fi: FieldIndex, full: int) -> GeneralStep:
+    def general(snapshot: Mapping[str, Any]) -> tuple[int, Fallback | None]:
+        failed, bad = fi.failed(snapshot.get(fi.name))
+        return full ^ (failed & full), fi.fallback if bad else None
+
+    return general
+
+
+def _memo_safe(v: Any) -> bool:
+    """Values a memo may key on alone: nothing of another type compares equal to them (True == 1,
+    but never == "1"), so a hit is always the answer for the same value."""
+    if v is None or type(v) is str:
+        return True
+    return type(v) is frozenset and all(type(m) is str for m in v)
+
+
+def _joint_step(joint: list[FieldIndex], full: int) -> tuple[FastStep, GeneralStep]:
+    names = tuple(fi.name for fi in joint)
+    memo: dict[tuple[Any, ...], int] = {}
+    lookup = memo.get
+
+    def fast(get: Callable[[str], Any]) -> int | None:
+        try:
+            return lookup(tuple(map(get, names)))
+        except TypeError:  # an unhashable value
+            return None
+
+    def general(snapshot: Mapping[str, Any]) -> tuple[int, Fallback | None]:
+        values = tuple(map(snapshot.get, names))
+        failed = 0
+        extra: Fallback | None = None
+        for fi, v in zip(joint, values, strict=True):
+            f, bad = fi.failed(v)
+            failed |= f
+            if bad:
+                extra = (extra or []) + fi.fallback
+        keep = full ^ (failed & full)
+        if extra is None and len(memo) < _MEMO_MAX and all(map(_memo_safe, values)):
+            memo[values] = keep
+        return keep, extra
+
+    return fast, general
+
+
+def _range_step(fi: FieldIndex, full: int) -> tuple[FastStep, GeneralStep]:
+    cuts, at, between = fi.intervals()
+    # pieces[bisect_left + bisect_right]: 2i is "between cuts i-1 and i", 2i+1 is "at cut i".
+    pieces = [0] * (2 * len(cuts) + 1)
+    for i, m in enumerate(between):
+        pieces[2 * i] = m & full
+    for i, m in enumerate(at):
+        pieces[2 * i + 1] = m & full
+    name = fi.name
+
+    def fast(get: Callable[[str], Any]) -> int | None:
+        v = get(name)
+        if type(v) is int or (type(v) is float and v == v):
+            return pieces[bisect_left(cuts, v) + bisect_right(cuts, v)]
+        return None  # None, NaN or a wrong type: the general path (errors recorded there)
+
+    return fast, _general(fi, full)
+
+
+def _memo_step(fi: FieldIndex, full: int) -> tuple[FastStep, GeneralStep]:
+    """Fields answered by a memo per value; tag sets missing from it are computed here."""
+    memo: dict[Any, int] = {}
+    lookup = memo.get
+    name = fi.name
+    compute = _general(fi, full)
+
+    def general(snapshot: Mapping[str, Any]) -> tuple[int, Fallback | None]:
+        keep, extra = compute(snapshot)
+        v = snapshot.get(name)
+        if extra is None and len(memo) < _MEMO_MAX and _memo_safe(v):
+            memo[v] = keep
+        return keep, extra
+
+    if fi.eq_all or fi.neq_map or fi.pres_all or fi.blank_all or fi.ranges or fi.text_all:
+
+        def fast(get: Callable[[str], Any]) -> int | None:
+            try:
+                return lookup(get(name))
+            except TypeError:  # unhashable
+                return None
+
+        return fast, general
+    vals, slots_all, shifts, top = fi.set_vals, fi.set_slots_all, fi.set_shifts, fi.set_top
+
+    def fast_set(get: Callable[[str], Any]) -> int | None:
+        v = get(name)
+        if type(v) is not frozenset:
+            return None
+        keep = lookup(v)
+        if keep is None:
+            acc = 0
+            for m in v:
+                acc |= vals.get(m, 0)
+            keep = full ^ _unmet(acc, slots_all, shifts, top, full)
+            if len(memo) < _MEMO_MAX and _memo_safe(v):
+                memo[v] = keep
+        return keep
+
+    return fast_set, general
+
+
+def _no_fast(get: Callable[[str], Any]) -> int | None:
+    return None
+
+
+def _text_step(fi: FieldIndex, full: int) -> tuple[FastStep, GeneralStep]:
+    general = _general(fi, full)
+    mixed = fi.eq_all or fi.neq_map or fi.pres_all or fi.blank_all or fi.ranges or fi.anyof_all
+    if mixed or fi.noneof_map:
+        return _no_fast, general  # mixed literals on this text field: the general path
+    name = fi.name
+    always = fi.text_always
+    slots_all, shifts = fi.text_slots_all, fi.text_shifts
+    iter_ = fi.text_auto.iter if fi.text_auto is not None else None
+
+    def fast(get: Callable[[str], Any]) -> int | None:
+        v = get(name)
+        if type(v) is not str:
+            return None
+        acc = always
+        if iter_ is not None:
+            for end, (cv, sv, last) in iter_(v.casefold()):
+                acc |= cv
+                if end == last:  # the occurrence starts at 0: starts_with holds
+                    acc |= sv
+        return full ^ _unmet(acc, slots_all, shifts, None, full)
+
+    return fast, general
 
 
 _RANGE = {"gt": "gt", "ge": "ge", "lt": "lt", "le": "le"}
@@ -353,26 +566,14 @@ class Matcher:
             target = self.kind_checks if where == "kind" else self.field_checks
             target.setdefault(sub, []).append((trig, mask))
         for fi in fields.values():
-            fi.finish()
-        # Three per-event strategies, cheapest first:
-        # - enum fields together: one memo keyed by the tuple of their values (a few hundred
-        #   combinations in practice), so four fields cost one dict lookup;
-        # - pure numeric-range fields: one bisect into precomputed keep-masks;
-        # - the rest one by one (memoised per value except free text).
-        all_fields = list(fields.values())
-        self.joint = [fi for fi in all_fields if fi.kind == "enum"]
-        self.joint_names = tuple(fi.name for fi in self.joint)
-        self.joint_memo: dict[tuple[Any, ...], tuple[int, list[tuple[Lit, int]] | None]] = {}
-        self.range_fields = [
-            (fi, *fi.intervals()) for fi in all_fields if fi not in self.joint and fi.pure_range()
-        ]
-        ranged = {id(entry[0]) for entry in self.range_fields}
-        self.fields = [fi for fi in all_fields if fi not in self.joint and id(fi) not in ranged]
+            fi.finish(len(self.term_rule))
+        self.n_terms = len(self.term_rule)
+        self.full = (1 << self.n_terms) - 1
+        self.steps = _plan(list(fields.values()), self.full)
         self.residuals = [(e[0], e[1], _fast_text(e[0])) for e in residual.values()]
         self.residual_all = 0
         for _, m, _ in self.residuals:
             self.residual_all |= m
-        self.n_terms = len(self.term_rule)
         self._nbytes = (self.n_terms + 7) // 8
         self._term_rule_np = np.asarray(self.term_rule, dtype=np.intp)
         self._rule_ids = list(range(len(rules)))
@@ -547,73 +748,21 @@ class Matcher:
         if not alive:
             return 0
         extra: list[tuple[Lit, int]] | None = None
-        if self.joint:
-            values = tuple([snapshot.get(n) for n in self.joint_names])
-            try:
-                joint = self.joint_memo.get(values)
-            except TypeError:  # an unhashable value: no memo for this event
-                joint = None
-            if joint is None:
-                joint = self._joint(values)
-            keep, jextra = joint
-            if jextra:
-                extra = list(jextra)
+        get = snapshot.get
+        for fast, general, need in self.steps:
+            if need and not alive & need:
+                continue  # no surviving term tests this field
+            keep = fast(get)
+            if keep is None:  # a value the fast path does not handle (None, a wrong type, ...)
+                keep, more = general(snapshot)
+                if more:
+                    extra = (extra or []) + more
             alive &= keep
-            if not alive:
-                return 0
-        for fi, cuts, at, between in self.range_fields:
-            v = snapshot.get(fi.name)
-            if type(v) is int or (type(v) is float and v == v):
-                pos = bisect_left(cuts, v)
-                alive &= at[pos] if pos < len(cuts) and cuts[pos] == v else between[pos]
-            else:  # None or a wrong type: the general path (errors recorded there)
-                failed, bad = fi.failed(v)
-                if bad:
-                    extra = (extra or []) + fi.fallback
-                alive &= ~failed
-            if not alive:
-                return 0
-        for fi in self.fields:
-            if not alive & fi.all:
-                continue
-            v = snapshot.get(fi.name)
-            memo = fi.memo
-            if memo is None:
-                failed, bad = fi.failed(v)
-            else:
-                key = (type(v), v)
-                try:
-                    hit = memo.get(key)
-                except TypeError:  # unhashable value: compute, don't remember
-                    hit = fi.failed(v)
-                if hit is None:
-                    hit = fi.failed(v)
-                    if len(memo) < _MEMO_MAX:
-                        memo[key] = hit
-                failed, bad = hit
-            if bad:  # wrong type for the index: evaluate those literals one by one
-                extra = (extra or []) + fi.fallback
-            alive &= ~failed
             if not alive:
                 return 0
         if alive & self.residual_all or extra:
             alive = self._residuals(alive, snapshot, changes, extra, errors)
         return alive
-
-    def _joint(self, values: tuple[Any, ...]) -> tuple[int, list[tuple[Lit, int]] | None]:
-        failed = 0
-        extra: list[tuple[Lit, int]] | None = None
-        for fi, v in zip(self.joint, values, strict=True):
-            f, bad = fi.failed(v)
-            failed |= f
-            if bad:
-                extra = (extra or []) + fi.fallback
-        hit = (~failed, extra)
-        # Remember only plain text/None keys: then no other value can compare equal to a stored
-        # key (True == 1, but never == "1"), so a hit is always the answer for the same values.
-        if len(self.joint_memo) < _MEMO_MAX and all(v is None or type(v) is str for v in values):
-            self.joint_memo[values] = hit
-        return hit
 
     def _residuals(
         self,
@@ -697,24 +846,21 @@ class Matcher:
 def _scan(terms: int, term_rule: list[int], values: Sequence[Any]) -> list[Any]:
     """values[rule] for each rule owning a set bit of ``terms``, ascending, once per rule.
 
-    For the few bits this is used for, stepping down from the top bit with bit_length() (two
-    big-int operations per bit) beat str.find over bin() and word-by-word scans when measured.
+    GMP walks the set bits in C (about twice as fast as stepping a Python int down with
+    ``bit_length()``); a rule's terms are adjacent bits, so comparing with the last rule dedups.
     """
     out: list[Any] = []
     last = -1
-    while terms:
-        i = terms.bit_length() - 1
+    for i in xmpz(terms).iter_set():
         r = term_rule[i]
         if r != last:
             out.append(values[r])
             last = r
-        terms ^= 1 << i
-    out.reverse()
     return out
 
 
 _MISSING = object()
-_FEW = 48  # up to this many surviving terms, a Python bit loop beats numpy's call overhead
+_FEW = 150  # up to this many surviving terms, the GMP bit walk beats numpy's fixed call overhead
 _MEMO_MAX = 4096  # distinct values remembered per field
 _TEXT_CODES = {"contains": 0, "not_contains": 1, "starts_with": 2}
 
