@@ -272,3 +272,42 @@ def test_two_needles_and_two_tag_sets_are_both_required() -> None:
     assert two_sets.match(
         snapshot(tags=frozenset({"vip", "bug", "billing"})), Event("created")
     ) == ["r"]
+
+
+# The generated per-rule-set match functions (fastpath.py) must answer exactly like the general
+# loop they fall back to, for odd values too (None, NaN, wrong types, unhashable values), where
+# the answers come from the fallback literals and the errors they record.
+ODD: dict[str, list[Any]] = {
+    "priority": ["urgent", None, ["urgent"], 3],
+    "channel": ["email", None, {"web": 1}],
+    "organization__tier": ["free", None, 7],
+    "age_hours": [1, 2.5, None, float("nan"), "3", True],
+    "message_count": [0, 2, None, "2", [1]],
+    "tags": [frozenset({"vip"}), frozenset(), None, ["vip"], "vip", frozenset({1, "bug"})],
+    "subject": ["Portal login", "", None, 12, ["login"]],
+    "team": ["Tier 1", None, ["Tier 1"]],
+}
+
+
+@st.composite
+def odd_snapshot(draw: Any) -> dict[str, Any]:
+    return snapshot(**{field: draw(st.sampled_from(values)) for field, values in ODD.items()})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=ruleset(), snaps=st.lists(odd_snapshot(), min_size=1, max_size=3))
+def test_generated_match_equals_general_loop(data: dict[str, Any], snaps: list[Any]) -> None:
+    rs = compile_ruleset(data, catalog=CATALOG)
+    m = rs.matcher
+    for snap in snaps:
+        for ev in (Event("created"), Event("updated", {"priority": ("low", snap["priority"])})):
+            args = (snap, ev.kind, ev.changes, ev.messages)
+            fast_errors: list[tuple[int, str]] = []
+            slow_errors: list[tuple[int, str]] = []
+            fast = m.match_terms(*args, -1, fast_errors)
+            slow = m.match_terms_general(*args, -1, slow_errors)
+            assert fast == slow and fast_errors == slow_errors
+            assert rs.match(snap, ev) == m.names_of(slow)
+            assert m.rules_of(m.match_terms(*args, m.after(0))) == m.rules_of(
+                m.match_terms_general(*args, m.after(0))
+            )

@@ -405,9 +405,7 @@ class CompiledRuleSet:
 
     def match(self, snapshot: Snapshot, event: Event) -> list[str]:
         """Names of all enabled rules whose trigger and conditions hold, in rule order."""
-        return self.matcher.match_names(
-            self.names, snapshot, event.kind, event.changes, event.messages
-        )
+        return self.matcher.match_event(snapshot, event)
 
     def __len__(self) -> int:
         return len(self.rules)

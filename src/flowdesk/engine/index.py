@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from itertools import pairwise
 from typing import Any
 
@@ -23,6 +23,7 @@ import ahocorasick
 import numpy as np
 from gmpy2 import xmpz
 
+from . import fastpath
 from .conditions import (
     CONDITION_OPERATORS,
     EQ_INDEX_KINDS,
@@ -30,6 +31,7 @@ from .conditions import (
     Operator,
     is_blank,
 )
+from .fastpath import NamesFn, TermsFn
 from .tree import CompiledRule, CondGroup, CondLeaf, CondNode
 from .types import MessageInfo, TriggerContext
 
@@ -177,6 +179,7 @@ class FieldIndex:
         self.set_top: int | None = None  # where the has_none region starts, if any
         self.text_auto: Any = None  # ahocorasick.Automaton: needle -> (contains, starts, last)
         self.text_always = 0  # empty needles: true for every text
+        self.text_plain = True
         self.text_slots_all = 0
         self.text_shifts: tuple[int, ...] = ()
         self.range_all = 0
@@ -226,9 +229,11 @@ class FieldIndex:
         if per_needle:
             # All needles in one Aho-Corasick automaton: one C pass over the text finds every
             # occurrence (nested and overlapping ones too) instead of one `in` test per needle.
+            # Without starts_with needles a needle's value is just its contains mask.
+            self.text_plain = not any(sv for _, sv in per_needle.values())
             auto = ahocorasick.Automaton()
             for needle, (cv, sv) in per_needle.items():
-                auto.add_word(needle, (cv, sv, len(needle) - 1))
+                auto.add_word(needle, cv if self.text_plain else (cv, sv, len(needle) - 1))
             auto.make_automaton()
             self.text_auto = auto
 
@@ -316,7 +321,10 @@ class FieldIndex:
                 out |= self.text_all  # contains / starts_with are false on a missing value
             elif type(v) is str:
                 hits = self.text_always
-                if self.text_auto is not None:
+                if self.text_plain and self.text_auto is not None:
+                    for _, cv in self.text_auto.iter(v.casefold()):
+                        hits |= cv
+                elif self.text_auto is not None:
                     for end, (cv, sv, last) in self.text_auto.iter(v.casefold()):
                         hits |= cv
                         if end == last:  # the occurrence starts at 0: starts_with holds
@@ -346,28 +354,45 @@ FastStep = Callable[[Callable[[str], Any]], int | None]
 GeneralStep = Callable[[Mapping[str, Any]], tuple[int, Fallback | None]]
 
 
-def _plan(fields: list[FieldIndex], full: int) -> list[tuple[FastStep, GeneralStep, int]]:
-    """Per-event steps, cheapest first: (fast, general, need).
+class Step:
+    """One per-event step: the terms that one field (or the enum fields together) leave alive.
 
-    ``fast(snapshot.get)`` returns the mask of terms the field values leave alive, or None for a
-    value it does not handle; then ``general(snapshot)`` answers exactly (and names the literals
-    to evaluate one by one when a value has a type the index cannot handle). A step with a
-    non-zero ``need`` is skipped when no surviving term tests its field.
+    ``fast(snapshot.get)`` returns that keep-mask, or None for a value it does not handle; then
+    ``general(snapshot)`` answers exactly, and names the literals to evaluate one by one when a
+    value has a type the index cannot handle. A non-zero ``need`` lets the matcher skip the step
+    when no surviving term tests the field. ``consts`` are what the generated match function
+    (fastpath.py) inlines for this ``kind`` of step.
+    """
+
+    __slots__ = ("consts", "fast", "general", "kind", "need")
+
+    def __init__(
+        self, kind: str, fast: FastStep, general: GeneralStep, need: int, **consts: Any
+    ) -> None:
+        self.kind = kind
+        self.fast = fast
+        self.general = general
+        self.need = need
+        self.consts = consts
+
+
+def _plan(fields: list[FieldIndex], full: int) -> list[Step]:
+    """Per-event steps, cheapest first:
 
     - enum fields together: one memo keyed by the tuple of their values (a few hundred
       combinations in practice), so four fields cost one dict lookup;
     - pure numeric-range fields: two bisects into precomputed keep-masks;
     - tag-like fields: a memo per value; free text: every needle found in one automaton pass.
     """
-    steps: list[tuple[FastStep, GeneralStep, int]] = []
+    steps: list[Step] = []
     joint = [fi for fi in fields if fi.kind == "enum"]
     if joint:
-        steps.append((*_joint_step(joint, full), 0))
+        steps.append(_joint_step(joint, full))
     rest = [fi for fi in fields if fi not in joint]
     ranged = [fi for fi in rest if fi.pure_range()]
-    steps += [(*_range_step(fi, full), 0) for fi in ranged]
-    steps += [(*_memo_step(fi, full), fi.all) for fi in rest if fi not in ranged and not fi.folds]
-    steps += [(*_text_step(fi, full), fi.all) for fi in rest if fi not in ranged and fi.folds]
+    steps += [_range_step(fi, full) for fi in ranged]
+    steps += [_memo_step(fi, full) for fi in rest if fi not in ranged and not fi.folds]
+    steps += [_text_step(fi, full) for fi in rest if fi not in ranged and fi.folds]
     return steps
 
 
@@ -387,7 +412,7 @@ def _memo_safe(v: Any) -> bool:
     return type(v) is frozenset and all(type(m) is str for m in v)
 
 
-def _joint_step(joint: list[FieldIndex], full: int) -> tuple[FastStep, GeneralStep]:
+def _joint_step(joint: list[FieldIndex], full: int) -> Step:
     names = tuple(fi.name for fi in joint)
     memo: dict[tuple[Any, ...], int] = {}
     lookup = memo.get
@@ -412,10 +437,10 @@ def _joint_step(joint: list[FieldIndex], full: int) -> tuple[FastStep, GeneralSt
             memo[values] = keep
         return keep, extra
 
-    return fast, general
+    return Step("joint", fast, general, 0, lookup=lookup, names=names)
 
 
-def _range_step(fi: FieldIndex, full: int) -> tuple[FastStep, GeneralStep]:
+def _range_step(fi: FieldIndex, full: int) -> Step:
     cuts, at, between = fi.intervals()
     # pieces[bisect_left + bisect_right]: 2i is "between cuts i-1 and i", 2i+1 is "at cut i".
     pieces = [0] * (2 * len(cuts) + 1)
@@ -431,11 +456,11 @@ def _range_step(fi: FieldIndex, full: int) -> tuple[FastStep, GeneralStep]:
             return pieces[bisect_left(cuts, v) + bisect_right(cuts, v)]
         return None  # None, NaN or a wrong type: the general path (errors recorded there)
 
-    return fast, _general(fi, full)
+    return Step("range", fast, _general(fi, full), 0, name=name, cuts=cuts, pieces=pieces)
 
 
-def _memo_step(fi: FieldIndex, full: int) -> tuple[FastStep, GeneralStep]:
-    """Fields answered by a memo per value; tag sets missing from it are computed here."""
+def _memo_step(fi: FieldIndex, full: int) -> Step:
+    """Fields answered by a memo per value; tag sets missing from it are computed by ``fast``."""
     memo: dict[Any, int] = {}
     lookup = memo.get
     name = fi.name
@@ -456,7 +481,7 @@ def _memo_step(fi: FieldIndex, full: int) -> tuple[FastStep, GeneralStep]:
             except TypeError:  # unhashable
                 return None
 
-        return fast, general
+        return Step("memo", fast, general, fi.all, name=name, lookup=lookup)
     vals, slots_all, shifts, top = fi.set_vals, fi.set_slots_all, fi.set_shifts, fi.set_top
 
     def fast_set(get: Callable[[str], Any]) -> int | None:
@@ -465,44 +490,60 @@ def _memo_step(fi: FieldIndex, full: int) -> tuple[FastStep, GeneralStep]:
             return None
         keep = lookup(v)
         if keep is None:
-            acc = 0
+            hits = 0
             for m in v:
-                acc |= vals.get(m, 0)
-            keep = full ^ _unmet(acc, slots_all, shifts, top, full)
+                hits |= vals.get(m, 0)
+            keep = full ^ _unmet(hits, slots_all, shifts, top, full)
             if len(memo) < _MEMO_MAX and _memo_safe(v):
                 memo[v] = keep
         return keep
 
-    return fast_set, general
+    return Step("set", fast_set, general, fi.all, name=name, lookup=lookup)
 
 
 def _no_fast(get: Callable[[str], Any]) -> int | None:
     return None
 
 
-def _text_step(fi: FieldIndex, full: int) -> tuple[FastStep, GeneralStep]:
+def _text_step(fi: FieldIndex, full: int) -> Step:
     general = _general(fi, full)
     mixed = fi.eq_all or fi.neq_map or fi.pres_all or fi.blank_all or fi.ranges or fi.anyof_all
     if mixed or fi.noneof_map:
-        return _no_fast, general  # mixed literals on this text field: the general path
+        return Step("general", _no_fast, general, fi.all)  # mixed literals: the general path
     name = fi.name
     always = fi.text_always
     slots_all, shifts = fi.text_slots_all, fi.text_shifts
     iter_ = fi.text_auto.iter if fi.text_auto is not None else None
+    plain = fi.text_plain
 
     def fast(get: Callable[[str], Any]) -> int | None:
         v = get(name)
         if type(v) is not str:
             return None
-        acc = always
-        if iter_ is not None:
+        hits = always
+        if plain and iter_ is not None:
+            for _, cv in iter_(v.casefold()):
+                hits |= cv
+        elif iter_ is not None:
             for end, (cv, sv, last) in iter_(v.casefold()):
-                acc |= cv
+                hits |= cv
                 if end == last:  # the occurrence starts at 0: starts_with holds
-                    acc |= sv
-        return full ^ _unmet(acc, slots_all, shifts, None, full)
+                    hits |= sv
+        return full ^ _unmet(hits, slots_all, shifts, None, full)
 
-    return fast, general
+    return Step(
+        "text",
+        fast,
+        general,
+        fi.all,
+        name=name,
+        always=always,
+        slots_all=slots_all,
+        shifts=shifts,
+        iter=iter_,
+        plain=plain,
+        full=full,
+    )
 
 
 _RANGE = {"gt": "gt", "ge": "ge", "lt": "lt", "le": "le"}
@@ -575,8 +616,28 @@ class Matcher:
         for _, m, _ in self.residuals:
             self.residual_all |= m
         self._nbytes = (self.n_terms + 7) // 8
+        # A rule's terms are adjacent bits; its last one is its "head". collapse() turns "some
+        # term of the rule survived" into "its head bit is set", so every surviving rule is one
+        # bit and bits map to rules without deduplication.
+        self.heads = 0
+        self.tails = 0  # the other terms of rules with several
+        for r in range(len(rules)):
+            lo, hi = self.first_term[r], self.first_term[r + 1]
+            if hi > lo:
+                self.heads |= 1 << (hi - 1)
+                self.tails |= ((1 << (hi - 1)) - 1) ^ ((1 << lo) - 1)
+        self.names = [r.name for r in rules]
+        self.term_names = [self.names[r] for r in self.term_rule]
         self._term_rule_np = np.asarray(self.term_rule, dtype=np.intp)
-        self._rule_ids = list(range(len(rules)))
+        self._term_names_np = np.asarray(self.term_names, dtype=object)
+        # Up to this many set bits the GMP walk beats numpy, whose cost grows with the width
+        # (measured: crossover ~180 bits of 1,221, ~450 of 12,183).
+        self.few = 150 + self.n_terms // 40
+        # The per-event functions, generated for this rule set (see fastpath.py); they answer
+        # exactly like match_terms_general, which they call for anything unusual.
+        self.match_terms: TermsFn
+        self.match_event: NamesFn
+        self.match_terms, self.match_event = fastpath.build(self)
 
     def _field(self, fields: dict[str, FieldIndex], op: Operator) -> FieldIndex:
         fi = fields.get(op.fname)
@@ -678,7 +739,6 @@ class Matcher:
     ) -> int:
         """Terms whose rule has a trigger matching the event."""
         cand = self.kind_exact.get(kind, 0)
-        ctx: TriggerContext | None = None
         checks = self.kind_checks.get(kind)
         pending: list[tuple[Any, int]] = list(checks) if checks else []
         fe, fc = self.field_exact, self.field_checks
@@ -694,10 +754,34 @@ class Matcher:
             for msg in messages:
                 cand |= me.get((msg.public, msg.author_kind), 0)
         if pending:
-            ctx = TriggerContext(kind, changes, messages)
-            for trig, mask in pending:
-                if mask & ~cand and trig.matches(ctx):
-                    cand |= mask
+            cand = self._checked(kind, changes, messages, pending, cand)
+        return cand
+
+    def checked_candidates(
+        self,
+        kind: str,
+        changes: Mapping[str, tuple[Any, Any]],
+        messages: tuple[MessageInfo, ...],
+        cand: int,
+    ) -> int:
+        """``cand`` (the exact-key candidates) plus the rules whose non-exact trigger matches."""
+        pending = list(self.kind_checks.get(kind, ()))
+        for f in changes:
+            pending.extend(self.field_checks.get(f, ()))
+        return self._checked(kind, changes, messages, pending, cand) if pending else cand
+
+    def _checked(
+        self,
+        kind: str,
+        changes: Mapping[str, tuple[Any, Any]],
+        messages: tuple[MessageInfo, ...],
+        pending: list[tuple[Any, int]],
+        cand: int,
+    ) -> int:
+        ctx = TriggerContext(kind, changes, messages)
+        for trig, mask in pending:
+            if mask & ~cand and trig.matches(ctx):
+                cand |= mask
         return cand
 
     def match(
@@ -712,29 +796,36 @@ class Matcher:
         """Indices of matching rules, ascending; ``restrict`` limits the terms considered."""
         return self.rules_of(self.match_terms(snapshot, kind, changes, messages, restrict, errors))
 
-    def match_names(
-        self,
-        names: Sequence[str],
-        snapshot: Mapping[str, Any],
-        kind: str,
-        changes: Mapping[str, tuple[Any, Any]],
-        messages: tuple[MessageInfo, ...],
-    ) -> list[str]:
-        """Names of matching rules, ascending (the benchmark unit: no per-rule Python work
-        when many rules match)."""
-        terms = self.match_terms(snapshot, kind, changes, messages)
+    def names_of(self, terms: int) -> list[str]:
+        """Names of the rules owning the set bits of ``terms``, ascending, once per rule."""
+        return self._per_rule(terms, self.term_names, self._term_names_np)
+
+    def rules_of(self, terms: int) -> list[int]:
+        """Rule indices (ascending, distinct) owning the set bits of ``terms``."""
+        return self._per_rule(terms, self.term_rule, self._term_rule_np)
+
+    def collapse(self, terms: int) -> int:
+        """One bit per rule with a surviving term: its head (see __init__)."""
+        if not self.tails:
+            return terms
+        tails = self.tails
+        # Adding a run of ones to a rule's tail bits carries into its head iff one was set.
+        return (terms | ((terms & tails) + tails)) & self.heads
+
+    def _per_rule(self, terms: int, values: list[Any], values_np: Any) -> list[Any]:
+        terms = self.collapse(terms)
         if not terms:
             return []
-        if terms.bit_count() <= _FEW:
-            return _scan(terms, self.term_rule, names)
-        if self._names_np is None or len(self._names_np) != len(names):
-            self._names_np = np.asarray(names, dtype=object)
-        result: list[str] = self._names_np[self._rule_array(terms)].tolist()
+        if terms.bit_count() <= self.few:  # GMP walks the set bits in C
+            return list(map(values.__getitem__, xmpz(terms).iter_set()))
+        # Many bits: unpack them in C (numpy) instead of one step per bit.
+        raw = np.frombuffer(terms.to_bytes(self._nbytes, "little"), dtype=np.uint8)
+        # unpackbits gives 0/1 bytes; viewed as bool, flatnonzero takes a fast path (6x).
+        idx = np.flatnonzero(np.unpackbits(raw, bitorder="little").view(bool))
+        result: list[Any] = values_np[idx].tolist()
         return result
 
-    _names_np: Any = None
-
-    def match_terms(
+    def match_terms_general(
         self,
         snapshot: Mapping[str, Any],
         kind: str,
@@ -743,28 +834,29 @@ class Matcher:
         restrict: int = -1,
         errors: list[tuple[int, str]] | None = None,
     ) -> int:
-        """The surviving term bitset (see ``rules_of``)."""
+        """The surviving term bitset (see ``rules_of``): the reference implementation, a loop over
+        the steps; ``match_terms`` is the same, generated and unrolled per rule set."""
         alive = self.candidates(kind, changes, messages) & restrict
         if not alive:
             return 0
         extra: list[tuple[Lit, int]] | None = None
         get = snapshot.get
-        for fast, general, need in self.steps:
-            if need and not alive & need:
+        for step in self.steps:
+            if step.need and not alive & step.need:
                 continue  # no surviving term tests this field
-            keep = fast(get)
+            keep = step.fast(get)
             if keep is None:  # a value the fast path does not handle (None, a wrong type, ...)
-                keep, more = general(snapshot)
+                keep, more = step.general(snapshot)
                 if more:
                     extra = (extra or []) + more
             alive &= keep
             if not alive:
                 return 0
         if alive & self.residual_all or extra:
-            alive = self._residuals(alive, snapshot, changes, extra, errors)
+            alive = self.eval_residuals(alive, snapshot, changes, extra, errors)
         return alive
 
-    def _residuals(
+    def eval_residuals(
         self,
         alive: int,
         snapshot: Mapping[str, Any],
@@ -818,49 +910,12 @@ class Matcher:
                     return 0
         return alive
 
-    def rules_of(self, terms: int) -> list[int]:
-        """Rule indices (ascending, distinct) owning the set bits of ``terms``."""
-        if terms.bit_count() > _FEW:
-            result: list[int] = self._rule_array(terms).tolist()
-            return result
-        return _scan(terms, self.term_rule, self._rule_ids)
-
-    def _rule_array(self, terms: int) -> Any:
-        """Many set bits: unpack them in C (numpy) instead of one big-int step per bit."""
-        raw = np.frombuffer(terms.to_bytes(self._nbytes, "little"), dtype=np.uint8)
-        # unpackbits gives 0/1 bytes; viewed as bool, flatnonzero takes a fast path (6x).
-        idx = np.flatnonzero(np.unpackbits(raw, bitorder="little").view(bool))
-        rules = self._term_rule_np[idx]
-        if len(rules) > 1:  # a rule with several DNF terms may own several bits: keep it once
-            keep = np.empty(len(rules), dtype=bool)
-            keep[0] = True
-            np.not_equal(rules[1:], rules[:-1], out=keep[1:])
-            rules = rules[keep]
-        return rules
-
     def after(self, rule_index: int) -> int:
         """Terms of rules strictly after ``rule_index``."""
         return -(1 << self.first_term[rule_index + 1])
 
 
-def _scan(terms: int, term_rule: list[int], values: Sequence[Any]) -> list[Any]:
-    """values[rule] for each rule owning a set bit of ``terms``, ascending, once per rule.
-
-    GMP walks the set bits in C (about twice as fast as stepping a Python int down with
-    ``bit_length()``); a rule's terms are adjacent bits, so comparing with the last rule dedups.
-    """
-    out: list[Any] = []
-    last = -1
-    for i in xmpz(terms).iter_set():
-        r = term_rule[i]
-        if r != last:
-            out.append(values[r])
-            last = r
-    return out
-
-
 _MISSING = object()
-_FEW = 150  # up to this many surviving terms, the GMP bit walk beats numpy's fixed call overhead
 _MEMO_MAX = 4096  # distinct values remembered per field
 _TEXT_CODES = {"contains": 0, "not_contains": 1, "starts_with": 2}
 
