@@ -129,6 +129,19 @@ def naive(rs: Any, snap: dict[str, Any], ev: Event) -> list[str]:
     ]
 
 
+def reference_ms() -> float:
+    """Milliseconds for a fixed pure-Python loop (best of 3): how fast this shared machine is
+    right now. Printed before and after the table, so runs in a slow phase can be recognised."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        acc = 0
+        for i in range(1_000_000):
+            acc += i & 7
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
+
 def bench(n_rules: int, n_events: int, seed: int, repeat: int) -> dict[str, Any]:
     r = random.Random(seed * 1_000_003 + n_rules)
     data = gen_rules(n_rules, r)
@@ -179,6 +192,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="timed passes over the events")
     args = ap.parse_args()
     print(f"Python {platform.python_version()} on {platform.machine()}, 1 core, seed {args.seed}")
+    before = reference_ms()
     print(
         "| rules | DNF terms | compile+index (s) | compiled set peak (MB) "
         "| match() events/s, median pass | best pass | µs/event (median) | match rate "
@@ -197,6 +211,10 @@ def main() -> None:
         )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"process max RSS: {rss / 1024:.0f} MB")
+    print(
+        f"machine reference loop: {before:.1f} ms before, {reference_ms():.1f} ms after "
+        "(lower is faster; compare runs with similar values)"
+    )
     sys.exit(0)
 
 

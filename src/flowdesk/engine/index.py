@@ -21,7 +21,7 @@ from typing import Any
 
 import ahocorasick
 import numpy as np
-from gmpy2 import xmpz
+from gmpy2 import mpz, xmpz
 
 from . import fastpath
 from .conditions import (
@@ -190,7 +190,7 @@ class FieldIndex:
 
     def finish(self, n_terms: int) -> None:
         n = self.n = n_terms
-        self.full = (1 << n) - 1
+        self.full = mpz((1 << n) - 1)
         for opname, raw in self.range_raw.items():
             cs = sorted(raw)
             masks = [raw[c] for c in cs]
@@ -215,7 +215,8 @@ class FieldIndex:
             vals[key] = vals.get(key, 0) | (m << (nslots * n))
         if self.noneof_map:
             self.set_top = nslots * n
-        self.set_vals = vals
+        self.set_vals = {key: mpz(m) for key, m in vals.items()}
+        self.set_slots_all = mpz(self.set_slots_all)
         per_needle: dict[str, list[int]] = {}
         for k, (all_m, tmap) in enumerate(self.text_slots):
             self.text_slots_all |= all_m << (k * n)
@@ -223,9 +224,10 @@ class FieldIndex:
                 entry = per_needle.setdefault(needle, [0, 0])
                 entry[0 if code == 0 else 1] |= m << (k * n)
         self.text_shifts = tuple(k * n for k in range(1, len(self.text_slots)))
+        self.text_slots_all = mpz(self.text_slots_all)
         empty = per_needle.pop("", None)
         if empty is not None:  # contains "" and starts_with "" hold for every text
-            self.text_always = empty[0] | empty[1]
+            self.text_always = mpz(empty[0] | empty[1])
         if per_needle:
             # All needles in one Aho-Corasick automaton: one C pass over the text finds every
             # occurrence (nested and overlapping ones too) instead of one `in` test per needle.
@@ -233,7 +235,8 @@ class FieldIndex:
             self.text_plain = not any(sv for _, sv in per_needle.values())
             auto = ahocorasick.Automaton()
             for needle, (cv, sv) in per_needle.items():
-                auto.add_word(needle, cv if self.text_plain else (cv, sv, len(needle) - 1))
+                value = mpz(cv) if self.text_plain else (mpz(cv), mpz(sv), len(needle) - 1)
+                auto.add_word(needle, value)
             auto.make_automaton()
             self.text_auto = auto
 
@@ -372,7 +375,7 @@ class Step:
         self.kind = kind
         self.fast = fast
         self.general = general
-        self.need = need
+        self.need = mpz(need) if need else 0
         self.consts = consts
 
 
@@ -605,27 +608,34 @@ class Matcher:
         self.first_term[len(rules)] = len(self.term_rule)
         for (where, sub, _sig), (trig, mask) in self._checks.items():
             target = self.kind_checks if where == "kind" else self.field_checks
-            target.setdefault(sub, []).append((trig, mask))
+            target.setdefault(sub, []).append((trig, mpz(mask)))
+        # Masks used per event are GMP integers (gmpy2.mpz): the set bits of the result are
+        # walked by GMP, and converting a Python int of n bits to GMP would cost more than an AND.
+        self.kind_exact = {k: mpz(m) for k, m in self.kind_exact.items()}
+        self.field_exact = {k: mpz(m) for k, m in self.field_exact.items()}
+        self.msg_exact = {k: mpz(m) for k, m in self.msg_exact.items()}
         for fi in fields.values():
             fi.finish(len(self.term_rule))
         self.n_terms = len(self.term_rule)
-        self.full = (1 << self.n_terms) - 1
+        self.full = mpz((1 << self.n_terms) - 1)
         self.steps = _plan(list(fields.values()), self.full)
-        self.residuals = [(e[0], e[1], _fast_text(e[0])) for e in residual.values()]
-        self.residual_all = 0
+        self.residuals = [(e[0], mpz(e[1]), _fast_text(e[0])) for e in residual.values()]
+        self.residual_all = mpz(0)
         for _, m, _ in self.residuals:
             self.residual_all |= m
+        self.rule_terms = [mpz(m) for m in self.rule_terms]
         self._nbytes = (self.n_terms + 7) // 8
         # A rule's terms are adjacent bits; its last one is its "head". collapse() turns "some
         # term of the rule survived" into "its head bit is set", so every surviving rule is one
         # bit and bits map to rules without deduplication.
-        self.heads = 0
-        self.tails = 0  # the other terms of rules with several
+        heads = tails = 0
         for r in range(len(rules)):
             lo, hi = self.first_term[r], self.first_term[r + 1]
             if hi > lo:
-                self.heads |= 1 << (hi - 1)
-                self.tails |= ((1 << (hi - 1)) - 1) ^ ((1 << lo) - 1)
+                heads |= 1 << (hi - 1)
+                tails |= ((1 << (hi - 1)) - 1) ^ ((1 << lo) - 1)
+        self.heads = mpz(heads)
+        self.tails = mpz(tails)  # the other terms of rules with several
         self.names = [r.name for r in rules]
         self.term_names = [self.names[r] for r in self.term_rule]
         self._term_rule_np = np.asarray(self.term_rule, dtype=np.intp)
