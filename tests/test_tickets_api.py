@@ -82,6 +82,16 @@ def test_stale_version_gets_409_and_changes_nothing(desk: Desk) -> None:
     assert now["priority"] == "high" and now["version"] == 2
 
 
+def test_update_that_changes_nothing_is_200_and_records_nothing(desk: Desk) -> None:
+    t = desk.agent.patch(f"/tickets/{_create(desk.customer).data['id']}", {"priority": "high"}).data
+    events = len(desk.agent.get(f"/tickets/{t['id']}/events").data)
+    for body in ({}, {"priority": "high"}, {"version": t["version"], "priority": "high"}):
+        same = desk.agent.patch(f"/tickets/{t['id']}", body)
+        assert same.status == 200, same
+        assert same.data["version"] == t["version"] and same.data["priority"] == "high"
+    assert len(desk.agent.get(f"/tickets/{t['id']}/events").data) == events
+
+
 def test_bad_input_is_422_with_field_errors_and_writes_nothing(desk: Desk) -> None:
     r = _create(
         desk.agent,

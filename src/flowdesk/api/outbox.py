@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Query, Router
 
 from flowdesk.api.auth import require_admin, require_agent
-from flowdesk.api.schemas import OutboxOut, OutboxPage
+from flowdesk.api.schemas import Id, Limit, Offset, OutboxOut, OutboxPage, RequestIn
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import Conflict, NotFound
 from flowdesk.outbox.models import OutboxItem, OutboxStatus
@@ -36,12 +36,12 @@ def item_out(i: OutboxItem) -> dict[str, Any]:
     }
 
 
-class OutboxFilters(Schema):
+class OutboxFilters(RequestIn):
     status: Literal["pending", "delivered", "failed"] | None = None
     kind: Literal["reply", "notify", "webhook", "survey"] | None = None
-    ticket: int | None = None
-    limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    ticket: Id | None = None
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 @router.get("", response=OutboxPage, summary="Outbox items, newest first")

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import Field
+from ninja.schema import DjangoGetter
+from pydantic import Field, model_validator
 
 # Addresses name people in this help desk (local domains like .localhost included), so the check
 # is shape only; whether the person exists is checked by the services.
@@ -15,15 +16,69 @@ StatusT = Literal["new", "open", "pending", "on-hold", "solved", "closed"]
 PriorityT = Literal["low", "normal", "high", "urgent"]
 TypeT = Literal["question", "incident", "problem", "task"]
 ChannelT = Literal["email", "web", "portal", "chat", "api", "phone"]
+# A row id as a filter value: anything larger fits no database integer.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# Pagination: an offset past what a database can hold would fail in SQL, not as a clear 422.
+Limit = Annotated[int, Field(ge=1, le=200, description="page size, 1-200")]
+Offset = Annotated[int, Field(ge=0, le=1_000_000_000, description="items to skip, 0-1,000,000,000")]
 
 
-class Attachment(Schema):
+class RequestIn(Schema):
+    """Request input (a JSON body, or query parameters): a JSON object, and no NUL character in
+    any text, which PostgreSQL cannot store. (A ninja Schema reads fields by attribute from
+    anything, so a JSON array or number would otherwise pass as an object with every field unset.)
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _object_only(cls, data: Any) -> Any:
+        raw = data._obj if isinstance(data, DjangoGetter) else data
+        if not isinstance(raw, dict):
+            raise ValueError(f"expected a JSON object, got {_json_type(raw)}")
+        if (where := _nul_at(raw, "")) is not None:
+            raise ValueError(
+                f"{where or 'a key'}: text must not contain the NUL character (\\u0000)"
+            )
+        return data
+
+
+def _nul_at(value: Any, path: str) -> str | None:
+    """The path of the first text (value or key) containing NUL, else None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return path or "(top level)"
+            if (found := _nul_at(item, sub)) is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if (found := _nul_at(item, f"{path}[{i}]")) is not None:
+                return found
+    return None
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else type(value).__name__
+
+
+class Attachment(RequestIn):
     filename: str = Field(min_length=1, max_length=300)
     content_type: str = "application/octet-stream"
     size: int = Field(ge=0)
 
 
-class TicketCreate(Schema):
+class TicketCreate(RequestIn):
     subject: str = Field(min_length=1, max_length=500)
     body: str = Field(min_length=1, description="The first message: what the customer asked.")
     body_html: str = ""
@@ -41,7 +96,7 @@ class TicketCreate(Schema):
     attachments: list[Attachment] = []
 
 
-class MessageIn(Schema):
+class MessageIn(RequestIn):
     body: str = Field(min_length=1)
     body_html: str = ""
     public: bool = True
@@ -49,7 +104,7 @@ class MessageIn(Schema):
     attachments: list[Attachment] = []
 
 
-class TicketPatch(Schema):
+class TicketPatch(RequestIn):
     version: int | None = Field(
         None, description="The version you read; a stale one gets 409 instead of a lost update."
     )
@@ -142,7 +197,7 @@ class UpdateOut(Schema):
     automation: dict[str, Any]
 
 
-class RuleSetIn(Schema):
+class RuleSetIn(RequestIn):
     yaml: str | None = Field(None, description="The rule set as YAML text")
     definition: dict[str, Any] | None = Field(None, description="...or as a JSON object")
     source: str = "api"
@@ -164,7 +219,7 @@ class RuleSetVersionDetail(RuleSetVersionOut):
     yaml: str
 
 
-class DryRunIn(Schema):
+class DryRunIn(RequestIn):
     ticket_id: int | None = Field(None, description="Evaluate against a stored ticket...")
     snapshot: dict[str, Any] | None = Field(None, description="...or a supplied snapshot")
     event: dict[str, Any] | None = Field(

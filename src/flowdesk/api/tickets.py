@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Query, Router, Status
 from pydantic import Field
 
 from flowdesk.accounts.models import Role, User
@@ -15,9 +15,12 @@ from flowdesk.api.auth import current_token, current_user
 from flowdesk.api.schemas import (
     ChannelT,
     EventOut,
+    Limit,
     MessageCreate,
     MessageOut,
+    Offset,
     PriorityT,
+    RequestIn,
     StatusT,
     TicketCreate,
     TicketOut,
@@ -132,7 +135,7 @@ def _create_for(requester: User, payload: TicketCreate, request: HttpRequest) ->
     )
 
 
-class TicketFilters(Schema):
+class TicketFilters(RequestIn):
     status: list[StatusT] | None = Field(None, description="repeat to match any")
     priority: list[PriorityT] | None = None
     channel: ChannelT | None = None
@@ -142,8 +145,8 @@ class TicketFilters(Schema):
     requester: str | None = None
     q: str | None = Field(None, description="words in the subject")
     ordering: str = Field("-updated_at", pattern=r"^-?(id|created_at|updated_at|priority|status)$")
-    limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 @router.get("", response=TicketPage, summary="List tickets with filters and pagination")

@@ -341,40 +341,56 @@ def do_update_ticket(
     now: datetime,
 ) -> Ticket:
     """Applies field changes and/or one message as one update, then runs automation."""
+    with transaction.atomic():
+        ticket = _apply_update(ticket_id, changes, message, expected_version, cause, now)
+    if ticket is None:  # nothing changed: the update was rolled back
+        return Ticket.objects.get(pk=ticket_id)
+    return ticket
+
+
+def _apply_update(
+    ticket_id: int,
+    changes: TicketChanges,
+    message: NewMessage | None,
+    expected_version: int | None,
+    cause: Cause,
+    now: datetime,
+) -> Ticket | None:
+    """The body of do_update_ticket, inside its transaction; None when nothing changed (then the
+    transaction is marked for rollback and must not run another query)."""
     from flowdesk.automation.runner import run_automation
 
-    with transaction.atomic():
-        ticket = _lock(ticket_id)
-        if expected_version is not None and ticket.version != expected_version:
-            raise Conflict(
-                f"ticket {ticket_id} is at version {ticket.version}, "
-                f"the update was based on version {expected_version}: reload and retry",
-                current_version=ticket.version,
-            )
-        before = snap.build_snapshot(ticket, now)
-        _apply_changes(ticket, changes)
-        update = _new_update(ticket, cause, now)
-        messages: list[tuple[str, bool]] = []
-        if message is not None:
-            author_kind = (
-                AuthorKind.AGENT if cause.actor and cause.actor.is_agent else AuthorKind.CUSTOMER
-            )
-            if cause.actor is None:
-                author_kind = AuthorKind.SYSTEM
-            _add_message(ticket, update, message, cause.actor, author_kind, cause, now)
-            messages.append((author_kind, message.public))
-        if changes.add_followers:
-            _add_followers(ticket, changes.add_followers)
-        after = snap.build_snapshot(ticket, now)
-        field_changes = snap.diff(before, after)
-        if not field_changes and not messages:
-            transaction.set_rollback(True)
-            return Ticket.objects.get(pk=ticket_id)
-        record_field_changes(ticket, update, field_changes, cause, now)
-        run_automation(ticket, update, "updated", field_changes, messages, now, after)
-        ticket.version += 1
-        save_ticket_state(ticket, now)
-        return ticket
+    ticket = _lock(ticket_id)
+    if expected_version is not None and ticket.version != expected_version:
+        raise Conflict(
+            f"ticket {ticket_id} is at version {ticket.version}, "
+            f"the update was based on version {expected_version}: reload and retry",
+            current_version=ticket.version,
+        )
+    before = snap.build_snapshot(ticket, now)
+    _apply_changes(ticket, changes)
+    update = _new_update(ticket, cause, now)
+    messages: list[tuple[str, bool]] = []
+    if message is not None:
+        author_kind = (
+            AuthorKind.AGENT if cause.actor and cause.actor.is_agent else AuthorKind.CUSTOMER
+        )
+        if cause.actor is None:
+            author_kind = AuthorKind.SYSTEM
+        _add_message(ticket, update, message, cause.actor, author_kind, cause, now)
+        messages.append((author_kind, message.public))
+    if changes.add_followers:
+        _add_followers(ticket, changes.add_followers)
+    after = snap.build_snapshot(ticket, now)
+    field_changes = snap.diff(before, after)
+    if not field_changes and not messages:
+        transaction.set_rollback(True)
+        return None
+    record_field_changes(ticket, update, field_changes, cause, now)
+    run_automation(ticket, update, "updated", field_changes, messages, now, after)
+    ticket.version += 1
+    save_ticket_state(ticket, now)
+    return ticket
 
 
 def check_update_ticket(
