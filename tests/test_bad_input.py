@@ -128,7 +128,7 @@ def test_bad_request_is_a_clear_4xx(
     "path",
     ["/outbox?ticket=999999", "/tickets?requester=153090860445230956544"],
 )
-def test_values_no_row_can_have_find_nothing(demo_rules: Desk, path: str) -> None:
+def test_filter_values_that_no_row_has_find_nothing(demo_rules: Desk, path: str) -> None:
     response = demo_rules.admin.client.get("/api" + path)
     assert response.status_code == 200, response.content[:300]
     assert response.json()["items"] == []

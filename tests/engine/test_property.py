@@ -311,3 +311,38 @@ def test_generated_match_equals_general_loop(data: dict[str, Any], snaps: list[A
             assert m.rules_of(m.match_terms(*args, m.after(0))) == m.rules_of(
                 m.match_terms_general(*args, m.after(0))
             )
+
+
+def test_many_matching_rules_take_the_wide_path_and_stay_exact() -> None:
+    # More matches than Matcher.few switches bit walking to numpy; half the rules have two DNF
+    # terms (an any-group) that both hold, so the collapse to one bit per rule is exercised too.
+    two_terms = {
+        "any": [
+            {"field": "channel", "op": "is", "value": "email"},
+            {"field": "priority", "op": "is", "value": "normal"},
+        ]
+    }
+    one_term = {"field": "status", "op": "is", "value": "new"}
+    data = {
+        "version": 1,
+        "rules": [
+            {
+                "name": f"r{i}",
+                "triggers": ["created"],
+                "conditions": two_terms if i % 2 else one_term,
+                "actions": [{"type": "add_note", "body": "n"}],
+                "enabled": i % 7 != 3,
+            }
+            for i in range(400)
+        ],
+    }
+    rs = compile_ruleset(data, catalog=CATALOG)
+    m = rs.matcher
+    for snap in (snapshot(), snapshot(status="open"), snapshot(channel="web")):
+        ev = Event("created")
+        want = naive_match(rs.rules, snap, ev)
+        terms = m.match_terms(snap, ev.kind, ev.changes, ev.messages)
+        assert m.collapse(terms).bit_count() == len(want)
+        assert rs.match(snap, ev) == want
+        assert m.rules_of(terms) == [rs.by_name[n].index for n in want]
+    assert len(rs.match(snapshot(), Event("created"))) > m.few

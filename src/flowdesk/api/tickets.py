@@ -17,6 +17,7 @@ from flowdesk.api.schemas import (
     EventOut,
     Limit,
     MessageCreate,
+    MessageIn,
     MessageOut,
     Offset,
     PriorityT,
@@ -213,25 +214,25 @@ def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketPatch) ->
     )
     if not user.is_agent and (changes.clear_assignee or changes.clear_team or changes.clear_type):
         raise Forbidden("customers cannot change assignment")
-    message = None
-    if payload.message is not None:
-        m = payload.message
-        message = NewMessage(
-            body_text=m.body,
-            body_html=m.body_html,
-            public=m.public,
-            channel=m.channel,
-            attachments=[a.model_dump() for a in m.attachments],
-        )
     updated = check_update_ticket(
         ticket,
         changes=changes,
-        message=message,
+        message=_new_message(payload.message) if payload.message is not None else None,
         expected_version=payload.version,
         cause=_cause(request),
         now=utcnow(),
     )
     return ticket_out(_reload(updated.pk))
+
+
+def _new_message(m: MessageIn) -> NewMessage:
+    return NewMessage(
+        body_text=m.body,
+        body_html=m.body_html,
+        public=m.public,
+        channel=m.channel,
+        attachments=[a.model_dump() for a in m.attachments],
+    )
 
 
 def message_out(m: Message) -> dict[str, Any]:
@@ -265,17 +266,10 @@ def list_messages(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
 )
 def add_message(request: HttpRequest, ticket_id: int, payload: MessageCreate) -> Status:
     ticket = access_ticket_by_id(current_user(request), ticket_id)
-    message = NewMessage(
-        body_text=payload.body,
-        body_html=payload.body_html,
-        public=payload.public,
-        channel=payload.channel,
-        attachments=[a.model_dump() for a in payload.attachments],
-    )
     updated = check_update_ticket(
         ticket,
         changes=TicketChanges(),
-        message=message,
+        message=_new_message(payload),
         expected_version=payload.version,
         cause=_cause(request),
         now=utcnow(),

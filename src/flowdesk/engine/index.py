@@ -309,33 +309,43 @@ class FieldIndex:
             if v is None:
                 out |= self.anyof_all
             elif isinstance(v, _COLLECTIONS):
-                vals = self.set_vals
-                hits = 0
                 try:
-                    for m in v:
-                        hits |= vals.get(m, 0)
-                except TypeError:
+                    out |= self.set_unmet(v)
+                except TypeError:  # an unhashable member
                     return out, True
-                out |= _unmet(hits, self.set_slots_all, self.set_shifts, self.set_top, self.full)
             else:
                 bad = True
         if self.text_all:
             if v is None:
                 out |= self.text_all  # contains / starts_with are false on a missing value
             elif type(v) is str:
-                hits = self.text_always
-                if self.text_plain and self.text_auto is not None:
-                    for _, cv in self.text_auto.iter(v.casefold()):
-                        hits |= cv
-                elif self.text_auto is not None:
-                    for end, (cv, sv, last) in self.text_auto.iter(v.casefold()):
-                        hits |= cv
-                        if end == last:  # the occurrence starts at 0: starts_with holds
-                            hits |= sv
-                out |= _unmet(hits, self.text_slots_all, self.text_shifts, None, self.full)
+                out |= self.text_unmet(v)
             else:
                 bad = True
         return out, bad
+
+    def set_unmet(self, v: Iterable[Any]) -> int:
+        """Terms whose has_any / has_all / has_none literals the collection ``v`` falsifies
+        (TypeError on an unhashable member)."""
+        vals = self.set_vals
+        hits = 0
+        for m in v:
+            hits |= vals.get(m, 0)
+        return _unmet(hits, self.set_slots_all, self.set_shifts, self.set_top, self.full)
+
+    def text_unmet(self, v: str) -> int:
+        """Terms whose contains / starts_with literals the text ``v`` falsifies. (fastpath.py
+        inlines the same loop in the generated function.)"""
+        hits = self.text_always
+        if self.text_plain and self.text_auto is not None:
+            for _, cv in self.text_auto.iter(v.casefold()):
+                hits |= cv
+        elif self.text_auto is not None:
+            for end, (cv, sv, last) in self.text_auto.iter(v.casefold()):
+                hits |= cv
+                if end == last:  # the occurrence starts at 0: starts_with holds
+                    hits |= sv
+        return _unmet(hits, self.text_slots_all, self.text_shifts, None, self.full)
 
 
 def _unmet(acc: int, slots_all: int, shifts: tuple[int, ...], top: int | None, full: int) -> int:
@@ -485,7 +495,7 @@ def _memo_step(fi: FieldIndex, full: int) -> Step:
                 return None
 
         return Step("memo", fast, general, fi.all, name=name, lookup=lookup)
-    vals, slots_all, shifts, top = fi.set_vals, fi.set_slots_all, fi.set_shifts, fi.set_top
+    set_unmet = fi.set_unmet
 
     def fast_set(get: Callable[[str], Any]) -> int | None:
         v = get(name)
@@ -493,10 +503,7 @@ def _memo_step(fi: FieldIndex, full: int) -> Step:
             return None
         keep = lookup(v)
         if keep is None:
-            hits = 0
-            for m in v:
-                hits |= vals.get(m, 0)
-            keep = full ^ _unmet(hits, slots_all, shifts, top, full)
+            keep = full ^ set_unmet(v)
             if len(memo) < _MEMO_MAX and _memo_safe(v):
                 memo[v] = keep
         return keep
@@ -514,25 +521,11 @@ def _text_step(fi: FieldIndex, full: int) -> Step:
     if mixed or fi.noneof_map:
         return Step("general", _no_fast, general, fi.all)  # mixed literals: the general path
     name = fi.name
-    always = fi.text_always
-    slots_all, shifts = fi.text_slots_all, fi.text_shifts
-    iter_ = fi.text_auto.iter if fi.text_auto is not None else None
-    plain = fi.text_plain
+    text_unmet = fi.text_unmet
 
     def fast(get: Callable[[str], Any]) -> int | None:
         v = get(name)
-        if type(v) is not str:
-            return None
-        hits = always
-        if plain and iter_ is not None:
-            for _, cv in iter_(v.casefold()):
-                hits |= cv
-        elif iter_ is not None:
-            for end, (cv, sv, last) in iter_(v.casefold()):
-                hits |= cv
-                if end == last:  # the occurrence starts at 0: starts_with holds
-                    hits |= sv
-        return full ^ _unmet(hits, slots_all, shifts, None, full)
+        return full ^ text_unmet(v) if type(v) is str else None
 
     return Step(
         "text",
@@ -540,11 +533,11 @@ def _text_step(fi: FieldIndex, full: int) -> Step:
         general,
         fi.all,
         name=name,
-        always=always,
-        slots_all=slots_all,
-        shifts=shifts,
-        iter=iter_,
-        plain=plain,
+        always=fi.text_always,
+        slots_all=fi.text_slots_all,
+        shifts=fi.text_shifts,
+        iter=fi.text_auto.iter if fi.text_auto is not None else None,
+        plain=fi.text_plain,
         full=full,
     )
 
@@ -556,7 +549,7 @@ class Matcher:
     """Index over the enabled rules of one compiled rule set (immutable after construction)."""
 
     def __init__(self, rules: list[CompiledRule]) -> None:
-        self.lits = LitTable()
+        lits = LitTable()  # literals shared by all rules: each distinct one is evaluated once
         self.term_rule: list[int] = []
         self.rule_terms: list[int] = [0] * len(rules)
         self.first_term: list[int] = [0] * (len(rules) + 1)
@@ -568,13 +561,12 @@ class Matcher:
         self._checks: dict[tuple[Any, ...], list[Any]] = {}
         fields: dict[str, FieldIndex] = {}
         residual: dict[int, list[Any]] = {}
-        self.term_residuals: list[tuple[Lit, ...]] = []
         for rule in rules:
             self.first_term[rule.index] = len(self.term_rule)
             if not rule.enabled:
                 continue
             rmask = 0
-            for term in rule_terms(rule, self.lits):
+            for term in rule_terms(rule, lits):
                 eq: dict[str, frozenset[Any]] = {}
                 eq_ops: dict[str, Operator] = {}
                 for lit in term:
@@ -588,19 +580,16 @@ class Matcher:
                 bit = 1 << t
                 self.term_rule.append(rule.index)
                 rmask |= bit
-                res: list[Lit] = []
                 anyof_seen: dict[str, int] = {}
                 for lit in sorted(term, key=lambda x: x.id):
                     if not self._index_lit(lit, bit, fields, anyof_seen):
                         residual.setdefault(lit.id, [lit, 0])[1] |= bit
-                        res.append(lit)
                 for f, keys in eq.items():
                     fi = self._field(fields, eq_ops[f])
                     fi.all |= bit
                     fi.eq_all |= bit
                     for k in keys:
                         fi.eq_map[k] = fi.eq_map.get(k, 0) | bit
-                self.term_residuals.append(tuple(res))
             self.rule_terms[rule.index] = rmask
             for trig in rule.triggers:
                 for key in trig.keys():  # noqa: SIM118 (a method, not a dict)
@@ -749,23 +738,13 @@ class Matcher:
     ) -> int:
         """Terms whose rule has a trigger matching the event."""
         cand = self.kind_exact.get(kind, 0)
-        checks = self.kind_checks.get(kind)
-        pending: list[tuple[Any, int]] = list(checks) if checks else []
-        fe, fc = self.field_exact, self.field_checks
+        fe = self.field_exact
         for f in changes:
-            m = fe.get(f)
-            if m:
-                cand |= m
-            lst = fc.get(f)
-            if lst:
-                pending.extend(lst)
-        if messages:
-            me = self.msg_exact
-            for msg in messages:
-                cand |= me.get((msg.public, msg.author_kind), 0)
-        if pending:
-            cand = self._checked(kind, changes, messages, pending, cand)
-        return cand
+            cand |= fe.get(f, 0)
+        me = self.msg_exact
+        for msg in messages:
+            cand |= me.get((msg.public, msg.author_kind), 0)
+        return self.checked_candidates(kind, changes, messages, cand)
 
     def checked_candidates(
         self,
@@ -774,20 +753,13 @@ class Matcher:
         messages: tuple[MessageInfo, ...],
         cand: int,
     ) -> int:
-        """``cand`` (the exact-key candidates) plus the rules whose non-exact trigger matches."""
+        """``cand`` (the exact-key candidates) plus the rules whose non-exact trigger matches;
+        identical trigger configs share one check."""
         pending = list(self.kind_checks.get(kind, ()))
         for f in changes:
             pending.extend(self.field_checks.get(f, ()))
-        return self._checked(kind, changes, messages, pending, cand) if pending else cand
-
-    def _checked(
-        self,
-        kind: str,
-        changes: Mapping[str, tuple[Any, Any]],
-        messages: tuple[MessageInfo, ...],
-        pending: list[tuple[Any, int]],
-        cand: int,
-    ) -> int:
+        if not pending:
+            return cand
         ctx = TriggerContext(kind, changes, messages)
         for trig, mask in pending:
             if mask & ~cand and trig.matches(ctx):
