@@ -9,8 +9,8 @@ rule fails when it is saved, not when it runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
@@ -19,10 +19,17 @@ from flowdesk.core.registry import Registry
 
 from .catalog import PRIORITIES, Catalog, check_value
 from .suggest import closest
-from .types import Effect
+from .types import Effect, Rejection
 
 Problem = tuple[str, str, str | None]
-PLACEHOLDER = re.compile(r"\{\{\s*([\w.\-]+)\s*\}\}")
+#: ``{{ field }}`` or ``{{ field | default("fallback") }}``: the fallback is used when the field is
+#: unset or empty, so "Hello {{ requester.name | default("there") }}" never reads "Hello ,".
+PLACEHOLDER = re.compile(
+    r"\{\{\s*([\w.\-]+)\s*(?:\|\s*default\(\s*\"((?:[^\"\\]|\\.)*)\"\s*\)\s*)?\}\}"
+)
+#: (rule, field, value) -> why the value cannot be written, or None. Supplied by the caller (the
+#: Django side checks names against its data), consulted before the working state changes.
+Guard = Callable[[str, str, Any], str | None]
 
 
 class _Strict(BaseModel):
@@ -73,21 +80,32 @@ class ActionContext:
         rule: str,
         templates: Mapping[str, Mapping[str, str]],
         now: Any,
+        guard: Guard | None = None,
     ) -> None:
         self.state = state
         self.rule = rule
         self.templates = templates
         self.now = now
+        self.guard = guard
         self.changes: dict[str, tuple[Any, Any]] = {}
         self.writes: list[tuple[str, Any]] = []
         self.effects: list[Effect] = []
+        self.rejected: list[Rejection] = []
         self.stop = False
 
     def get(self, field: str) -> Any:
         return self.state.values.get(field)
 
     def set(self, field: str, value: Any, incremental: bool = False) -> None:
-        """``incremental`` writes (add/remove a tag or follower) compose, so they never conflict."""
+        """``incremental`` writes (add/remove a tag or follower) compose, so they never conflict.
+
+        A write the guard refuses is recorded as rejected and never reaches the working state, so
+        no later rule sees it and nothing reports it as done."""
+        if self.guard is not None and self.state.values.get(field) != value:
+            problem = self.guard(self.rule, field, value)
+            if problem is not None:
+                self.rejected.append(Rejection(field, value, problem))
+                return
         changed = self.state.set(field, value)
         if not incremental:
             self.writes.append((field, value))
@@ -113,10 +131,25 @@ class ActionContext:
             key = key[len("ticket.") :] if key.startswith("ticket.") else key
             v = values.get(key)
             if isinstance(v, frozenset | set):
-                return ", ".join(sorted(map(str, v)))
-            return "" if v is None else str(v)
+                out = ", ".join(sorted(map(str, v)))
+            else:
+                out = "" if v is None else str(v)
+            fallback = m.group(2)
+            if fallback is not None and not out.strip():
+                return re.sub(r"\\(.)", r"\1", fallback)
+            return out
 
         return PLACEHOLDER.sub(sub, text)
+
+    def render_json(self, value: Any) -> Any:
+        """Placeholders filled in every string of a JSON value (webhook bodies)."""
+        if isinstance(value, str):
+            return self.render(value)
+        if isinstance(value, list):
+            return [self.render_json(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.render_json(v) for k, v in value.items()}
+        return value
 
 
 def placeholder_problems(catalog: Catalog, text: str | None, path: str) -> list[Problem]:
@@ -130,38 +163,60 @@ def placeholder_problems(catalog: Catalog, text: str | None, path: str) -> list[
     return out
 
 
-class Action:
-    """Base class: subclasses set ``name``/``Config`` and implement ``apply``."""
+def json_placeholder_problems(catalog: Catalog, value: Any, path: str) -> list[Problem]:
+    """Placeholder problems in every string of a JSON value, each at its own path."""
+    if isinstance(value, str):
+        return placeholder_problems(catalog, value, path)
+    out: list[Problem] = []
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            out += json_placeholder_problems(catalog, item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            out += json_placeholder_problems(catalog, item, f"{path}.{key}")
+    return out
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+class Action(Generic[C]):
+    """Base class: subclasses set ``name``/``Config`` (the pydantic model ``C``) and ``apply``."""
 
     name: ClassVar[str]
     Config: ClassVar[type[BaseModel]]
     #: fields this action may write (for conflicts / caused_by); effect-only actions write none
     fields: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, config: BaseModel) -> None:
-        self.config = config
+    def __init__(self, config: C) -> None:
+        self.config: C = config
+
+    @classmethod
+    def check(cls, catalog: Catalog, config: C, templates: Mapping[str, Any]) -> list[Problem]:
+        """Compile-time problems of one configured action (override in subclasses)."""
+        return []
 
     @classmethod
     def problems(
         cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
     ) -> list[Problem]:
-        return []
+        # The compiler validated ``config`` with ``cls.Config``, which is ``C`` for this class.
+        return cls.check(catalog, cast(C, config), templates)
 
     def apply(self, ctx: ActionContext) -> None:
         raise NotImplementedError
-
-    def writes(self) -> tuple[str, ...]:
-        return self.fields
 
     def normalised(self) -> dict[str, Any]:
         data = self.config.model_dump(mode="json", by_alias=True, exclude_none=True)
         return {"type": self.name, **data}
 
 
-ACTIONS: Registry[type[Action]] = Registry("action")
+ACTIONS: Registry[type[Action[Any]]] = Registry("action")
+
+A = TypeVar("A", bound=type[Action[Any]])
 
 
-def register(cls: type[Action]) -> type[Action]:
+def register(cls: A) -> A:
     ACTIONS.add(cls.name, cls)
     return cls
 
@@ -170,23 +225,20 @@ class EnumValue(_Strict):
     value: str = Field(description="One of the field's choices.")
 
 
-class _SetEnum(Action):
+class _SetEnum(Action[EnumValue]):
     Config = EnumValue
     field: ClassVar[str]
 
     @classmethod
-    def problems(
-        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    def check(
+        cls, catalog: Catalog, config: EnumValue, templates: Mapping[str, Any]
     ) -> list[Problem]:
         spec = catalog.field(cls.field)
-        bad = check_value(catalog, spec, config.value) if spec else None  # type: ignore[attr-defined]
+        bad = check_value(catalog, spec, config.value) if spec else None
         return [("value", bad[0], bad[1])] if bad else []
 
-    def writes(self) -> tuple[str, ...]:
-        return (self.field,)
-
     def apply(self, ctx: ActionContext) -> None:
-        ctx.set(self.field, self.config.value)  # type: ignore[attr-defined]
+        ctx.set(self.field, self.config.value)
 
 
 @register
@@ -195,6 +247,7 @@ class SetStatus(_SetEnum):
 
     name = "set_status"
     field = "status"
+    fields = ("status",)
 
 
 @register
@@ -203,6 +256,7 @@ class SetPriority(_SetEnum):
 
     name = "set_priority"
     field = "priority"
+    fields = ("priority",)
 
 
 @register
@@ -211,6 +265,7 @@ class SetType(_SetEnum):
 
     name = "set_type"
     field = "type"
+    fields = ("type",)
 
 
 class SetFieldConfig(_Strict):
@@ -219,33 +274,30 @@ class SetFieldConfig(_Strict):
 
 
 @register
-class SetField(Action):
+class SetField(Action[SetFieldConfig]):
     """Set a custom field; other fields have dedicated actions with their own checks."""
 
     name = "set_field"
     Config = SetFieldConfig
 
     @classmethod
-    def problems(
-        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    def check(
+        cls, catalog: Catalog, config: SetFieldConfig, templates: Mapping[str, Any]
     ) -> list[Problem]:
-        name = config.field  # type: ignore[attr-defined]
+        name = config.field
         customs = [f for f in catalog.fields if f.startswith("custom.")]
         if not name.startswith("custom.") or catalog.field(name) is None:
             hint = closest(name, customs) if name.startswith("custom.") else None
             if hint is None and not name.startswith("custom."):
                 hint = closest("custom." + name, customs)
             return [("field", f"set_field needs a known custom field, got {name!r}", hint)]
-        value = config.value  # type: ignore[attr-defined]
+        value = config.value
         spec = catalog.fields[name]
         bad = check_value(catalog, spec, value) if value is not None else None
         return [("value", bad[0], bad[1])] if bad else []
 
-    def writes(self) -> tuple[str, ...]:
-        return (self.config.field,)  # type: ignore[attr-defined]
-
     def apply(self, ctx: ActionContext) -> None:
-        ctx.set(self.config.field, self.config.value)  # type: ignore[attr-defined]
+        ctx.set(self.config.field, self.config.value)
 
 
 class TagsConfig(_Strict):
@@ -256,12 +308,12 @@ def _tags(values: list[str]) -> frozenset[str]:
     return frozenset(t.strip().lower() for t in values if t.strip())
 
 
-class _TagAction(Action):
+class _TagAction(Action[TagsConfig]):
     Config = TagsConfig
     fields = ("tags",)
 
     def normalised(self) -> dict[str, Any]:
-        return {"type": self.name, "tags": sorted(_tags(self.config.tags))}  # type: ignore[attr-defined]
+        return {"type": self.name, "tags": sorted(_tags(self.config.tags))}
 
     def current(self, ctx: ActionContext) -> frozenset[str]:
         return frozenset(ctx.get("tags") or ())
@@ -274,8 +326,7 @@ class AddTags(_TagAction):
     name = "add_tags"
 
     def apply(self, ctx: ActionContext) -> None:
-        tags = self.current(ctx) | _tags(self.config.tags)  # type: ignore[attr-defined]
-        ctx.set("tags", tags, incremental=True)
+        ctx.set("tags", self.current(ctx) | _tags(self.config.tags), incremental=True)
 
 
 @register
@@ -285,8 +336,7 @@ class RemoveTags(_TagAction):
     name = "remove_tags"
 
     def apply(self, ctx: ActionContext) -> None:
-        tags = self.current(ctx) - _tags(self.config.tags)  # type: ignore[attr-defined]
-        ctx.set("tags", tags, incremental=True)
+        ctx.set("tags", self.current(ctx) - _tags(self.config.tags), incremental=True)
 
 
 @register
@@ -296,7 +346,7 @@ class SetTags(_TagAction):
     name = "set_tags"
 
     def apply(self, ctx: ActionContext) -> None:
-        ctx.set("tags", _tags(self.config.tags))  # type: ignore[attr-defined]
+        ctx.set("tags", _tags(self.config.tags))
 
 
 class AgentConfig(_Strict):
@@ -313,22 +363,25 @@ def _team_problems(catalog: Catalog, team: str | None, path: str = "team") -> li
     return [(path, bad[0], bad[1])] if bad else []
 
 
+class _AgentAction(Action[AgentConfig]):
+    Config = AgentConfig
+
+    @classmethod
+    def check(
+        cls, catalog: Catalog, config: AgentConfig, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        return _agent_problems(catalog, config.agent)
+
+
 @register
-class AssignAgent(Action):
+class AssignAgent(_AgentAction):
     """Assign the ticket to an agent."""
 
     name = "assign_agent"
-    Config = AgentConfig
     fields = ("assignee",)
 
-    @classmethod
-    def problems(
-        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
-    ) -> list[Problem]:
-        return _agent_problems(catalog, config.agent)  # type: ignore[attr-defined]
-
     def apply(self, ctx: ActionContext) -> None:
-        ctx.set("assignee", self.config.agent)  # type: ignore[attr-defined]
+        ctx.set("assignee", self.config.agent)
 
 
 class TeamConfig(_Strict):
@@ -336,7 +389,7 @@ class TeamConfig(_Strict):
 
 
 @register
-class AssignTeam(Action):
+class AssignTeam(Action[TeamConfig]):
     """Assign the ticket to a team."""
 
     name = "assign_team"
@@ -344,13 +397,13 @@ class AssignTeam(Action):
     fields = ("team",)
 
     @classmethod
-    def problems(
-        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    def check(
+        cls, catalog: Catalog, config: TeamConfig, templates: Mapping[str, Any]
     ) -> list[Problem]:
-        return _team_problems(catalog, config.team)  # type: ignore[attr-defined]
+        return _team_problems(catalog, config.team)
 
     def apply(self, ctx: ActionContext) -> None:
-        ctx.set("team", self.config.team)  # type: ignore[attr-defined]
+        ctx.set("team", self.config.team)
 
 
 class Empty(_Strict):
@@ -358,7 +411,7 @@ class Empty(_Strict):
 
 
 @register
-class Unassign(Action):
+class Unassign(Action[Empty]):
     """Remove the assignee (the team stays)."""
 
     name = "unassign"
@@ -370,22 +423,15 @@ class Unassign(Action):
 
 
 @register
-class AddFollower(Action):
+class AddFollower(_AgentAction):
     """Add an agent to the followers."""
 
     name = "add_follower"
-    Config = AgentConfig
     fields = ("followers",)
-
-    @classmethod
-    def problems(
-        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
-    ) -> list[Problem]:
-        return _agent_problems(catalog, config.agent)  # type: ignore[attr-defined]
 
     def apply(self, ctx: ActionContext) -> None:
         current = frozenset(ctx.get("followers") or ())
-        ctx.set("followers", current | {self.config.agent}, incremental=True)  # type: ignore[attr-defined]
+        ctx.set("followers", current | {self.config.agent}, incremental=True)
 
 
 class EscalateConfig(_Strict):
@@ -395,7 +441,7 @@ class EscalateConfig(_Strict):
 
 
 @register
-class Escalate(Action):
+class Escalate(Action[EscalateConfig]):
     """Move to another team and/or raise priority, and record an ``escalation`` effect."""
 
     name = "escalate"
@@ -403,11 +449,11 @@ class Escalate(Action):
     fields = ("team", "priority")
 
     @classmethod
-    def problems(
-        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    def check(
+        cls, catalog: Catalog, config: EscalateConfig, templates: Mapping[str, Any]
     ) -> list[Problem]:
-        out = _team_problems(catalog, config.team)  # type: ignore[attr-defined]
-        prio = config.priority  # type: ignore[attr-defined]
+        out = _team_problems(catalog, config.team)
+        prio = config.priority
         if prio is not None and prio != "raise":
             spec = catalog.field("priority")
             bad = check_value(catalog, spec, prio) if spec else None
@@ -416,13 +462,14 @@ class Escalate(Action):
         return out
 
     def apply(self, ctx: ActionContext) -> None:
-        cfg: EscalateConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         from_team, from_prio = ctx.get("team"), ctx.get("priority")
         if cfg.team is not None:
             ctx.set("team", cfg.team)
         if cfg.priority == "raise":
             if from_prio in PRIORITIES:
-                ctx.set("priority", PRIORITIES[min(PRIORITIES.index(from_prio) + 1, 3)])
+                top = len(PRIORITIES) - 1
+                ctx.set("priority", PRIORITIES[min(PRIORITIES.index(from_prio) + 1, top)])
         elif cfg.priority is not None:
             ctx.set("priority", cfg.priority)
         ctx.emit(
@@ -442,20 +489,20 @@ class NoteConfig(_Strict):
 
 
 @register
-class AddNote(Action):
+class AddNote(Action[NoteConfig]):
     """Add an internal note (effect only)."""
 
     name = "add_note"
     Config = NoteConfig
 
     @classmethod
-    def problems(
-        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    def check(
+        cls, catalog: Catalog, config: NoteConfig, templates: Mapping[str, Any]
     ) -> list[Problem]:
-        return placeholder_problems(catalog, config.body, "body")  # type: ignore[attr-defined]
+        return placeholder_problems(catalog, config.body, "body")
 
     def apply(self, ctx: ActionContext) -> None:
-        ctx.emit("add_note", {"body": ctx.render(self.config.body)})  # type: ignore[attr-defined]
+        ctx.emit("add_note", {"body": ctx.render(self.config.body)})
 
 
 class ReplyConfig(_Strict):
@@ -473,27 +520,25 @@ class ReplyConfig(_Strict):
 
 
 @register
-class Reply(Action):
+class Reply(Action[ReplyConfig]):
     """Send a public reply to the requester, from a template or inline text (effect only)."""
 
     name = "reply"
     Config = ReplyConfig
 
     @classmethod
-    def problems(
-        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    def check(
+        cls, catalog: Catalog, config: ReplyConfig, templates: Mapping[str, Any]
     ) -> list[Problem]:
-        cfg: ReplyConfig = config  # type: ignore[assignment]
-        if cfg.template is not None and cfg.template not in templates:
-            return [
-                ("template", f"unknown template {cfg.template!r}", closest(cfg.template, templates))
-            ]
-        return placeholder_problems(catalog, cfg.subject, "subject") + placeholder_problems(
-            catalog, cfg.body, "body"
+        if config.template is not None and config.template not in templates:
+            hint = closest(config.template, templates)
+            return [("template", f"unknown template {config.template!r}", hint)]
+        return placeholder_problems(catalog, config.subject, "subject") + placeholder_problems(
+            catalog, config.body, "body"
         )
 
     def apply(self, ctx: ActionContext) -> None:
-        cfg: ReplyConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         subject, body = cfg.subject, cfg.body
         if cfg.template is not None:
             tpl = ctx.templates[cfg.template]
@@ -517,24 +562,23 @@ class NotifyConfig(_Strict):
 
 
 @register
-class Notify(Action):
+class Notify(Action[NotifyConfig]):
     """Notify agents and/or a team (effect only)."""
 
     name = "notify"
     Config = NotifyConfig
 
     @classmethod
-    def problems(
-        cls, catalog: Catalog, config: BaseModel, templates: Mapping[str, Any]
+    def check(
+        cls, catalog: Catalog, config: NotifyConfig, templates: Mapping[str, Any]
     ) -> list[Problem]:
-        cfg: NotifyConfig = config  # type: ignore[assignment]
-        out = _team_problems(catalog, cfg.team)
-        for i, agent in enumerate(cfg.agents):
+        out = _team_problems(catalog, config.team)
+        for i, agent in enumerate(config.agents):
             out += _agent_problems(catalog, agent, f"agents[{i}]")
-        return out + placeholder_problems(catalog, cfg.message, "message")
+        return out + placeholder_problems(catalog, config.message, "message")
 
     def apply(self, ctx: ActionContext) -> None:
-        cfg: NotifyConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         ctx.emit(
             "notify",
             {"agents": list(cfg.agents), "team": cfg.team, "message": ctx.render(cfg.message)},
@@ -545,7 +589,10 @@ class WebhookConfig(_Strict):
     url: str = Field(description="http(s) URL.")
     method: Literal["POST", "PUT", "PATCH"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
-    body: JsonValue = None
+    body: JsonValue = Field(
+        default=None,
+        description="JSON body; {{ placeholders }} in its strings are filled when the rule fires.",
+    )
 
     @model_validator(mode="after")
     def _http(self) -> WebhookConfig:
@@ -556,14 +603,22 @@ class WebhookConfig(_Strict):
 
 
 @register
-class Webhook(Action):
+class Webhook(Action[WebhookConfig]):
     """Call an HTTP endpoint after commit (effect only; delivered by the outbox)."""
 
     name = "webhook"
     Config = WebhookConfig
 
+    @classmethod
+    def check(
+        cls, catalog: Catalog, config: WebhookConfig, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        return json_placeholder_problems(catalog, config.body, "body")
+
     def apply(self, ctx: ActionContext) -> None:
-        ctx.emit("webhook", self.config.model_dump(mode="json"))
+        data = self.config.model_dump(mode="json")
+        data["body"] = ctx.render_json(data["body"])
+        ctx.emit("webhook", data)
 
 
 class SurveyConfig(_Strict):
@@ -571,18 +626,18 @@ class SurveyConfig(_Strict):
 
 
 @register
-class SendSurvey(Action):
+class SendSurvey(Action[SurveyConfig]):
     """Ask the requester for feedback (effect only)."""
 
     name = "send_survey"
     Config = SurveyConfig
 
     def apply(self, ctx: ActionContext) -> None:
-        ctx.emit("send_survey", {"survey": self.config.survey})  # type: ignore[attr-defined]
+        ctx.emit("send_survey", {"survey": self.config.survey})
 
 
 @register
-class Stop(Action):
+class Stop(Action[Empty]):
     """Stop processing further rules for this update (this rule's other actions still run)."""
 
     name = "stop"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from .actions import ActionContext, WorkingState
+from .actions import ActionContext, Guard, WorkingState
 from .compile import CompiledRuleSet
 from .tree import CompiledRule
 from .types import CascadeResult, Conflict, Event, FiredRule, RuleError, TriggerContext
@@ -69,6 +69,7 @@ def cascade(
     now: Any,
     max_passes: int,
     evaluator: Evaluator,
+    guard: Guard | None = None,
 ) -> CascadeResult:
     if max_passes < 1:
         raise ValueError("max_passes must be at least 1")
@@ -89,7 +90,7 @@ def cascade(
             i = matches[k]
             k += 1
             rule = ruleset.rules[i]
-            actx = ActionContext(state, rule.name, ruleset.templates, now)
+            actx = ActionContext(state, rule.name, ruleset.templates, now, guard)
             for action in rule.actions:
                 try:
                     action.apply(actx)
@@ -99,7 +100,15 @@ def cascade(
                 f.rule for f in fired if any(field in rule.reads for field in f.changes)
             )
             fired.append(
-                FiredRule(rule.name, i, passes, dict(actx.changes), list(actx.effects), caused_by)
+                FiredRule(
+                    rule.name,
+                    i,
+                    passes,
+                    dict(actx.changes),
+                    list(actx.effects),
+                    caused_by,
+                    tuple(actx.rejected),
+                )
             )
             fired_set.add(i)
             evaluator.fired(i)
@@ -135,7 +144,7 @@ def cascade(
     suppressed = []
     for f in fired:
         rule = ruleset.rules[f.index]
-        if rule_applies(rule, state, event) and _would_change(ruleset, rule, state, now):
+        if rule_applies(rule, state, event) and _would_change(ruleset, rule, state, now, guard):
             suppressed.append(rule.name)
     errors: list[RuleError] = []
     seen: set[tuple[int, str]] = set()
@@ -169,9 +178,13 @@ def _probe(
 
 
 def _would_change(
-    ruleset: CompiledRuleSet, rule: CompiledRule, state: WorkingState, now: Any
+    ruleset: CompiledRuleSet,
+    rule: CompiledRule,
+    state: WorkingState,
+    now: Any,
+    guard: Guard | None,
 ) -> bool:
-    actx = ActionContext(state.copy(), rule.name, ruleset.templates, now)
+    actx = ActionContext(state.copy(), rule.name, ruleset.templates, now, guard)
     for action in rule.actions:
         try:
             action.apply(actx)
@@ -187,8 +200,17 @@ def run_cascade(
     *,
     now: Any,
     max_passes: int = 10,
+    guard: Guard | None = None,
 ) -> CascadeResult:
-    """Apply all rules to one update (see docs/automation.md for the exact semantics)."""
+    """Apply all rules to one update (see docs/automation.md for the exact semantics).
+
+    ``guard(rule, field, value)`` may refuse a write before it enters the working state."""
     return cascade(
-        ruleset, snapshot, event, now=now, max_passes=max_passes, evaluator=FastEvaluator(ruleset)
+        ruleset,
+        snapshot,
+        event,
+        now=now,
+        max_passes=max_passes,
+        evaluator=FastEvaluator(ruleset),
+        guard=guard,
     )

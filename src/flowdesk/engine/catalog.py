@@ -8,36 +8,35 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from .fieldspec import KINDS, SET_KINDS, FieldSpec
 from .suggest import closest
+from .vocabulary import (
+    AUTHOR_KINDS,
+    BASE_FIELDS,
+    CHANNELS,
+    ORGANIZATION_FIELDS,
+    PRIORITIES,
+    STATUSES,
+    TYPES,
+)
 
-KINDS = ("enum", "text", "int", "number", "bool", "tags", "set", "ref", "date", "any")
-
-PRIORITIES = ("low", "normal", "high", "urgent")
-STATUSES = ("new", "open", "pending", "on-hold", "solved", "closed")
-TYPES = ("question", "incident", "problem", "task")
-CHANNELS = ("email", "web", "portal", "chat", "api", "phone")
-AUTHOR_KINDS = ("customer", "agent", "system")
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """A snapshot field. ``ref_to`` ("agent" | "team") lets the catalog check names (extension)."""
-
-    name: str
-    kind: str
-    choices: tuple[str, ...] | None = None
-    ref_to: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(
-                f"unknown field kind {self.kind!r}; expected one of {', '.join(KINDS)}"
-            )
-        if self.choices is not None:
-            object.__setattr__(self, "choices", tuple(self.choices))
+__all__ = [
+    "AUTHOR_KINDS",
+    "CHANNELS",
+    "KINDS",
+    "PRIORITIES",
+    "SET_KINDS",
+    "STATUSES",
+    "TYPES",
+    "Catalog",
+    "FieldSpec",
+    "check_value",
+    "default_catalog",
+    "parse_date",
+]
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,6 @@ class Catalog:
     fields: dict[str, FieldSpec]
     teams: frozenset[str] | None = None
     agents: frozenset[str] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def field(self, name: str) -> FieldSpec | None:
         return self.fields.get(name)
@@ -74,30 +72,10 @@ def default_catalog(
     teams: Iterable[str] | None = None,
     agents: Iterable[str] | None = None,
 ) -> Catalog:
-    """Standard snapshot fields (docs/engine-contract.md) + custom/requester/org attributes."""
+    """The base snapshot fields (vocabulary.py) + custom/requester/organization attributes."""
     if organization_attrs is None:
-        organization_attrs = {"tier": FieldSpec("tier", "enum", ("enterprise", "business", "free"))}
-    fields = [
-        FieldSpec("id", "int"),
-        FieldSpec("subject", "text"),
-        FieldSpec("status", "enum", STATUSES),
-        FieldSpec("priority", "enum", PRIORITIES),
-        FieldSpec("type", "enum", TYPES),
-        FieldSpec("channel", "enum", CHANNELS),
-        FieldSpec("tags", "tags"),
-        FieldSpec("assignee", "ref", ref_to="agent"),
-        FieldSpec("team", "ref", ref_to="team"),
-        FieldSpec("followers", "set", ref_to="agent"),
-        FieldSpec("requester.email", "text"),
-        FieldSpec("requester.name", "text"),
-        FieldSpec("organization.name", "text"),
-        FieldSpec("message_count", "int"),
-        FieldSpec("age_hours", "number"),
-        FieldSpec("hours_since_update", "number"),
-        FieldSpec("latest_message.body", "text"),
-        FieldSpec("latest_message.author_kind", "enum", AUTHOR_KINDS),
-        FieldSpec("latest_message.public", "bool"),
-    ]
+        organization_attrs = {f.name: f for f in ORGANIZATION_FIELDS}
+    fields = list(BASE_FIELDS)
     by_name = {f.name: f for f in fields}
     for prefix, attrs in (
         ("custom.", custom_fields or {}),
@@ -160,3 +138,25 @@ def parse_date(value: Any) -> dt.datetime | None:
             return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     return None
+
+
+def value_problem(catalog: Catalog, spec: FieldSpec, value: Any) -> str | None:
+    """Why ``value`` cannot be the value of field ``spec`` (None = it can; None clears a field).
+
+    One check for a whole value, shared by every writer and checker: rule actions (through the
+    guard), the API's custom fields, and dry-run snapshots. ``check_value`` checks one literal.
+    """
+    if value is None:
+        return None
+    if spec.set_valued:
+        if not isinstance(value, list | tuple | set | frozenset):
+            return "must be a list of strings"
+        for item in value:
+            bad = check_value(catalog, spec, item)
+            if bad is not None:
+                return bad[0]
+        return None
+    if spec.kind == "any":
+        return None
+    bad = check_value(catalog, spec, value)
+    return bad[0] if bad is not None else None

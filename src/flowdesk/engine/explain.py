@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
-from .actions import WorkingState
+from .actions import Guard, WorkingState
 from .cascade import cascade
 from .compile import CompiledRuleSet
 from .tree import CompiledRule, CondGroup, CondLeaf, CondNode
@@ -225,10 +225,13 @@ def explain(
     *,
     now: Any,
     max_passes: int = 10,
+    guard: Guard | None = None,
 ) -> Explanation:
     """Run the cascade with the tracing evaluator and describe every rule's outcome."""
     ev = TracingEvaluator(ruleset)
-    res = cascade(ruleset, snapshot, event, now=now, max_passes=max_passes, evaluator=ev)
+    res = cascade(
+        ruleset, snapshot, event, now=now, max_passes=max_passes, evaluator=ev, guard=guard
+    )
     fired = {f.index: f for f in res.fired}
     rules = []
     for t in ev.traces:
@@ -247,6 +250,7 @@ def explain(
             "changes": {k: list(v) for k, v in f.changes.items()} if f else {},
             "effects": [e.to_dict() for e in f.effects] if f else [],
             "caused_by": list(f.caused_by) if f else [],
+            "rejected": [r.to_dict() for r in f.rejected] if f else [],
             "error": t.error,
         }
         if not t.enabled:
@@ -268,6 +272,9 @@ def explain(
             entry["reason"] = deciding["sentence"] if deciding else "conditions did not hold"
         else:
             entry["reason"] = f"fired in pass {f.pass_no}"
+            if f.rejected:
+                refused = "; ".join(f"{r.field}: {r.reason}" for r in f.rejected)
+                entry["reason"] += f"; refused changes (not applied): {refused}"
         rules.append(entry)
     if res.stopped_by is not None:
         termination = f"rule {res.stopped_by!r} ran stop"

@@ -71,9 +71,3 @@ class CompiledRule:
 
     def holds(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return self.conditions is None or self.conditions.evaluate(snapshot, changes)
-
-    def writes(self) -> set[str]:
-        out: set[str] = set()
-        for a in self.actions:
-            out.update(a.writes())
-        return out

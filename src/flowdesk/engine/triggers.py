@@ -8,8 +8,7 @@ whose ``next_due`` computes when they could become true (see ``flowdesk.engine.n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,24 +49,35 @@ class MessageConfig(_Strict):
     author: Literal["customer", "agent", "any"] = Field(default="any")
 
 
-class Trigger:
-    """Base class: subclasses set ``name``, ``Config`` and implement ``matches``."""
+C = TypeVar("C", bound=BaseModel)
+
+
+class Trigger(Generic[C]):
+    """Base class: subclasses set ``name``, ``Config`` (the pydantic model ``C``) and implement
+    ``matches``."""
 
     name: ClassVar[str]
     Config: ClassVar[type[BaseModel]] = NoConfig
     time_based: ClassVar[bool] = False
-    exact: ClassVar[bool] = False
+    #: the index key alone decides (no per-event ``matches`` call); may be set per instance
+    exact: bool = False
 
-    def __init__(self, config: BaseModel) -> None:
-        self.config = config
+    def __init__(self, config: C) -> None:
+        self.config: C = config
         self.prepare()
 
     def prepare(self) -> None:
         """Precompute at compile time."""
 
     @classmethod
-    def problems(cls, catalog: Catalog, config: BaseModel) -> list[Problem]:
+    def check(cls, catalog: Catalog, config: C) -> list[Problem]:
+        """Compile-time problems of one configured trigger (override in subclasses)."""
         return []
+
+    @classmethod
+    def problems(cls, catalog: Catalog, config: BaseModel) -> list[Problem]:
+        # The compiler validated ``config`` with ``cls.Config``, which is ``C`` for this class.
+        return cls.check(catalog, cast(C, config))
 
     def keys(self) -> list[IndexKey]:
         raise NotImplementedError
@@ -90,16 +100,18 @@ class Trigger:
         return self.name + " " + ", ".join(f"{k}={v!r}" for k, v in extra.items())
 
 
-TRIGGERS: Registry[type[Trigger]] = Registry("trigger")
+TRIGGERS: Registry[type[Trigger[Any]]] = Registry("trigger")
+
+T = TypeVar("T", bound=type[Trigger[Any]])
 
 
-def register(cls: type[Trigger]) -> type[Trigger]:
+def register(cls: T) -> T:
     TRIGGERS.add(cls.name, cls)
     return cls
 
 
 @register
-class Created(Trigger):
+class Created(Trigger[NoConfig]):
     """A new ticket was created (this event, every pass of its cascade)."""
 
     name = "created"
@@ -113,7 +125,7 @@ class Created(Trigger):
 
 
 @register
-class Updated(Trigger):
+class Updated(Trigger[NoConfig]):
     """Any update of an existing ticket."""
 
     name = "updated"
@@ -126,22 +138,26 @@ class Updated(Trigger):
         return ctx.kind == "updated"
 
 
-def _check_from_to(catalog: Catalog, spec: FieldSpec | None, config: BaseModel) -> list[Problem]:
+def _check_from_to(catalog: Catalog, spec: FieldSpec | None, config: FromTo) -> list[Problem]:
     out: list[Problem] = []
     if spec is None:
         return out
-    for key in ("from", "to"):
-        value = getattr(config, "from_" if key == "from" else key)
-        if key in config.model_fields_set or (key == "from" and "from_" in config.model_fields_set):
-            if value is None:
-                continue
+    given = config.model_fields_set
+    for key, value, was_given in (
+        ("from", config.from_, "from_" in given or "from" in given),
+        ("to", config.to, "to" in given),
+    ):
+        if was_given and value is not None:
             bad = check_value(catalog, spec, value)
             if bad:
                 out.append((key, bad[0], bad[1]))
     return out
 
 
-class _ChangeTrigger(Trigger):
+F = TypeVar("F", bound=FromTo)
+
+
+class _ChangeTrigger(Trigger[F]):
     """Shared by field_changed and its sugar: compares the accumulated (old, new) of one field."""
 
     Config: ClassVar[type[BaseModel]] = FromTo
@@ -149,16 +165,16 @@ class _ChangeTrigger(Trigger):
 
     def prepare(self) -> None:
         cfg = self.config
-        self.field: str = getattr(cfg, "field", self.fixed_field)
+        self.field: str = cfg.field if isinstance(cfg, FieldChange) else self.fixed_field
         fields_set = cfg.model_fields_set
         self.has_from = "from_" in fields_set or "from" in fields_set
         self.has_to = "to" in fields_set
-        self.from_key = fold(getattr(cfg, "from_", None))
-        self.to_key = fold(getattr(cfg, "to", None))
-        self.exact = not self.has_from and not self.has_to  # type: ignore[misc]
+        self.from_key = fold(cfg.from_)
+        self.to_key = fold(cfg.to)
+        self.exact = not self.has_from and not self.has_to
 
     @classmethod
-    def problems(cls, catalog: Catalog, config: BaseModel) -> list[Problem]:
+    def check(cls, catalog: Catalog, config: F) -> list[Problem]:
         return _check_from_to(catalog, catalog.field(cls.fixed_field), config)
 
     def keys(self) -> list[IndexKey]:
@@ -180,36 +196,37 @@ class _ChangeTrigger(Trigger):
         if self.name == "field_changed":
             out["field"] = self.field
         if self.has_from:
-            out["from"] = getattr(self.config, "from_", None)
+            out["from"] = self.config.from_
         if self.has_to:
-            out["to"] = getattr(self.config, "to", None)
+            out["to"] = self.config.to
         return out
 
 
 @register
-class FieldChanged(_ChangeTrigger):
+class FieldChanged(_ChangeTrigger[FieldChange]):
     """A field changed in this update (optionally from/to given values)."""
 
     name = "field_changed"
     Config = FieldChange
 
     @classmethod
-    def problems(cls, catalog: Catalog, config: BaseModel) -> list[Problem]:
-        name = config.field  # type: ignore[attr-defined]
-        spec = catalog.field(name)
+    def check(cls, catalog: Catalog, config: FieldChange) -> list[Problem]:
+        spec = catalog.field(config.field)
         if spec is None:
-            return [("field", f"unknown field {name!r}", catalog.suggest_field(name))]
+            return [
+                ("field", f"unknown field {config.field!r}", catalog.suggest_field(config.field))
+            ]
         return _check_from_to(catalog, spec, config)
 
 
-def _sugar(field: str) -> type[_ChangeTrigger]:
-    class Sugar(_ChangeTrigger):
+def _sugar(field: str) -> type[_ChangeTrigger[FromTo]]:
+    class Sugar(_ChangeTrigger[FromTo]):
         fixed_field = field
 
     Sugar.name = f"{field}_changed"
     Sugar.__name__ = Sugar.__qualname__ = field.title() + "Changed"
     Sugar.__doc__ = f"Sugar for field_changed on {field!r} (from/to optional)."
-    return register(Sugar)  # type: ignore[return-value]
+    return register(Sugar)
 
 
 StatusChanged = _sugar("status")
@@ -219,7 +236,7 @@ TeamChanged = _sugar("team")
 
 
 @register
-class TagsChanged(Trigger):
+class TagsChanged(Trigger[TagsChange]):
     """Tags changed; optionally a given tag was added or removed."""
 
     name = "tags_changed"
@@ -227,8 +244,8 @@ class TagsChanged(Trigger):
 
     def prepare(self) -> None:
         cfg = self.config
-        self.added = (cfg.added or "").lower() or None  # type: ignore[attr-defined]
-        self.removed = (cfg.removed or "").lower() or None  # type: ignore[attr-defined]
+        self.added = (cfg.added or "").lower() or None
+        self.removed = (cfg.removed or "").lower() or None
 
     def keys(self) -> list[IndexKey]:
         return [("field", "tags")]
@@ -254,14 +271,14 @@ class TagsChanged(Trigger):
         return out
 
 
-class _MessageTrigger(Trigger):
+class _MessageTrigger(Trigger[C]):
     public: ClassVar[bool] = True
     author: ClassVar[str] = "any"
+    exact = True
 
     def prepare(self) -> None:
-        self.want_author = getattr(self.config, "author", self.author)
-
-    exact = True
+        cfg = self.config
+        self.want_author = cfg.author if isinstance(cfg, MessageConfig) else self.author
 
     def keys(self) -> list[IndexKey]:
         """One exact key per (public, author kind) it accepts: no per-event check needed."""
@@ -276,7 +293,7 @@ class _MessageTrigger(Trigger):
 
 
 @register
-class MessageAdded(_MessageTrigger):
+class MessageAdded(_MessageTrigger[MessageConfig]):
     """A public message was added (by the given author kind, or anyone)."""
 
     name = "message_added"
@@ -284,7 +301,7 @@ class MessageAdded(_MessageTrigger):
 
 
 @register
-class CustomerReplied(_MessageTrigger):
+class CustomerReplied(_MessageTrigger[NoConfig]):
     """The customer added a public message."""
 
     name = "customer_replied"
@@ -292,7 +309,7 @@ class CustomerReplied(_MessageTrigger):
 
 
 @register
-class AgentReplied(_MessageTrigger):
+class AgentReplied(_MessageTrigger[NoConfig]):
     """An agent added a public reply."""
 
     name = "agent_replied"
@@ -300,14 +317,8 @@ class AgentReplied(_MessageTrigger):
 
 
 @register
-class NoteAdded(_MessageTrigger):
+class NoteAdded(_MessageTrigger[NoConfig]):
     """An internal note (public = false) was added, by anyone."""
 
     name = "note_added"
     public = False
-
-
-def trigger_context(
-    kind: str, changes: Mapping[str, tuple[Any, Any]], messages: tuple[Any, ...]
-) -> TriggerContext:
-    return TriggerContext(kind=kind, changes=changes, messages=messages)

@@ -41,6 +41,19 @@ class Effect:
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """A write a rule attempted that the caller's guard refused (e.g. a team that no longer
+    exists): it never entered the working state."""
+
+    field: str
+    value: Any
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "value": to_jsonable(self.value), "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class FiredRule:
     rule: str
     index: int
@@ -48,6 +61,7 @@ class FiredRule:
     changes: dict[str, tuple[Any, Any]]
     effects: list[Effect]
     caused_by: tuple[str, ...] = ()
+    rejected: tuple[Rejection, ...] = ()
 
 
 @dataclass(frozen=True)
