@@ -42,7 +42,7 @@ def main() -> None:
     from flowdesk.accounts.models import Role, User
     from flowdesk.core.clock import utcnow
     from flowdesk.demo.seed import CHANNELS, REQUESTS, seed_demo
-    from flowdesk.tickets.services import Cause, NewMessage, TicketChanges, check_create_ticket
+    from flowdesk.tickets.services import Cause, ChangeSet, NewMessage, check_create_ticket
 
     seed_demo(tickets=0, now=utcnow())
     customers = list(User.objects.filter(role=Role.CUSTOMER))
@@ -54,11 +54,12 @@ def main() -> None:
         subject, body = rng.choice(REQUESTS)
         t0 = time.perf_counter()
         check_create_ticket(
+            actor=customer,
             requester=customer,
             subject=subject,
             message=NewMessage(body_text=body),
             channel=rng.choice(CHANNELS),
-            changes=TicketChanges(),
+            changes=ChangeSet(),
             cause=Cause.for_user(customer),
             now=utcnow(),
         )

@@ -153,6 +153,7 @@ def test_idempotency_key_is_unique(desk: Desk) -> None:
     from flowdesk.outbox.services import do_enqueue
 
     now = utcnow()
-    a = do_enqueue(kind="notify", payload={"to": ["a@x"]}, idempotency_key="k1", now=now)
-    b = do_enqueue(kind="notify", payload={"to": ["a@x"]}, idempotency_key="k1", now=now)
+    a, created_a = do_enqueue(kind="notify", payload={"to": ["a@x"]}, idempotency_key="k1", now=now)
+    b, created_b = do_enqueue(kind="notify", payload={"to": ["a@x"]}, idempotency_key="k1", now=now)
     assert a.pk == b.pk and OutboxItem.objects.count() == 1
+    assert created_a and not created_b  # a replay says so, and its caller records nothing

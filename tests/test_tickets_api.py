@@ -60,7 +60,8 @@ def test_agent_creates_for_new_requester_and_updates(desk: Desk) -> None:
     assert u.data["status"] == "pending" and u.data["assignee"] is None
     assert u.data["tags"] == ["printer", "waiting"] and u.data["version"] == 2
     msgs = desk.agent.get(f"/tickets/{t['id']}/messages").data
-    assert [m["author_kind"] for m in msgs] == ["agent", "agent"]
+    # The first message is the requester's request, whoever typed it in.
+    assert [m["author_kind"] for m in msgs] == ["customer", "agent"]
 
     events = desk.agent.get(f"/tickets/{t['id']}/events").data
     changed = {(e["kind"], e["field"], str(e["old"]), str(e["new"])) for e in events}
@@ -124,14 +125,15 @@ def test_bad_input_is_422_with_field_errors_and_writes_nothing(desk: Desk) -> No
 
 def test_customer_limits(desk: Desk) -> None:
     t = _create(desk.customer).data
+    # A field the role may not change is a 403 naming it (docs/api.md), not a 422.
     r = desk.customer.patch(f"/tickets/{t['id']}", {"priority": "urgent"})
-    assert r.status == 422 and r.data["errors"][0]["field"] == "priority"
+    assert r.status == 403 and r.data["detail"].startswith("customers cannot change priority ")
     r = desk.customer.post(f"/tickets/{t['id']}/messages", {"body": "secret", "public": False})
-    assert r.status == 422
+    assert r.status == 403
     r = desk.customer.post(f"/tickets/{t['id']}/messages", {"body": "any news?"})
     assert r.status == 201 and r.data["message_count"] == 2
     assert desk.customer.get(f"/tickets/{t['id']}/events").status == 403
-    assert _create(desk.customer, priority="urgent").status == 422
+    assert _create(desk.customer, priority="urgent").status == 403
 
 
 def test_list_filters_and_pagination(desk: Desk) -> None:

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
-from django.utils import timezone
+
+from flowdesk.core.clock import utcnow
 
 
 class Role(models.TextChoices):
@@ -22,7 +23,7 @@ class Organization(models.Model):
     name = models.CharField(max_length=200, unique=True)
     # Free-form attributes rules can read as organization.<attr> (e.g. tier: enterprise).
     attributes = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=utcnow)
 
     def __str__(self) -> str:
         return self.name
@@ -56,7 +57,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     attributes = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=utcnow)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -97,7 +98,7 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=100)
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=12)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=utcnow)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

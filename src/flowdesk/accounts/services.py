@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from flowdesk.accounts.models import ApiToken, Organization, Role, Team, User, hash_token
 
@@ -50,21 +50,22 @@ def do_create_token(user: User, name: str) -> tuple[ApiToken, str]:
 
 
 def access_token(raw: str) -> ApiToken | None:
-    """The only loader of tokens by key: unknown, revoked and inactive-user tokens are all None."""
-    token = (
+    """The only loader of tokens by key: unknown, revoked and inactive-user tokens are all None.
+    A loader never writes; the caller records the use with ``do_touch_token``."""
+    return (
         ApiToken.objects.select_related("user", "user__organization")
         .filter(key_hash=hash_token(raw), revoked_at__isnull=True, user__is_active=True)
         .first()
     )
-    if token is None:
-        return None
-    now = timezone.now()
-    # Touch at most once a minute so reads don't turn every request into a write.
+
+
+def do_touch_token(token: ApiToken, now: datetime) -> None:
+    """Record a use, at most once a minute, so reads don't turn every request into a write."""
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token
+        token.last_used_at = now
 
 
-def do_revoke_token(token: ApiToken) -> None:
-    token.revoked_at = timezone.now()
+def do_revoke_token(token: ApiToken, now: datetime) -> None:
+    token.revoked_at = now
     token.save(update_fields=["revoked_at"])

@@ -4,13 +4,17 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from flowdesk.accounts.models import ApiToken, User
-from flowdesk.accounts.services import access_token
+from flowdesk.accounts.services import access_token, do_touch_token
+from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import Forbidden
 
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
-        return access_token(token)
+        found = access_token(token)
+        if found is not None:
+            do_touch_token(found, utcnow())
+        return found
 
 
 def current_token(request: HttpRequest) -> ApiToken:

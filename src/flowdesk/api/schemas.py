@@ -119,6 +119,7 @@ class TicketPatch(RequestIn):
     remove_tags: list[str] | None = None
     custom_fields: dict[str, Any] | None = None
     add_followers: list[Email] | None = None
+    remove_followers: list[Email] | None = None
     message: MessageIn | None = None
 
 

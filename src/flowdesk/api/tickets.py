@@ -9,8 +9,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 from pydantic import Field
 
-from flowdesk.accounts.models import Role, User
-from flowdesk.accounts.services import do_create_user
+from flowdesk.accounts.models import User
 from flowdesk.api.auth import current_token, current_user
 from flowdesk.api.schemas import (
     ChannelT,
@@ -31,14 +30,20 @@ from flowdesk.api.schemas import (
 )
 from flowdesk.automation.explain import explain_update
 from flowdesk.core.clock import utcnow
-from flowdesk.core.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from flowdesk.core.errors import NotFound
 from flowdesk.tickets.models import Message, Ticket, TicketEvent, TicketUpdate
-from flowdesk.tickets.selectors import access_ticket_by_id, tickets_for
+from flowdesk.tickets.selectors import (
+    access_ticket_by_id,
+    check_can_read_history,
+    messages_for,
+    tickets_for,
+)
 from flowdesk.tickets.services import (
     Cause,
+    ChangeSet,
     NewMessage,
-    TicketChanges,
     check_create_ticket,
+    check_requester,
     check_update_ticket,
 )
 
@@ -78,62 +83,42 @@ def _cause(request: HttpRequest) -> Cause:
     return Cause.for_user(current_user(request), current_token(request))
 
 
-def _requester(user: User, payload: TicketCreate) -> User:
-    if not user.is_agent:
-        if payload.requester_email and payload.requester_email.lower() != user.email:
-            raise ValidationFailed(
-                [FieldError("requester_email", "customers open tickets for themselves")]
-            )
-        return user
-    if not payload.requester_email:
-        raise ValidationFailed(
-            [FieldError("requester_email", "required when an agent creates a ticket")]
-        )
-    existing = User.objects.filter(email=payload.requester_email.lower()).first()
-    if existing is not None:
-        return existing
-    return do_create_user(payload.requester_email, name=payload.requester_name, role=Role.CUSTOMER)
+def _create_changes(payload: TicketCreate) -> ChangeSet:
+    """The optional initial fields of a new ticket, as a change set (only what was sent)."""
+    values: dict[str, Any] = {
+        k: getattr(payload, k)
+        for k in ("priority", "type", "assignee", "team")
+        if getattr(payload, k) is not None
+    }
+    if payload.tags:
+        values["tags"] = payload.tags
+    for key, value in payload.custom_fields.items():
+        values[f"custom.{key}"] = value
+    return ChangeSet(values=values)
 
 
 @router.post("", response={201: TicketOut}, summary="Create a ticket (runs the rules)")
 def create_ticket(request: HttpRequest, payload: TicketCreate) -> Status:
     user = current_user(request)
-    if not user.is_agent:
-        extra = [n for n in ("priority", "type", "assignee", "team") if getattr(payload, n)]
-        extra += [n for n in ("tags", "custom_fields") if getattr(payload, n)]
-        if extra:
-            raise ValidationFailed(
-                [FieldError(n, "customers cannot set this field") for n in extra]
-            )
     # One transaction: a rejected ticket must not leave a newly created requester behind.
     with transaction.atomic():
-        requester = _requester(user, payload)
-        ticket = _create_for(requester, payload, request)
-    return Status(201, ticket_out(_reload(ticket.pk)))
-
-
-def _create_for(requester: User, payload: TicketCreate, request: HttpRequest) -> Ticket:
-    return check_create_ticket(
-        requester=requester,
-        subject=payload.subject,
-        message=NewMessage(
-            body_text=payload.body,
-            body_html=payload.body_html,
+        requester = check_requester(user, payload.requester_email, payload.requester_name)
+        ticket = check_create_ticket(
+            actor=user,
+            requester=requester,
+            subject=payload.subject,
+            message=NewMessage(
+                body_text=payload.body,
+                body_html=payload.body_html,
+                channel=payload.channel,
+                attachments=[a.model_dump() for a in payload.attachments],
+            ),
             channel=payload.channel,
-            attachments=[a.model_dump() for a in payload.attachments],
-        ),
-        channel=payload.channel,
-        changes=TicketChanges(
-            priority=payload.priority,
-            type=payload.type,
-            tags=payload.tags,
-            custom_fields=payload.custom_fields or None,
-            assignee=payload.assignee,
-            team=payload.team,
-        ),
-        cause=_cause(request),
-        now=utcnow(),
-    )
+            changes=_create_changes(payload),
+            cause=_cause(request),
+            now=utcnow(),
+        )
+    return Status(201, ticket_out(_reload(ticket.pk)))
 
 
 class TicketFilters(RequestIn):
@@ -193,36 +178,34 @@ def get_ticket(request: HttpRequest, ticket_id: int) -> dict[str, Any]:
     "/{ticket_id}", response=TicketOut, summary="Update a ticket (409 on a stale version)"
 )
 def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketPatch) -> dict[str, Any]:
-    user = current_user(request)
-    ticket = access_ticket_by_id(user, ticket_id)
-    sent = payload.model_fields_set
-    changes = TicketChanges(
-        subject=payload.subject,
-        status=payload.status,
-        priority=payload.priority,
-        type=payload.type,
-        assignee=payload.assignee,
-        team=payload.team,
-        clear_assignee="assignee" in sent and payload.assignee is None,
-        clear_team="team" in sent and payload.team is None,
-        clear_type="type" in sent and payload.type is None,
-        tags=payload.tags,
-        add_tags=payload.add_tags,
-        remove_tags=payload.remove_tags,
-        custom_fields=payload.custom_fields,
-        add_followers=[str(e) for e in payload.add_followers] if payload.add_followers else None,
-    )
-    if not user.is_agent and (changes.clear_assignee or changes.clear_team or changes.clear_type):
-        raise Forbidden("customers cannot change assignment")
+    ticket = access_ticket_by_id(current_user(request), ticket_id)
     updated = check_update_ticket(
         ticket,
-        changes=changes,
+        changes=_patch_changes(payload),
         message=_new_message(payload.message) if payload.message is not None else None,
         expected_version=payload.version,
         cause=_cause(request),
         now=utcnow(),
     )
     return ticket_out(_reload(updated.pk))
+
+
+def _patch_changes(payload: TicketPatch) -> ChangeSet:
+    """A PATCH body as a change set: a field sent as null clears it (``assignee: null``
+    unassigns); a field not sent is left as it is."""
+    sent = payload.model_fields_set
+    values: dict[str, Any] = {
+        k: getattr(payload, k)
+        for k in ("subject", "status", "priority", "type", "assignee", "team", "tags")
+        if k in sent
+    }
+    for key, value in (payload.custom_fields or {}).items():
+        values[f"custom.{key}"] = value
+    return ChangeSet(
+        values=values,
+        add={"tags": payload.add_tags or (), "followers": payload.add_followers or ()},
+        remove={"tags": payload.remove_tags or (), "followers": payload.remove_followers or ()},
+    )
 
 
 def _new_message(m: MessageIn) -> NewMessage:
@@ -252,11 +235,7 @@ def message_out(m: Message) -> dict[str, Any]:
 @router.get("/{ticket_id}/messages", response=list[MessageOut], summary="The conversation")
 def list_messages(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
     user = current_user(request)
-    ticket = access_ticket_by_id(user, ticket_id)
-    qs = Message.objects.filter(ticket=ticket).select_related("author")
-    if not user.is_agent:
-        qs = qs.filter(public=True)
-    return [message_out(m) for m in qs]
+    return [message_out(m) for m in messages_for(user, access_ticket_by_id(user, ticket_id))]
 
 
 @router.post(
@@ -268,7 +247,7 @@ def add_message(request: HttpRequest, ticket_id: int, payload: MessageCreate) ->
     ticket = access_ticket_by_id(current_user(request), ticket_id)
     updated = check_update_ticket(
         ticket,
-        changes=TicketChanges(),
+        changes=ChangeSet(),
         message=_new_message(payload),
         expected_version=payload.version,
         cause=_cause(request),
@@ -279,8 +258,7 @@ def add_message(request: HttpRequest, ticket_id: int, payload: MessageCreate) ->
 
 def _agent_only(request: HttpRequest) -> User:
     user = current_user(request)
-    if not user.is_agent:
-        raise Forbidden("the history is visible to agents")
+    check_can_read_history(user)
     return user
 
 

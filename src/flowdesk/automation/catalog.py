@@ -6,9 +6,9 @@ from typing import Any
 
 from flowdesk.accounts.models import Organization, Role, Team, User
 from flowdesk.engine import Catalog, FieldSpec, default_catalog
+from flowdesk.engine.vocabulary import ORGANIZATION_FIELDS
+from flowdesk.tickets.fields import base_specs, custom_spec
 from flowdesk.tickets.models import CustomFieldDef
-
-ORG_TIERS = ("enterprise", "business", "free")
 
 
 def _attr_kinds(rows: list[dict[str, Any]]) -> dict[str, str]:
@@ -29,8 +29,7 @@ def _attr_kinds(rows: list[dict[str, Any]]) -> dict[str, str]:
 def custom_field_specs() -> dict[str, FieldSpec]:
     specs: dict[str, FieldSpec] = {}
     for d in CustomFieldDef.objects.order_by("key"):
-        choices = tuple(str(c) for c in d.choices) if d.kind == "enum" else None
-        specs[d.key] = FieldSpec(f"custom.{d.key}", d.kind, choices)
+        specs[d.key] = custom_spec(d.key, d.kind, d.choices)
     return specs
 
 
@@ -43,7 +42,8 @@ def build_catalog(*, check_names: bool) -> Catalog:
     org_attrs: dict[str, Any] = _attr_kinds(
         list(Organization.objects.values_list("attributes", flat=True)[:500])
     )
-    org_attrs["tier"] = FieldSpec("organization.tier", "enum", ORG_TIERS)
+    for spec in ORGANIZATION_FIELDS:
+        org_attrs[spec.name] = spec
     teams = agents = None
     if check_names:
         teams = frozenset(Team.objects.values_list("name", flat=True))
@@ -56,11 +56,5 @@ def build_catalog(*, check_names: bool) -> Catalog:
         organization_attrs=org_attrs,
         teams=teams,
         agents=agents,
+        base=base_specs(),
     )
-
-
-def fill_missing(snapshot: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
-    """Every catalogued field is present in the snapshot (None when the ticket has no value)."""
-    for name in catalog.fields:
-        snapshot.setdefault(name, None)
-    return snapshot

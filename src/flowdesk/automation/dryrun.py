@@ -10,16 +10,12 @@ from flowdesk.automation.runner import event_from_json
 from flowdesk.automation.services import active_version, compiled_version
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import FieldError, NotFound, ValidationFailed
-from flowdesk.engine import (
-    Catalog,
-    CompiledRuleSet,
-    FieldSpec,
-    compile_ruleset,
-    explain,
-    load_ruleset_yaml,
-)
+from flowdesk.engine import Catalog, CompiledRuleSet, compile_ruleset, explain, load_ruleset_yaml
+from flowdesk.engine.catalog import value_problem
 from flowdesk.tickets import snapshot as snap
+from flowdesk.tickets.fields import Registry
 from flowdesk.tickets.models import Ticket
+from flowdesk.tickets.services import write_guard
 
 EVENT_KINDS = ("created", "updated")
 
@@ -38,28 +34,6 @@ def _ruleset(
     return compiled_version(version), f"v{version.number}"
 
 
-def _kind_problem(spec: FieldSpec, value: Any) -> str | None:
-    """The type a supplied snapshot value must have, by the catalog's field kind."""
-    if value is None:
-        return None
-    kind = spec.kind
-    if kind in ("tags", "set"):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return "must be a list of strings"
-    elif kind == "enum":
-        if spec.choices and value not in spec.choices:
-            return f"{value!r} is not one of {', '.join(spec.choices)}"
-    elif kind in ("text", "ref", "date"):
-        if not isinstance(value, str):
-            return "must be a string"
-    elif kind in ("int", "number"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return "must be a number"
-    elif kind == "bool" and not isinstance(value, bool):
-        return "must be true or false"
-    return None
-
-
 def _check_snapshot(data: dict[str, Any], catalog: Catalog) -> list[FieldError]:
     errors = []
     allowed = set(catalog.fields) | {"id"}
@@ -68,7 +42,7 @@ def _check_snapshot(data: dict[str, Any], catalog: Catalog) -> list[FieldError]:
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             errors.append(FieldError(f"snapshot.{key}", f"unknown field{hint}"))
-        elif key != "id" and (problem := _kind_problem(catalog.fields[key], value)):
+        elif key != "id" and (problem := value_problem(catalog, catalog.fields[key], value)):
             errors.append(FieldError(f"snapshot.{key}", problem))
     return errors
 
@@ -93,7 +67,7 @@ def _check_event(data: dict[str, Any], catalog: Catalog) -> list[FieldError]:
             errors.append(FieldError(where, "must be [old, new]"))
         else:
             for side, value in zip(("old", "new"), pair, strict=True):
-                if problem := _kind_problem(catalog.fields[key], value):
+                if problem := value_problem(catalog, catalog.fields[key], value):
                     errors.append(FieldError(f"{where}.{side}", problem))
     messages = data.get("messages") or []
     if not isinstance(messages, list):
@@ -122,7 +96,7 @@ def dry_run(
     catalog = build_catalog(check_names=False)
     fields = list(catalog.fields)
     if ticket is not None:
-        state = snap.build_snapshot(ticket, now)
+        state = snap.load_snapshot(ticket, now)
     elif snapshot is not None:
         errors = _check_snapshot(snapshot, catalog)
         if errors:
@@ -132,14 +106,15 @@ def dry_run(
         raise ValidationFailed([FieldError("ticket_id", "give a ticket_id or a snapshot")])
     for name in fields:
         state.setdefault(name, None)
-    event_data = dict(
-        event or {"kind": "created", "messages": [{"author_kind": "customer", "public": True}]}
-    )
+    # The default is what creating a ticket really is: a `created` event with no messages (the
+    # first message is the request, not a reply), so message rules do not fire here falsely.
+    event_data = dict(event or {"kind": "created"})
     errors = _check_event(event_data, catalog)
     if errors:
         raise ValidationFailed(errors)
     event_data.setdefault("kind", "created")
-    result = explain(ruleset, state, event_from_json(event_data), now=now)
+    guard = write_guard(Registry())
+    result = explain(ruleset, state, event_from_json(event_data), now=now, guard=guard)
     return {
         "ruleset": label,
         "snapshot": snap.to_json(state),

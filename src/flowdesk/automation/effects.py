@@ -1,72 +1,43 @@
 """Effect appliers: one registered class per engine effect type. Each turns an effect the engine
-planned (text already rendered by the engine) into rows - a note, an escalation event, an outbox
-item - inside the update's transaction. Nothing is sent here."""
+planned (text already rendered by the engine) into writes through the ticket services (a note or
+a reply is a message added by ``do_add_message``, which decides its delivery) or an outbox item,
+inside the update's transaction. Nothing is sent here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, ClassVar
 
 from flowdesk.accounts.models import User
 from flowdesk.core.registry import Registry
-from flowdesk.outbox.services import do_enqueue
-from flowdesk.tickets.events import record_event
-from flowdesk.tickets.models import AuthorKind, Channel, EventKind, Message, Ticket, TicketUpdate
-from flowdesk.tickets.services import Cause
+from flowdesk.tickets.cause import Cause
+from flowdesk.tickets.delivery import queue_outbox
+from flowdesk.tickets.models import AuthorKind, Channel, EventKind
+from flowdesk.tickets.services import NewMessage, TicketWrite, do_add_message
 
 
 @dataclass
 class EffectContext:
-    ticket: Ticket
-    update: TicketUpdate
+    w: TicketWrite
     cause: Cause
-    now: datetime
     key: str  # unique per (update, rule, effect position): the outbox idempotency key
 
+    def queue(self, kind: str, payload: dict[str, Any]) -> None:
+        queue_outbox(self.w, kind, payload, key=self.key, cause=self.cause, fresh=True)
 
-def _add_system_message(ctx: EffectContext, body: str, *, public: bool) -> Message:
-    message = Message.objects.create(
-        ticket=ctx.ticket,
-        update=ctx.update,
-        author=None,
-        author_kind=AuthorKind.SYSTEM,
-        public=public,
-        channel=Channel.EMAIL if public else Channel.API,
-        body_text=body,
-        created_at=ctx.now,
-    )
-    ctx.ticket.message_count += 1
-    kind = EventKind.MESSAGE_ADDED if public else EventKind.NOTE_ADDED
-    record_event(
-        ctx.ticket,
-        ctx.update,
-        kind,
-        ctx.cause,
-        ctx.now,
-        data={"message_id": message.pk, "author_kind": "system", "public": public},
-    )
-    return message
-
-
-def _queue(ctx: EffectContext, kind: str, payload: dict[str, Any]) -> None:
-    item = do_enqueue(
-        kind=kind,
-        payload=payload,
-        idempotency_key=ctx.key,
-        now=ctx.now,
-        ticket=ctx.ticket,
-        update=ctx.update,
-        rule=ctx.cause.rule,
-    )
-    record_event(
-        ctx.ticket,
-        ctx.update,
-        EventKind.OUTBOX_QUEUED,
-        ctx.cause,
-        ctx.now,
-        data={"outbox_id": item.pk, "kind": kind},
-    )
+    def message(self, body: str, *, public: bool, subject: str = "") -> None:
+        do_add_message(
+            self.w,
+            NewMessage(
+                body_text=body,
+                public=public,
+                channel=Channel.EMAIL if public else Channel.API,
+                subject=subject,
+            ),
+            author=None,
+            author_kind=AuthorKind.SYSTEM,
+            cause=self.cause,
+        )
 
 
 class EffectApplier:
@@ -79,35 +50,23 @@ class EffectApplier:
 EFFECTS: Registry[EffectApplier] = Registry("effect applier")
 
 
-def _subject(ticket: Ticket) -> str:
-    return f"Re: {ticket.subject} [#{ticket.pk}]"
-
-
 class NoteEffect(EffectApplier):
     def apply(self, ctx: EffectContext, config: dict[str, Any]) -> None:
-        _add_system_message(ctx, str(config["body"]), public=False)
+        ctx.message(str(config["body"]), public=False)
 
 
 class ReplyEffect(EffectApplier):
-    """The reply is kept on the ticket as a public message and e-mailed through the outbox."""
+    """A public message by the system; like an agent's reply, it is e-mailed to the requester."""
 
     def apply(self, ctx: EffectContext, config: dict[str, Any]) -> None:
-        body = str(config.get("body") or "")
-        _add_system_message(ctx, body, public=True)
-        _queue(
-            ctx,
-            "reply",
-            {
-                "to": [ctx.ticket.requester.email],
-                "subject": config.get("subject") or _subject(ctx.ticket),
-                "body": body,
-                "template": config.get("template") or "",
-            },
+        ctx.message(
+            str(config.get("body") or ""), public=True, subject=str(config.get("subject") or "")
         )
 
 
 class NotifyEffect(EffectApplier):
     def apply(self, ctx: EffectContext, config: dict[str, Any]) -> None:
+        ticket = ctx.w.ticket
         emails = {str(e).lower() for e in config.get("agents") or []}
         if team := config.get("team"):
             emails |= set(
@@ -115,12 +74,11 @@ class NotifyEffect(EffectApplier):
                     "email", flat=True
                 )
             )
-        _queue(
-            ctx,
+        ctx.queue(
             "notify",
             {
                 "to": sorted(emails),
-                "subject": f"[#{ctx.ticket.pk}] {ctx.ticket.subject}",
+                "subject": f"[#{ticket.pk}] {ticket.subject}",
                 "body": str(config.get("message", "")),
                 "team": team or "",
             },
@@ -129,18 +87,18 @@ class NotifyEffect(EffectApplier):
 
 class WebhookEffect(EffectApplier):
     def apply(self, ctx: EffectContext, config: dict[str, Any]) -> None:
+        ticket = ctx.w.ticket
         body = config.get("body")
         if body is None:
             body = {
-                "ticket_id": ctx.ticket.pk,
-                "update_id": ctx.update.pk,
+                "ticket_id": ticket.pk,
+                "update_id": ctx.w.update.pk,
                 "rule": ctx.cause.rule,
-                "subject": ctx.ticket.subject,
-                "status": ctx.ticket.status,
-                "priority": ctx.ticket.priority,
+                "subject": ticket.subject,
+                "status": ticket.status,
+                "priority": ticket.priority,
             }
-        _queue(
-            ctx,
+        ctx.queue(
             "webhook",
             {
                 "url": config["url"],
@@ -153,25 +111,23 @@ class WebhookEffect(EffectApplier):
 
 class SurveyEffect(EffectApplier):
     def apply(self, ctx: EffectContext, config: dict[str, Any]) -> None:
+        ticket = ctx.w.ticket
         survey = str(config.get("survey", "csat"))
-        name = ctx.ticket.requester.name or ctx.ticket.requester.email
-        _queue(
-            ctx,
+        name = ticket.requester.name or "there"
+        ctx.queue(
             "survey",
             {
-                "to": [ctx.ticket.requester.email],
+                "to": [ticket.requester.email],
                 "survey": survey,
-                "subject": f"How did we do? [#{ctx.ticket.pk}]",
-                "body": f'Hi {name}, how did we do on "{ctx.ticket.subject}" (#{ctx.ticket.pk})?',
+                "subject": f"How did we do? [#{ticket.pk}]",
+                "body": f'Hi {name}, how did we do on "{ticket.subject}" (#{ticket.pk})?',
             },
         )
 
 
 class EscalationEffect(EffectApplier):
     def apply(self, ctx: EffectContext, config: dict[str, Any]) -> None:
-        record_event(
-            ctx.ticket, ctx.update, EventKind.ESCALATED, ctx.cause, ctx.now, data=dict(config)
-        )
+        ctx.w.log.add(EventKind.ESCALATED, ctx.cause, data=dict(config))
 
 
 EFFECTS.add("add_note", NoteEffect())

@@ -6,13 +6,30 @@ is recomputed from the exact engine input, so it is the same answer the engine g
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flowdesk.automation.runner import event_from_json
 from flowdesk.automation.services import compiled_version, get_version
 from flowdesk.engine import explain
+from flowdesk.engine.actions import Guard
+from flowdesk.engine.types import to_jsonable
 from flowdesk.tickets import snapshot as snap
 from flowdesk.tickets.models import TicketUpdate
+
+
+def _replayed_guard(stored: dict[str, Any]) -> Guard:
+    """Refuse exactly the writes that were refused then (teams and agents may have changed
+    since), so the recomputed explanation is the one the engine gave."""
+    refused = {
+        (r["rule"], r["field"], json.dumps(r["value"], sort_keys=True)): r["reason"]
+        for r in stored.get("rejected", [])
+    }
+
+    def guard(rule: str, field: str, value: Any) -> str | None:
+        return refused.get((rule, field, json.dumps(to_jsonable(value), sort_keys=True)))
+
+    return guard
 
 
 def explain_update(update: TicketUpdate) -> dict[str, Any]:
@@ -23,6 +40,7 @@ def explain_update(update: TicketUpdate) -> dict[str, Any]:
         snap.from_json(update.engine_snapshot),
         event_from_json(update.engine_event or {"kind": "updated"}),
         now=update.created_at,
+        guard=_replayed_guard(update.automation or {}),
     )
     return {
         "ticket_id": update.ticket_id,

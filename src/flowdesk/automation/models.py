@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.db import models
-from django.utils import timezone
 
 from flowdesk.accounts.models import User
+from flowdesk.core.clock import utcnow
 
 
 class RuleSetVersion(models.Model):
@@ -19,7 +19,7 @@ class RuleSetVersion(models.Model):
     )
     comment = models.CharField(max_length=500, blank=True)
     restored_from = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=utcnow)
 
     class Meta:
         ordering = ["-number"]

@@ -1,24 +1,25 @@
-"""Runs the active rule set on one ticket update and applies the plan through the services.
+"""Runs the active rule set on one ticket update and applies its plan through the ticket services.
 
-Called by the ticket services inside the update's transaction, after the update's own changes.
-The engine input (snapshot + event) is stored on the TicketUpdate so the explanation can be
-recomputed exactly later; what fired is stored as events.
+Registered as an update hook of the ticket services (``AutomationConfig.ready``), so it runs
+inside the update's transaction after the update's own changes. The engine plans with a guard
+that refuses any write the field registry would refuse, so a rejected change never enters the
+working state; the plan is then applied with the same two writers every other writer uses
+(``apply_change_set``, ``do_add_message``). The engine input (snapshot + event) is stored on the
+TicketUpdate so the explanation can be recomputed exactly later; what fired is stored as events.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from flowdesk.accounts.models import Team, User
 from flowdesk.automation.effects import EFFECTS, EffectContext
 from flowdesk.automation.services import active_ruleset
+from flowdesk.core.errors import ValidationFailed
 from flowdesk.engine import CascadeResult, Event, MessageInfo, run_cascade
 from flowdesk.engine.types import to_jsonable
 from flowdesk.tickets import snapshot as snap
-from flowdesk.tickets.events import record_event, record_field_changes
-from flowdesk.tickets.models import EventKind, Ticket, TicketUpdate
-from flowdesk.tickets.services import Cause
+from flowdesk.tickets.models import EventKind
+from flowdesk.tickets.services import ChangeSet, TicketWrite, apply_change_set, write_guard
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -54,62 +55,11 @@ def _chain(rule: str, causes: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     return tuple(reversed(seen))
 
 
-def _apply_field(ticket: Ticket, key: str, new: Any) -> str | None:
-    """Sets one snapshot field on the model; returns an error text instead of raising."""
-    if key in ("status", "priority", "type"):
-        setattr(ticket, key, new)
-    elif key == "tags":
-        ticket.tags = sorted(new or ())
-    elif key == "assignee":
-        if new is None:
-            ticket.assignee = None
-        else:
-            user = User.objects.filter(email=new, is_active=True).first()
-            if user is None or not user.is_agent:
-                return f"no active agent {new!r}"
-            ticket.assignee = user
-    elif key == "team":
-        if new is None:
-            ticket.team = None
-        else:
-            team = Team.objects.filter(name=new).first()
-            if team is None:
-                return f"no team named {new!r}"
-            ticket.team = team
-    elif key == "followers":
-        users = User.objects.filter(email__in=sorted(new or ()), is_active=True)
-        ticket.followers.add(*users)
-    elif key.startswith("custom."):
-        fields = dict(ticket.custom_fields)
-        fields[key.removeprefix("custom.")] = new
-        ticket.custom_fields = fields
-    else:
-        return f"field {key!r} cannot be set by a rule"
-    return None
-
-
-def run_automation(
-    ticket: Ticket,
-    update: TicketUpdate,
-    kind: str,
-    changes: dict[str, tuple[Any, Any]],
-    messages: list[tuple[str, bool]],
-    now: datetime,
-    snapshot: dict[str, Any],
-) -> CascadeResult | None:
-    """`snapshot` is the ticket as the update left it, already built by the caller."""
-    active = active_ruleset()
-    if active is None:
-        return None
-    snapshot = dict(snapshot)
-    for name in active.fields:
-        snapshot.setdefault(name, None)
-    event = Event(
-        kind=kind, changes=changes, messages=tuple(MessageInfo(a, p) for a, p in messages)
-    )
-    result = run_cascade(active.ruleset, snapshot, event, now=now)
-
-    update.ruleset_version = active.number
+def _store_input(
+    w: TicketWrite, number: int, snapshot: dict[str, Any], event: Event, result: CascadeResult
+) -> None:
+    update = w.update_row()
+    update.ruleset_version = number
     update.engine_snapshot = snap.to_json(snapshot)
     update.engine_event = event_to_json(event)
     update.automation = {
@@ -123,19 +73,28 @@ def run_automation(
             for c in result.conflicts
         ],
         "errors": [{"rule": e.rule, "message": e.message} for e in result.errors],
+        # Refused writes, so a recomputed explanation refuses exactly the same ones.
+        "rejected": [{"rule": f.rule, **r.to_dict()} for f in result.fired for r in f.rejected],
     }
-    update.save(update_fields=["ruleset_version", "engine_snapshot", "engine_event", "automation"])
 
-    base = Cause.system()
+
+def run_automation(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
+    """`snapshot` is the ticket as the update left it."""
+    active = active_ruleset()
+    if active is None:
+        return
+    snapshot = dict(snapshot)
+    for name in active.fields:
+        snapshot.setdefault(name, None)
+    result = run_cascade(active.ruleset, snapshot, event, now=w.now, guard=write_guard(w.registry))
+    _store_input(w, active.number, snapshot, event, result)
+
     causes = {f.rule: tuple(f.caused_by) for f in result.fired}
     for fired in result.fired:
-        cause = base.for_rule(fired.rule, _chain(fired.rule, causes))
-        record_event(
-            ticket,
-            update,
+        cause = w.cause.for_rule(fired.rule, _chain(fired.rule, causes))
+        w.log.add(
             EventKind.RULE_FIRED,
             cause,
-            now,
             data={
                 "pass": fired.pass_no,
                 "changes": {
@@ -145,47 +104,45 @@ def run_automation(
                 "effects": [e.type for e in fired.effects],
                 "caused_by": list(fired.caused_by),
                 "ruleset_version": active.number,
+                **({"rejected": [r.to_dict() for r in fired.rejected]} if fired.rejected else {}),
             },
         )
-        applied: dict[str, tuple[Any, Any]] = {}
-        for key, (old, new) in fired.changes.items():
-            error = _apply_field(ticket, key, new)
-            if error is None:
-                applied[key] = (old, new)
-            else:
-                record_event(
-                    ticket,
-                    update,
-                    EventKind.AUTOMATION_ERROR,
-                    cause,
-                    now,
-                    field=key,
-                    data={"message": error},
-                )
-        record_field_changes(ticket, update, applied, cause, now)
+        for rejection in fired.rejected:
+            w.log.add(
+                EventKind.AUTOMATION_ERROR,
+                cause,
+                field=rejection.field,
+                data={
+                    "message": f"change not applied: {rejection.reason}",
+                    "value": to_jsonable(rejection.value),
+                },
+            )
+        if fired.changes:
+            changes = ChangeSet(values={k: new for k, (_, new) in fired.changes.items()})
+            try:
+                apply_change_set(w, changes, cause)
+            except ValidationFailed as exc:  # the guard checked these; the data moved since
+                for error in exc.errors:
+                    w.log.add(
+                        EventKind.AUTOMATION_ERROR,
+                        cause,
+                        field=error.field,
+                        data={"message": f"change not applied: {error.message}"},
+                    )
         for position, effect in enumerate(fired.effects):
             if effect.type not in EFFECTS:
                 # A new engine action without its Django applier: say so, never crash the update.
-                record_event(
-                    ticket,
-                    update,
+                w.log.add(
                     EventKind.AUTOMATION_ERROR,
                     cause,
-                    now,
                     data={"message": f"no applier for effect {effect.type!r}"},
                 )
                 continue
-            ctx = EffectContext(
-                ticket, update, cause, now, key=f"u{update.pk}:{fired.rule}:{position}"
-            )
+            ctx = EffectContext(w, cause, key=f"u{w.update.pk}:{fired.rule}:{position}")
             EFFECTS.get(effect.type).apply(ctx, dict(effect.config))
     for failure in result.errors:
-        record_event(
-            ticket,
-            update,
+        w.log.add(
             EventKind.AUTOMATION_ERROR,
-            base.for_rule(failure.rule, ()),
-            now,
+            w.cause.for_rule(failure.rule, ()),
             data={"message": failure.message},
         )
-    return result

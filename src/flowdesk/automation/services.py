@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -36,14 +37,24 @@ def _fingerprint() -> str:
     return repr(sorted((k, s.kind, s.choices) for k, s in custom_field_specs().items()))
 
 
-def _compiled(version: RuleSetVersion) -> tuple[CompiledRuleSet, tuple[str, ...]]:
-    """Compiled once per process per version (and custom-field layout), never per event."""
+def _compiled(
+    version: RuleSetVersion | tuple[int, datetime],
+) -> tuple[CompiledRuleSet, tuple[str, ...]]:
+    """Compiled once per process per version (and custom-field layout), never per event.
+
+    ``version`` may be just (number, created_at): the cache is checked with those alone, and
+    the definition (megabytes for a large rule set) is loaded only on a miss."""
+    number, created = (
+        version if isinstance(version, tuple) else (version.number, version.created_at)
+    )
     # created_at too: a number is only unique within one database (tests, restored backups).
-    key = (version.number, version.created_at.isoformat(), _fingerprint())
+    key = (number, created.isoformat(), _fingerprint())
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None:
         return cached
+    if isinstance(version, tuple):
+        version = RuleSetVersion.objects.get(number=number)
     catalog = build_catalog(check_names=False)
     ruleset = compile_ruleset(version.definition, catalog=catalog, source=f"v{version.number}")
     entry = (ruleset, tuple(catalog.fields))
@@ -61,11 +72,12 @@ def active_version() -> RuleSetVersion | None:
 
 
 def active_ruleset() -> ActiveRuleSet | None:
-    version = active_version()
-    if version is None:
+    """The compiled active rule set; per update this reads the newest version's number only."""
+    head = RuleSetVersion.objects.order_by("-number").values_list("number", "created_at").first()
+    if head is None:
         return None
-    ruleset, fields = _compiled(version)
-    return ActiveRuleSet(version.number, ruleset, fields)
+    ruleset, fields = _compiled(head)
+    return ActiveRuleSet(head[0], ruleset, fields)
 
 
 def validate_yaml(text: str, source: str) -> CompiledRuleSet:

@@ -122,6 +122,8 @@ FLOWDESK = {
     "OUTBOX_BACKOFF_SECONDS": float(os.environ.get("FLOWDESK_OUTBOX_BACKOFF_SECONDS", "30")),
     "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("FLOWDESK_WEBHOOK_TIMEOUT", "10")),
     "PAGE_SIZE_MAX": 200,
+    # Agents (not admins) see only their teams' tickets, unteamed ones, and their own.
+    "AGENT_TEAM_SCOPE": os.environ.get("FLOWDESK_AGENT_TEAM_SCOPE", "1") == "1",
 }
 
 NINJA_PAGINATION_PER_PAGE = 50

@@ -19,8 +19,8 @@ from flowdesk.automation.services import check_import_yaml
 from flowdesk.tickets.models import CustomFieldDef, Status, Ticket
 from flowdesk.tickets.services import (
     Cause,
+    ChangeSet,
     NewMessage,
-    TicketChanges,
     check_create_ticket,
     check_update_ticket,
 )
@@ -98,6 +98,8 @@ REQUESTS = [
     ("Webhook deliveries stopped", "We no longer receive webhooks for new orders."),
 ]
 CHANNELS = ["email", "email", "email", "web", "portal", "chat", "api", "phone"]
+#: The longest a seeded conversation runs: 4 steps of at most 20 hours.
+CONVERSATION_MAX = timedelta(hours=4 * 20)
 AGENT_REPLIES = [
     "Thanks for the details - could you send us a screenshot of the error?",
     "We have reproduced the problem and are working on a fix.",
@@ -148,20 +150,24 @@ def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, 
         check_import_yaml(
             demo_rules_yaml(), source="demo/rules.yaml", author=admin, comment="demo processes"
         )
-    start = now - timedelta(days=30)
+    # Tickets spread over the 30 days before `now`; a ticket's conversation takes at most
+    # CONVERSATION_MAX, so nothing is dated after `now`.
+    start = now - timedelta(days=30) - CONVERSATION_MAX
+    span_minutes = 30 * 24 * 60 - 60
     created = 0
     for n in range(tickets):
         customer = rng.choice(customers)
         subject, body = rng.choice(REQUESTS)
         at = start + timedelta(
-            minutes=int(n * (30 * 24 * 60 / max(tickets, 1))) + rng.randint(0, 50)
+            minutes=int(n * (span_minutes / max(tickets, 1))) + rng.randint(0, 50)
         )
         ticket = check_create_ticket(
+            actor=None,
             requester=customer,
             subject=subject,
             message=NewMessage(body_text=body),
             channel=rng.choice(CHANNELS),
-            changes=TicketChanges(),
+            changes=ChangeSet(),
             cause=Cause.for_user(customer),
             now=at,
         )
@@ -187,9 +193,11 @@ def _converse(
             last = step == steps - 1 and rng.random() < 0.6
             check_update_ticket(
                 ticket,
-                changes=TicketChanges(
-                    assignee=agent.email,
-                    status=Status.SOLVED if last else Status.PENDING,
+                changes=ChangeSet(
+                    values={
+                        "assignee": agent.email,
+                        "status": Status.SOLVED if last else Status.PENDING,
+                    }
                 ),
                 message=NewMessage(body_text=rng.choice(AGENT_REPLIES), public=True),
                 expected_version=ticket.version,
@@ -199,7 +207,7 @@ def _converse(
         else:
             check_update_ticket(
                 ticket,
-                changes=TicketChanges(),
+                changes=ChangeSet(),
                 message=NewMessage(body_text=rng.choice(CUSTOMER_REPLIES)),
                 expected_version=ticket.version,
                 cause=Cause.for_user(customer),

@@ -71,11 +71,13 @@ def default_catalog(
     organization_attrs: Mapping[str, FieldSpec | str] | None = None,
     teams: Iterable[str] | None = None,
     agents: Iterable[str] | None = None,
+    base: Iterable[FieldSpec] | None = None,
 ) -> Catalog:
-    """The base snapshot fields (vocabulary.py) + custom/requester/organization attributes."""
+    """The base snapshot fields (``base``, default vocabulary.BASE_FIELDS) + custom, requester
+    and organization attributes."""
     if organization_attrs is None:
         organization_attrs = {f.name: f for f in ORGANIZATION_FIELDS}
-    fields = list(BASE_FIELDS)
+    fields = list(BASE_FIELDS if base is None else base)
     by_name = {f.name: f for f in fields}
     for prefix, attrs in (
         ("custom.", custom_fields or {}),

@@ -5,9 +5,9 @@ after commit."""
 from __future__ import annotations
 
 from django.db import models
-from django.utils import timezone
 
-from flowdesk.tickets.models import Ticket, TicketUpdate
+from flowdesk.core.clock import utcnow
+from flowdesk.tickets.models import Message, Ticket, TicketUpdate
 
 
 class OutboxKind(models.TextChoices):
@@ -26,7 +26,11 @@ class OutboxStatus(models.TextChoices):
 class OutboxItem(models.Model):
     kind = models.CharField(max_length=16, choices=OutboxKind.choices)
     ticket = models.ForeignKey(
-        Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="outbox"
+        Ticket, null=True, blank=True, on_delete=models.PROTECT, related_name="outbox"
+    )
+    # A reply's outbox item points to the message it sends: one delivery per message.
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.PROTECT, related_name="outbox"
     )
     update = models.ForeignKey(
         TicketUpdate, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbox"
@@ -40,9 +44,9 @@ class OutboxItem(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=5)
-    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    next_attempt_at = models.DateTimeField(default=utcnow, db_index=True)
     last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=utcnow)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,5 +1,7 @@
-"""Queue and deliver outbox items. Queueing happens inside the caller's transaction; delivery
-happens in a worker (django-tasks), never inside a request's transaction."""
+"""Queue and deliver outbox items. Queueing happens inside the caller's transaction and the
+delivery task is enqueued after it commits (core.oncommit); delivery happens in a worker
+(django-tasks), never inside a request's transaction. Each delivery outcome is an event in the
+ticket's history."""
 
 from __future__ import annotations
 
@@ -9,9 +11,12 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from flowdesk.core.oncommit import enqueue_after_commit
 from flowdesk.outbox.delivery import DELIVERERS, DeliveryError
 from flowdesk.outbox.models import OutboxItem, OutboxStatus
-from flowdesk.tickets.models import Ticket, TicketUpdate
+from flowdesk.tickets.cause import Cause
+from flowdesk.tickets.events import record_standalone_event
+from flowdesk.tickets.models import EventKind, Message, Ticket, TicketUpdate
 
 
 def do_enqueue(
@@ -22,28 +27,37 @@ def do_enqueue(
     now: datetime,
     ticket: Ticket | None = None,
     update: TicketUpdate | None = None,
+    message: Message | None = None,
     rule: str = "",
-) -> OutboxItem:
+    fresh: bool = False,
+) -> tuple[OutboxItem, bool]:
+    """(item, created). A key seen before returns the stored item and queues nothing (an
+    idempotent replay). ``fresh``: the key embeds a row id created in this transaction, so it
+    cannot exist yet and the savepoint that guards the insert is not needed."""
     from flowdesk.outbox.tasks import deliver_outbox_item
 
-    try:
-        with transaction.atomic():
-            item = OutboxItem.objects.create(
-                kind=kind,
-                payload=payload,
-                idempotency_key=idempotency_key,
-                ticket=ticket,
-                update=update,
-                rule=rule,
-                max_attempts=settings.FLOWDESK["OUTBOX_MAX_ATTEMPTS"],
-                next_attempt_at=now,
-                created_at=now,
-            )
-    except IntegrityError:
-        return OutboxItem.objects.get(idempotency_key=idempotency_key)
-    # With the database task backend this row commits (or rolls back) with the outbox row.
-    deliver_outbox_item.enqueue(item.pk)
-    return item
+    item = OutboxItem(
+        kind=kind,
+        payload=payload,
+        idempotency_key=idempotency_key,
+        ticket=ticket,
+        update=update,
+        message=message,
+        rule=rule,
+        max_attempts=settings.FLOWDESK["OUTBOX_MAX_ATTEMPTS"],
+        next_attempt_at=now,
+        created_at=now,
+    )
+    if fresh:
+        item.save(force_insert=True)
+    else:
+        try:
+            with transaction.atomic():
+                item.save(force_insert=True)
+        except IntegrityError:
+            return OutboxItem.objects.get(idempotency_key=idempotency_key), False
+    enqueue_after_commit(deliver_outbox_item, item.pk)
+    return item, True
 
 
 def backoff(attempts: int) -> timedelta:
@@ -73,15 +87,43 @@ def do_attempt_delivery(item_id: int, now: datetime) -> OutboxItem | None:
         DELIVERERS.get(item.kind).deliver(item)
     except (DeliveryError, KeyError) as exc:
         item.last_error = str(exc)
-        if item.attempts >= item.max_attempts:
+        final = item.attempts >= item.max_attempts
+        if final:
             item.status = OutboxStatus.FAILED
-        item.save(update_fields=["last_error", "status"])
+        with transaction.atomic():
+            item.save(update_fields=["last_error", "status"])
+            _record_outcome(
+                item,
+                EventKind.DELIVERY_FAILED if final else EventKind.DELIVERY_ATTEMPT_FAILED,
+                now,
+                error=item.last_error,
+                **({} if final else {"next_attempt_at": item.next_attempt_at.isoformat()}),
+            )
         return item
     item.status = OutboxStatus.DELIVERED
     item.delivered_at = now
     item.last_error = ""
-    item.save(update_fields=["status", "delivered_at", "last_error"])
+    with transaction.atomic():
+        item.save(update_fields=["status", "delivered_at", "last_error"])
+        _record_outcome(item, EventKind.DELIVERED, now)
     return item
+
+
+def _record_outcome(item: OutboxItem, kind: str, now: datetime, **extra: Any) -> None:
+    """Delivery attempts, success and final failure are part of the ticket's history."""
+    if item.ticket_id is None:
+        return
+    data: dict[str, Any] = {
+        "outbox_id": item.pk,
+        "kind": item.kind,
+        "attempt": item.attempts,
+        "max_attempts": item.max_attempts,
+        "idempotency_key": item.idempotency_key,
+        **extra,
+    }
+    if item.message_id is not None:
+        data["message_id"] = item.message_id
+    record_standalone_event(item.ticket_id, kind, Cause.system("outbox"), now, data)
 
 
 def due_items(now: datetime, limit: int = 100) -> list[int]:
@@ -101,5 +143,5 @@ def do_retry(item: OutboxItem, now: datetime) -> OutboxItem:
         item.attempts = 0
         item.next_attempt_at = now
         item.save(update_fields=["status", "attempts", "next_attempt_at"])
-        deliver_outbox_item.enqueue(item.pk)
+        enqueue_after_commit(deliver_outbox_item, item.pk)
     return item

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django_tasks import task
 
 from flowdesk.core.clock import utcnow
+from flowdesk.core.oncommit import enqueue_after_commit
 from flowdesk.outbox.models import OutboxStatus
 
 
@@ -17,7 +18,7 @@ def deliver_outbox_item(item_id: int) -> str:
         return "skipped"
     if item.status == OutboxStatus.PENDING:
         # Failed this time: try again after the backoff the attempt recorded.
-        deliver_outbox_item.using(run_after=item.next_attempt_at).enqueue(item_id)
+        enqueue_after_commit(deliver_outbox_item, item_id, run_after=item.next_attempt_at)
     return str(item.status)
 
 
@@ -28,5 +29,5 @@ def sweep_outbox() -> int:
 
     ids = due_items(utcnow())
     for item_id in ids:
-        deliver_outbox_item.enqueue(item_id)
+        enqueue_after_commit(deliver_outbox_item, item_id)
     return len(ids)

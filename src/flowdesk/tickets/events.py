@@ -1,43 +1,17 @@
-"""Recording TicketEvent rows: the only place events are written."""
+"""Recording TicketEvent rows: the only place events are written.
+
+Within an update, events are collected in order and inserted with one statement when the update
+finishes (``EventLog.flush``), so an update's cost does not grow by one INSERT per event.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flowdesk.tickets.models import EventKind, Ticket, TicketEvent, TicketUpdate
-
-if TYPE_CHECKING:
-    from flowdesk.tickets.services import Cause
-
-
-def record_event(
-    ticket: Ticket,
-    update: TicketUpdate,
-    kind: str,
-    cause: Cause,
-    now: datetime,
-    *,
-    field: str = "",
-    old: Any = None,
-    new: Any = None,
-    data: dict[str, Any] | None = None,
-) -> TicketEvent:
-    return TicketEvent.objects.create(
-        ticket=ticket,
-        update=update,
-        kind=kind,
-        field=field,
-        old_value=old,
-        new_value=new,
-        data=data or {},
-        cause_kind=cause.kind,
-        actor=cause.actor,
-        token=cause.token,
-        rule=cause.rule,
-        rule_chain=list(cause.rule_chain),
-        created_at=now,
-    )
+from flowdesk.tickets.cause import Cause
+from flowdesk.tickets.fields import BASE
+from flowdesk.tickets.models import EventKind, TicketEvent, TicketUpdate
 
 
 def _jsonable(value: Any) -> Any:
@@ -46,47 +20,96 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def record_field_changes(
-    ticket: Ticket,
-    update: TicketUpdate,
-    changes: dict[str, tuple[Any, Any]],
-    cause: Cause,
-    now: datetime,
-) -> None:
-    """One event per changed field; tags and followers become per-item add/remove events."""
-    for key in sorted(changes):
-        old, new = changes[key]
-        if key == "tags":
-            old_set, new_set = set(old or ()), set(new or ())
-            for tag in sorted(new_set - old_set):
-                record_event(ticket, update, EventKind.TAG_ADDED, cause, now, field="tags", new=tag)
-            for tag in sorted(old_set - new_set):
-                record_event(
-                    ticket, update, EventKind.TAG_REMOVED, cause, now, field="tags", old=tag
-                )
-        elif key == "followers":
-            for email in sorted(set(new or ()) - set(old or ())):
-                record_event(
-                    ticket,
-                    update,
-                    EventKind.FOLLOWER_ADDED,
-                    cause,
-                    now,
-                    field="followers",
-                    new=email,
-                )
-        elif key == "assignee":
-            record_event(
-                ticket, update, EventKind.ASSIGNED, cause, now, field=key, old=old, new=new
-            )
+def new_update(ticket_id: int, cause: Cause, now: datetime) -> TicketUpdate:
+    return TicketUpdate(
+        ticket_id=ticket_id,
+        created_at=now,
+        cause_kind=cause.kind,
+        cause_detail=cause.detail,
+        actor=cause.actor,
+        token=cause.token,
+    )
+
+
+class EventLog:
+    """The events of one update, in the order they happened."""
+
+    def __init__(self, ticket_id: int, update: TicketUpdate, now: datetime) -> None:
+        self.ticket_id = ticket_id
+        self.update = update
+        self.now = now
+        self.rows: list[TicketEvent] = []
+
+    def add(
+        self,
+        kind: str,
+        cause: Cause,
+        *,
+        field: str = "",
+        old: Any = None,
+        new: Any = None,
+        data: dict[str, Any] | None = None,
+        first: bool = False,
+    ) -> None:
+        row = TicketEvent(
+            ticket_id=self.ticket_id,
+            update=self.update,
+            kind=kind,
+            field=field,
+            old_value=_jsonable(old),
+            new_value=_jsonable(new),
+            data=data or {},
+            cause_kind=cause.kind,
+            cause_detail=cause.detail,
+            actor=cause.actor,
+            token=cause.token,
+            rule=cause.rule,
+            rule_chain=list(cause.rule_chain),
+            created_at=self.now,
+        )
+        if first:
+            self.rows.insert(0, row)
         else:
-            record_event(
-                ticket,
-                update,
-                EventKind.FIELD_CHANGED,
-                cause,
-                now,
-                field=key,
-                old=_jsonable(old),
-                new=_jsonable(new),
-            )
+            self.rows.append(row)
+
+    def field_changes(self, changes: dict[str, tuple[Any, Any]], cause: Cause) -> None:
+        """One event per changed field, of the kind its binding declares; set-valued fields
+        become one event per added / removed member."""
+        for key in sorted(changes):
+            old, new = changes[key]
+            binding = BASE.get(key)
+            style = binding.event if binding is not None else EventKind.FIELD_CHANGED
+            if style == "tags":
+                self._members(key, old, new, cause, EventKind.TAG_ADDED, EventKind.TAG_REMOVED)
+            elif style == "followers":
+                self._members(
+                    key, old, new, cause, EventKind.FOLLOWER_ADDED, EventKind.FOLLOWER_REMOVED
+                )
+            else:
+                self.add(style, cause, field=key, old=old, new=new)
+
+    def _members(
+        self, key: str, old: Any, new: Any, cause: Cause, added: str, removed: str
+    ) -> None:
+        old_set, new_set = set(old or ()), set(new or ())
+        for member in sorted(new_set - old_set):
+            self.add(added, cause, field=key, new=member)
+        for member in sorted(old_set - new_set):
+            self.add(removed, cause, field=key, old=member)
+
+    def flush(self) -> None:
+        if self.rows:
+            TicketEvent.objects.bulk_create(self.rows)
+            self.rows = []
+
+
+def record_standalone_event(
+    ticket_id: int, kind: str, cause: Cause, now: datetime, data: dict[str, Any]
+) -> None:
+    """An event outside a ticket update (e.g. an outbox delivery outcome): its own update row,
+    so history stays one update per transaction."""
+    update = new_update(ticket_id, cause, now)
+    update.save()
+    log = EventLog(ticket_id, update, now)
+    log.add(kind, cause, data=data)
+    log.flush()

@@ -2,67 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, NoReturn
 
 from django.db import models
-from django.utils import timezone
 
 from flowdesk.accounts.models import ApiToken, Organization, Team, User
+from flowdesk.core.clock import utcnow
+from flowdesk.engine.vocabulary import (
+    AuthorKind,
+    Channel,
+    CustomFieldKind,
+    Priority,
+    Status,
+    TicketType,
+)
+from flowdesk.tickets.cause import CauseKind
+
+__all__ = [
+    "AuthorKind",
+    "CauseKind",
+    "Channel",
+    "CustomFieldDef",
+    "CustomFieldKind",
+    "EventKind",
+    "ImmutableEventError",
+    "Message",
+    "Priority",
+    "Status",
+    "Ticket",
+    "TicketEvent",
+    "TicketTag",
+    "TicketType",
+    "TicketUpdate",
+]
 
 
-class Status(models.TextChoices):
-    NEW = "new"
-    OPEN = "open"
-    PENDING = "pending"
-    ON_HOLD = "on-hold"
-    SOLVED = "solved"
-    CLOSED = "closed"
-
-
-class Priority(models.TextChoices):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-
-
-class TicketType(models.TextChoices):
-    QUESTION = "question"
-    INCIDENT = "incident"
-    PROBLEM = "problem"
-    TASK = "task"
-
-
-class Channel(models.TextChoices):
-    EMAIL = "email"
-    WEB = "web"
-    PORTAL = "portal"
-    CHAT = "chat"
-    API = "api"
-    PHONE = "phone"
-
-
-class AuthorKind(models.TextChoices):
-    CUSTOMER = "customer"
-    AGENT = "agent"
-    SYSTEM = "system"
-
-
-class CauseKind(models.TextChoices):
-    AGENT = "agent"
-    CUSTOMER = "customer"
-    TOKEN = "token"
-    RULE = "rule"
-    SYSTEM = "system"
-
-
-class CustomFieldKind(models.TextChoices):
-    TEXT = "text"
-    INT = "int"
-    NUMBER = "number"
-    BOOL = "bool"
-    ENUM = "enum"
-    DATE = "date"
+def choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
+    """Model choices from a vocabulary enum (values are their own labels)."""
+    return [(m.value, m.value) for m in enum]
 
 
 class CustomFieldDef(models.Model):
@@ -70,7 +48,7 @@ class CustomFieldDef(models.Model):
 
     key = models.SlugField(max_length=64, unique=True)
     label = models.CharField(max_length=200)
-    kind = models.CharField(max_length=8, choices=CustomFieldKind.choices)
+    kind = models.CharField(max_length=8, choices=choices(CustomFieldKind))
     choices = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
@@ -79,13 +57,13 @@ class CustomFieldDef(models.Model):
 
 class Ticket(models.Model):
     subject = models.CharField(max_length=500)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
-    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(max_length=16, choices=choices(Status), default=Status.NEW)
+    priority = models.CharField(max_length=16, choices=choices(Priority), default=Priority.NORMAL)
     # NULL, not "": an unset type is None in snapshots, the API and rule conditions alike.
     type = models.CharField(  # noqa: DJ001
-        max_length=16, choices=TicketType.choices, null=True, blank=True
+        max_length=16, choices=choices(TicketType), null=True, blank=True
     )
-    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.API)
+    channel = models.CharField(max_length=16, choices=choices(Channel), default=Channel.API)
     requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="requested_tickets")
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
@@ -100,8 +78,8 @@ class Ticket(models.Model):
     tags = models.JSONField(default=list, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)
     message_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=utcnow, db_index=True)
+    updated_at = models.DateTimeField(default=utcnow, db_index=True)
     solved_at = models.DateTimeField(null=True, blank=True)
     # Optimistic concurrency: every update bumps it; an update based on an older one is refused.
     version = models.PositiveIntegerField(default=1)
@@ -137,15 +115,17 @@ class TicketUpdate(models.Model):
     of any update be recomputed exactly, later, without storing every non-match.
     """
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="updates")
-    created_at = models.DateTimeField(default=timezone.now)
-    cause_kind = models.CharField(max_length=16, choices=CauseKind.choices)
+    # History is never deleted with its ticket (PROTECT): tickets are closed or merged, not erased.
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="updates")
+    created_at = models.DateTimeField(default=utcnow)
+    cause_kind = models.CharField(max_length=16, choices=choices(CauseKind))
     actor = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     token = models.ForeignKey(
         ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    cause_detail = models.CharField(max_length=200, blank=True)
     ruleset_version = models.PositiveIntegerField(null=True, blank=True)
     engine_snapshot = models.JSONField(null=True, blank=True)
     engine_event = models.JSONField(null=True, blank=True)
@@ -160,20 +140,20 @@ class TicketUpdate(models.Model):
 
 
 class Message(models.Model):
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="messages")
     update = models.ForeignKey(
         TicketUpdate, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
     author = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    author_kind = models.CharField(max_length=16, choices=AuthorKind.choices)
+    author_kind = models.CharField(max_length=16, choices=choices(AuthorKind))
     public = models.BooleanField(default=True)
-    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.API)
+    channel = models.CharField(max_length=16, choices=choices(Channel), default=Channel.API)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
     attachments = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=utcnow)
 
     class Meta:
         ordering = ["id"]
@@ -193,7 +173,11 @@ class EventKind(models.TextChoices):
     FOLLOWER_ADDED = "follower_added"
     RULE_FIRED = "rule_fired"
     ESCALATED = "escalated"
+    FOLLOWER_REMOVED = "follower_removed"
     OUTBOX_QUEUED = "outbox_queued"
+    DELIVERY_ATTEMPT_FAILED = "delivery_attempt_failed"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
     AUTOMATION_ERROR = "automation_error"
 
 
@@ -201,26 +185,42 @@ class ImmutableEventError(Exception):
     pass
 
 
+class EventQuerySet(models.QuerySet["TicketEvent"]):
+    """Append-only at the queryset level too: no bulk update or delete of history."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise ImmutableEventError("ticket events are immutable")
+
+    def delete(self) -> NoReturn:
+        raise ImmutableEventError("ticket events are immutable")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise ImmutableEventError("ticket events are immutable")
+
+
 class TicketEvent(models.Model):
     """An append-only fact about a ticket. Never updated or deleted through the ORM."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
-    update = models.ForeignKey(TicketUpdate, on_delete=models.CASCADE, related_name="events")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="events")
+    update = models.ForeignKey(TicketUpdate, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     field = models.CharField(max_length=100, blank=True)
     old_value = models.JSONField(null=True, blank=True)
     new_value = models.JSONField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
-    cause_kind = models.CharField(max_length=16, choices=CauseKind.choices)
+    cause_kind = models.CharField(max_length=16, choices=choices(CauseKind))
     actor = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     token = models.ForeignKey(
         ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    cause_detail = models.CharField(max_length=200, blank=True)
     rule = models.CharField(max_length=200, blank=True)
     rule_chain = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=utcnow, db_index=True)
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -237,5 +237,5 @@ class TicketEvent(models.Model):
             raise ImmutableEventError("ticket events are immutable")
         super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ImmutableEventError("ticket events are immutable")

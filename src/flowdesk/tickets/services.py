@@ -1,77 +1,87 @@
-"""Ticket writers. do_* change state and record events (no permission checks); check_* validate
-caller input first and then call do_*. Every update is one transaction: the ticket change, its
-events, the automation cascade and the outbox rows commit together or not at all."""
+"""Ticket writers: the only code that writes tickets and messages.
+
+One change set, one writer. Every change to a ticket's fields, tags, followers, assignee or team
+is a ``ChangeSet`` applied by ``apply_change_set``; every message or note is added by
+``do_add_message``. Agents and customers (API, web), rules, and the coming timers, channels and
+routers all go through these two functions, which validate, write and record the events, so two
+writers can never disagree.
+
+do_* change state and record events (no permission checks); check_* validate caller input and
+permissions first and then call do_*. Every update is one transaction (``TicketWrite``): the
+ticket change, its events, the update hooks (automation) and the outbox rows commit together or
+not at all, and the delivery tasks are enqueued only after the commit.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 
-from flowdesk.accounts.models import ApiToken, Team, User
-from flowdesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from flowdesk.accounts.models import Role, User
+from flowdesk.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from flowdesk.engine import Event, MessageInfo
+from flowdesk.engine.actions import Guard
+from flowdesk.engine.vocabulary import CHANNELS, SOLVED_STATUSES
 from flowdesk.tickets import snapshot as snap
-from flowdesk.tickets.customfields import validate_custom_fields
-from flowdesk.tickets.events import record_event, record_field_changes
+from flowdesk.tickets.cause import Cause
+from flowdesk.tickets.delivery import deliver_message
+from flowdesk.tickets.events import EventLog, new_update
+from flowdesk.tickets.fields import Binding, ReadState, Registry, Resolved
+from flowdesk.tickets.hooks import run_update_hooks
 from flowdesk.tickets.models import (
     AuthorKind,
-    CauseKind,
     Channel,
     EventKind,
     Message,
-    Priority,
     Status,
     Ticket,
     TicketTag,
-    TicketType,
     TicketUpdate,
 )
+from flowdesk.tickets.selectors import customer_may_change
+
+__all__ = [
+    "Cause",
+    "ChangeSet",
+    "NewMessage",
+    "TicketWrite",
+    "apply_change_set",
+    "check_create_ticket",
+    "check_update_ticket",
+    "do_add_message",
+    "do_create_ticket",
+    "do_update_ticket",
+    "write_guard",
+]
+
+#: Longest message text (characters), documented in docs/api.md.
+MESSAGE_BODY_MAX = 100_000
 
 
 @dataclass(frozen=True)
-class Cause:
-    """Who or what made an update; copied onto every event the update records."""
+class ChangeSet:
+    """Requested changes over the field registry's snapshot keys.
 
-    kind: str
-    actor: User | None = None
-    token: ApiToken | None = None
-    rule: str = ""
-    rule_chain: tuple[str, ...] = ()
+    ``values`` sets a field (``None`` clears it): ``{"status": "pending", "assignee":
+    "a@example.com", "custom.plan": "pro", "tags": [...]}``; ``add`` / ``remove`` add or remove
+    members of a set-valued field (``tags``, ``followers``).
+    """
 
-    @classmethod
-    def for_user(cls, user: User, token: ApiToken | None = None) -> Cause:
-        if token is not None:
-            return cls(CauseKind.TOKEN, user, token)
-        return cls(CauseKind.AGENT if user.is_agent else CauseKind.CUSTOMER, user)
+    values: Mapping[str, Any] = field(default_factory=dict)
+    add: Mapping[str, Collection[str]] = field(default_factory=dict)
+    remove: Mapping[str, Collection[str]] = field(default_factory=dict)
 
-    @classmethod
-    def system(cls) -> Cause:
-        return cls(CauseKind.SYSTEM)
+    def __bool__(self) -> bool:
+        return bool(self.values) or any(self.add.values()) or any(self.remove.values())
 
-    def for_rule(self, rule: str, chain: tuple[str, ...]) -> Cause:
-        return Cause(CauseKind.RULE, None, None, rule, chain)
-
-
-@dataclass
-class TicketChanges:
-    """Requested field changes; None means "leave as is" (use clear_* to unset)."""
-
-    subject: str | None = None
-    status: str | None = None
-    priority: str | None = None
-    type: str | None = None
-    assignee: str | None = None  # agent e-mail
-    team: str | None = None  # team name
-    clear_assignee: bool = False
-    clear_team: bool = False
-    clear_type: bool = False
-    tags: list[str] | None = None
-    add_tags: list[str] | None = None
-    remove_tags: list[str] | None = None
-    custom_fields: dict[str, Any] | None = None
-    add_followers: list[str] | None = None
+    def fields(self) -> set[str]:
+        """Every field this change set touches."""
+        ops = (self.add, self.remove)
+        return set(self.values) | {k for op in ops for k, v in op.items() if v}
 
 
 @dataclass
@@ -81,94 +91,228 @@ class NewMessage:
     body_html: str = ""
     channel: str = Channel.API
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    #: the e-mail subject when the message leaves flowdesk (default: "Re: <subject> [#id]")
+    subject: str = ""
 
 
-def normalize_tags(tags: list[str]) -> list[str]:
-    return sorted({t.strip().lower() for t in tags if t and t.strip()})
+class TicketWrite:
+    """One open update of one ticket, inside its transaction.
+
+    Holds what every writer of this update shares: the ticket row (written once, at the end),
+    the update row (saved when first needed), the events (inserted together at the end), the
+    name lookups, and the related rows a snapshot reads (followers, latest message) kept in step
+    with the writes so no snapshot queries them twice.
+    """
+
+    def __init__(self, ticket: Ticket, cause: Cause, now: datetime, *, new: bool) -> None:
+        self.ticket = ticket
+        self.cause = cause
+        self.now = now
+        self.registry = Registry()
+        self.update: TicketUpdate = new_update(ticket.pk, cause, now)
+        self._update_saved = False
+        self.log = EventLog(ticket.pk, self.update, now)
+        self.messages: list[MessageInfo] = []
+        self._followers: frozenset[str] | None = frozenset() if new else None
+        self._latest: Message | None = None
+        self._latest_loaded = new
+        self.stored_tags: frozenset[str] = frozenset() if new else frozenset(ticket.tags)
+
+    @property
+    def followers(self) -> frozenset[str]:
+        if self._followers is None:
+            self._followers = frozenset(self.ticket.followers.values_list("email", flat=True))
+        return self._followers
+
+    @property
+    def latest(self) -> Message | None:
+        if not self._latest_loaded:
+            self._latest = Message.objects.filter(ticket=self.ticket).order_by("-id").first()
+            self._latest_loaded = True
+        return self._latest
+
+    def update_row(self) -> TicketUpdate:
+        """The update row, inserted the first time something needs to point at it."""
+        if not self._update_saved:
+            self.update.save(force_insert=True)
+            self._update_saved = True
+        return self.update
+
+    def read_state(self) -> ReadState:
+        return ReadState(self.now, self.followers, self.latest)
+
+    def snapshot(self) -> dict[str, Any]:
+        return snap.build_snapshot(self.ticket, self.read_state())
+
+    @property
+    def touched(self) -> bool:
+        return self._update_saved or bool(self.log.rows)
 
 
-def _choice_error(name: str, value: str, choices: type[Any]) -> FieldError | None:
-    allowed = [c.value for c in choices]
-    if value not in allowed:
-        return FieldError(name, f"{value!r} is not one of {', '.join(allowed)}")
-    return None
+def _error_name(key: str, op: str = "set") -> str:
+    """How the API names a change-set key in its errors (its request fields)."""
+    if key.startswith("custom."):
+        return f"custom_fields.{key.removeprefix('custom.')}"
+    return key if op == "set" else f"{op}_{key}"
 
 
-def _agent_by_email(email: str, field_name: str, errors: list[FieldError]) -> User | None:
-    user = User.objects.filter(email=email.lower(), is_active=True).first()
-    if user is None or not user.is_agent:
-        errors.append(FieldError(field_name, f"no active agent with e-mail {email!r}"))
-        return None
-    return user
+def _binding(registry: Registry, key: str) -> Binding | str:
+    binding = registry.get(key)
+    if binding is None:
+        if key.startswith("custom."):
+            known = ", ".join(sorted(registry.lookups.custom_fields())) or "none"
+            return f"unknown custom field (defined: {known})"
+        return f"unknown field {key!r}"
+    if not binding.settable:
+        return f"{key} cannot be changed"
+    return binding
 
 
-def _team_by_name(name: str, field_name: str, errors: list[FieldError]) -> Team | None:
-    team = Team.objects.filter(name=name).first()
-    if team is None:
-        known = ", ".join(Team.objects.order_by("name").values_list("name", flat=True)) or "none"
-        errors.append(FieldError(field_name, f"no team named {name!r} (teams: {known})"))
-    return team
-
-
-def _validate_changes(ticket: Ticket | None, changes: TicketChanges) -> list[FieldError]:
+def _resolve_all(
+    w: TicketWrite, changes: ChangeSet
+) -> tuple[dict[str, Resolved], list[FieldError]]:
+    """Every change validated and resolved against the current ticket, or the errors."""
+    resolved: dict[str, Resolved] = {}
     errors: list[FieldError] = []
-    if changes.subject is not None and not changes.subject.strip():
-        errors.append(FieldError("subject", "must not be blank"))
-    for name, value, choices in (
-        ("status", changes.status, Status),
-        ("priority", changes.priority, Priority),
-        ("type", changes.type, TicketType),
-    ):
-        if value is not None and (err := _choice_error(name, value, choices)):
-            errors.append(err)
-    if changes.assignee is not None:
-        _agent_by_email(changes.assignee, "assignee", errors)
-    if changes.team is not None:
-        _team_by_name(changes.team, "team", errors)
-    for i, email in enumerate(changes.add_followers or []):
-        _agent_by_email(email, f"add_followers[{i}]", errors)
-    if changes.custom_fields:
-        errors.extend(validate_custom_fields(changes.custom_fields))
-    return errors
-
-
-def _apply_changes(ticket: Ticket, changes: TicketChanges) -> None:
-    """Applies validated changes to the in-memory ticket (saved by the caller)."""
-    if changes.subject is not None:
-        ticket.subject = changes.subject.strip()
-    if changes.status is not None:
-        ticket.status = changes.status
-    if changes.priority is not None:
-        ticket.priority = changes.priority
-    if changes.clear_type:
-        ticket.type = None
-    elif changes.type is not None:
-        ticket.type = changes.type
-    if changes.clear_assignee:
-        ticket.assignee = None
-    elif changes.assignee is not None:
-        ticket.assignee = User.objects.get(email=changes.assignee.lower())
-    if changes.clear_team:
-        ticket.team = None
-    elif changes.team is not None:
-        ticket.team = Team.objects.get(name=changes.team)
-    tags = set(ticket.tags)
-    if changes.tags is not None:
-        tags = set(normalize_tags(changes.tags))
-    tags |= set(normalize_tags(changes.add_tags or []))
-    tags -= set(normalize_tags(changes.remove_tags or []))
-    ticket.tags = sorted(tags)
-    if changes.custom_fields:
-        merged = dict(ticket.custom_fields)
-        for key, value in changes.custom_fields.items():
-            if value is None:
-                merged.pop(key, None)
+    current: dict[str, Any] = {}
+    for key, value in changes.values.items():
+        binding = _binding(w.registry, key)
+        if isinstance(binding, str):
+            errors.append(FieldError(_error_name(key), binding))
+            continue
+        result = binding.resolve(value, w.registry.lookups)
+        if isinstance(result, str):
+            errors.append(FieldError(_error_name(key), result))
+        else:
+            resolved[key] = result
+    for op, ops in (("add", changes.add), ("remove", changes.remove)):
+        for key, members in ops.items():
+            if not members:
+                continue
+            binding = _binding(w.registry, key)
+            if isinstance(binding, str) or not binding.set_valued:
+                problem = binding if isinstance(binding, str) else f"{key} is not a set"
+                errors.append(FieldError(_error_name(key, op), problem))
+                continue
+            if key not in current:
+                base = resolved[key].value if key in resolved else None
+                current[key] = set(
+                    base if base is not None else binding.read(w.ticket, w.read_state())
+                )
+            items = [m for m in members if isinstance(m, str)]
+            if len(items) != len(members):
+                errors.append(FieldError(_error_name(key, op), "must be a list of strings"))
+                continue
+            folded = {m.strip().lower() for m in items}  # tags and e-mails are lower-case
+            if op == "add":
+                current[key] |= folded
             else:
-                merged[key] = value
-        ticket.custom_fields = merged
+                current[key] -= folded
+    for key, members in current.items():
+        target = w.registry.get(key)
+        assert target is not None  # checked above
+        result = target.resolve(sorted(members), w.registry.lookups)
+        if isinstance(result, str):
+            errors.append(FieldError(_error_name(key, "add"), result))
+        else:
+            resolved[key] = result
+    return resolved, errors
 
 
-TICKET_UPDATE_FIELDS = [
+def write_guard(registry: Registry) -> Guard:
+    """The engine's guard: a rule's write is refused before it enters the working state when
+    the field registry would refuse it (unknown agent, renamed team, a field rules cannot
+    set), with the same message ``apply_change_set`` would give."""
+
+    def guard(rule: str, key: str, value: Any) -> str | None:
+        binding = _binding(registry, key)
+        if isinstance(binding, str):
+            return binding
+        result = binding.resolve(value, registry.lookups)
+        return result if isinstance(result, str) else None
+
+    return guard
+
+
+def apply_change_set(
+    w: TicketWrite, changes: ChangeSet, cause: Cause
+) -> dict[str, tuple[Any, Any]]:
+    """Validate and apply ``changes``; record one event per changed field with ``cause``.
+
+    All or nothing: a change that fails validation raises ValidationFailed naming each field,
+    and nothing of the change set is applied. Returns the fields that changed, (old, new).
+    """
+    resolved, errors = _resolve_all(w, changes)
+    if errors:
+        raise ValidationFailed(errors)
+    ticket = w.ticket
+    changed: dict[str, tuple[Any, Any]] = {}
+    for key, value in resolved.items():
+        binding = w.registry.get(key)
+        assert binding is not None  # resolved keys have bindings
+        old = binding.read(ticket, w.read_state())
+        if old == value.value:
+            continue
+        binding.apply(ticket, value)
+        if key == "followers":
+            _write_followers(w, old, value)
+        new = binding.read(ticket, w.read_state())
+        if new != old:
+            changed[key] = (old, new)
+    if changed:
+        w.update_row()
+        w.log.field_changes(changed, cause)
+    return changed
+
+
+def _write_followers(w: TicketWrite, old: frozenset[str], value: Resolved) -> None:
+    """Followers live in a join table: add and remove the difference at once."""
+    users: list[User] = list(value.target)
+    new = frozenset(u.email for u in users)
+    added = [u for u in users if u.email not in old]
+    removed = old - new
+    if added:
+        w.ticket.followers.add(*added)
+    if removed:
+        w.ticket.followers.remove(*User.objects.filter(email__in=sorted(removed)))
+    w._followers = new
+
+
+def do_add_message(
+    w: TicketWrite,
+    msg: NewMessage,
+    *,
+    author: User | None,
+    author_kind: str,
+    cause: Cause,
+) -> Message:
+    """Add a public message or an internal note; whether it leaves flowdesk (e-mail to the
+    requester) is decided in one place, ``tickets.delivery``, for every author."""
+    message = Message.objects.create(
+        ticket=w.ticket,
+        update=w.update_row(),
+        author=author,
+        author_kind=author_kind,
+        public=msg.public,
+        channel=msg.channel,
+        body_text=msg.body_text,
+        body_html=msg.body_html,
+        attachments=msg.attachments,
+        created_at=w.now,
+    )
+    w.ticket.message_count += 1
+    w._latest, w._latest_loaded = message, True
+    w.messages.append(MessageInfo(author_kind, msg.public))
+    w.log.add(
+        EventKind.MESSAGE_ADDED if msg.public else EventKind.NOTE_ADDED,
+        cause,
+        data={"message_id": message.pk, "author_kind": author_kind, "public": msg.public},
+    )
+    deliver_message(w, message, cause, subject=msg.subject)
+    return message
+
+
+_TICKET_FIELDS = [
     "subject",
     "status",
     "priority",
@@ -184,64 +328,32 @@ TICKET_UPDATE_FIELDS = [
 ]
 
 
-def save_ticket_state(ticket: Ticket, now: datetime) -> None:
-    """Persist the in-memory ticket and keep the tag index rows in step with ticket.tags."""
-    if ticket.status in (Status.SOLVED, Status.CLOSED):
-        ticket.solved_at = ticket.solved_at or now
+def _finish(w: TicketWrite) -> None:
+    """Store the ticket row, its tag index rows, the update row and the events: one statement
+    each, whatever the number of writers in this update."""
+    ticket = w.ticket
+    if ticket.status in SOLVED_STATUSES:
+        ticket.solved_at = ticket.solved_at or w.now
     else:
         ticket.solved_at = None
-    ticket.updated_at = now
-    ticket.save(update_fields=TICKET_UPDATE_FIELDS)
-    existing = set(TicketTag.objects.filter(ticket=ticket).values_list("name", flat=True))
-    wanted = set(ticket.tags)
-    if existing - wanted:
-        TicketTag.objects.filter(ticket=ticket, name__in=existing - wanted).delete()
-    if wanted - existing:
-        TicketTag.objects.bulk_create([TicketTag(ticket=ticket, name=n) for n in wanted - existing])
-
-
-def _add_followers(ticket: Ticket, emails: list[str]) -> None:
-    users = list(User.objects.filter(email__in=[e.lower() for e in emails]))
-    ticket.followers.add(*users)
-
-
-def _new_update(ticket: Ticket, cause: Cause, now: datetime) -> TicketUpdate:
-    return TicketUpdate.objects.create(
-        ticket=ticket, created_at=now, cause_kind=cause.kind, actor=cause.actor, token=cause.token
-    )
-
-
-def _add_message(
-    ticket: Ticket,
-    update: TicketUpdate,
-    msg: NewMessage,
-    author: User | None,
-    author_kind: str,
-    cause: Cause,
-    now: datetime,
-) -> Message:
-    message = Message.objects.create(
-        ticket=ticket,
-        update=update,
-        author=author,
-        author_kind=author_kind,
-        public=msg.public,
-        channel=msg.channel,
-        body_text=msg.body_text,
-        body_html=msg.body_html,
-        attachments=msg.attachments,
-        created_at=now,
-    )
-    ticket.message_count += 1
-    record_event(
-        ticket,
-        update,
-        EventKind.MESSAGE_ADDED if msg.public else EventKind.NOTE_ADDED,
-        cause,
-        now,
-        data={"message_id": message.pk, "author_kind": author_kind, "public": msg.public},
-    )
-    return message
+    ticket.updated_at = w.now
+    ticket.save(update_fields=_TICKET_FIELDS)
+    wanted = frozenset(ticket.tags)
+    if w.stored_tags - wanted:
+        TicketTag.objects.filter(ticket=ticket, name__in=sorted(w.stored_tags - wanted)).delete()
+    if wanted - w.stored_tags:
+        TicketTag.objects.bulk_create(
+            [TicketTag(ticket=ticket, name=n) for n in sorted(wanted - w.stored_tags)]
+        )
+    w.stored_tags = wanted
+    if w._update_saved:
+        if w.update.ruleset_version is not None:
+            w.update.save(
+                update_fields=["ruleset_version", "engine_snapshot", "engine_event", "automation"]
+            )
+    else:
+        w.update_row()
+    w.log.flush()
 
 
 def _lock(ticket_id: int) -> Ticket:
@@ -262,14 +374,13 @@ def do_create_ticket(
     subject: str,
     message: NewMessage,
     channel: str,
-    changes: TicketChanges,
+    changes: ChangeSet,
     cause: Cause,
     now: datetime,
 ) -> Ticket:
-    from flowdesk.automation.runner import run_automation
-
+    """A new ticket whose first message is the requester's request (whoever typed it in)."""
     with transaction.atomic():
-        ticket = Ticket.objects.create(
+        ticket = Ticket(
             subject=subject.strip(),
             channel=channel,
             requester=requester,
@@ -277,47 +388,70 @@ def do_create_ticket(
             created_at=now,
             updated_at=now,
         )
-        _apply_changes(ticket, changes)
-        update = _new_update(ticket, cause, now)
-        author_kind = AuthorKind.CUSTOMER
-        if cause.actor is not None and cause.actor.is_agent and cause.actor != requester:
-            author_kind = AuthorKind.AGENT
-        _add_message(ticket, update, message, cause.actor or requester, author_kind, cause, now)
-        save_ticket_state(ticket, now)  # tags rows and fields must be stored before the snapshot
-        if changes.add_followers:
-            _add_followers(ticket, changes.add_followers)
-        initial = snap.build_snapshot(ticket, now)
-        record_event(
-            ticket,
-            update,
-            EventKind.CREATED,
-            cause,
-            now,
-            data={k: v for k, v in snap.to_json(initial).items() if k not in snap.DERIVED_KEYS},
-        )
+        ticket.save(force_insert=True)
+        w = TicketWrite(ticket, cause, now, new=True)
+        # Initial values, not changes: they are part of the `created` event, not events of
+        # their own.
+        resolved, errors = _resolve_all(w, changes)
+        if errors:
+            raise ValidationFailed(errors)
+        for key, value in resolved.items():
+            binding = w.registry.get(key)
+            assert binding is not None
+            binding.apply(ticket, value)
+            if key == "followers":
+                _write_followers(w, frozenset(), value)
+        author_kind = AuthorKind.CUSTOMER if not requester.is_agent else AuthorKind.AGENT
+        do_add_message(w, message, author=requester, author_kind=author_kind, cause=cause)
+        initial_state = w.snapshot()
+        data = {k: v for k, v in snap.to_json(initial_state).items() if k not in snap.DERIVED_KEYS}
+        w.log.add(EventKind.CREATED, cause, data=data, first=True)
         # The first message is the request itself, not a reply: only `created` triggers fire.
-        run_automation(ticket, update, "created", {}, [], now, initial)
-        save_ticket_state(ticket, now)
+        run_update_hooks(w, Event("created"), initial_state)
+        _finish(w)
         return ticket
+
+
+def check_requester(actor: User, email: str | None, name: str = "") -> User:
+    """Whom a new ticket is for: customers open tickets for themselves; agents name the
+    requester by e-mail (a new customer is created for an unknown address)."""
+    from flowdesk.accounts.services import do_create_user
+
+    if not actor.is_agent:
+        if email and email.strip().lower() != actor.email:
+            raise Forbidden("customers open tickets for themselves (requester_email)")
+        return actor
+    if not email:
+        raise ValidationFailed(
+            [FieldError("requester_email", "required when an agent creates a ticket")]
+        )
+    existing = User.objects.filter(email=email.strip().lower()).first()
+    if existing is not None:
+        return existing
+    return do_create_user(email, name=name, role=Role.CUSTOMER)
 
 
 def check_create_ticket(
     *,
+    actor: User | None,
     requester: User,
     subject: str,
     message: NewMessage,
     channel: str,
-    changes: TicketChanges,
+    changes: ChangeSet,
     cause: Cause,
     now: datetime,
 ) -> Ticket:
-    errors = _validate_changes(None, changes)
+    """``actor``: who asks (None for trusted internal callers such as the demo seeding)."""
+    if actor is not None and not actor.is_agent and changes:
+        names = sorted(_error_name(k) for k in changes.fields())
+        raise Forbidden(f"customers cannot set {', '.join(names)} on a new ticket")
+    errors: list[FieldError] = []
     if not subject.strip():
         errors.append(FieldError("subject", "must not be blank"))
-    if not message.body_text.strip():
-        errors.append(FieldError("body", "must not be blank"))
-    if (err := _choice_error("channel", channel, Channel)) is not None:
-        errors.append(err)
+    errors += _message_errors(message, "body")
+    if channel not in CHANNELS:
+        errors.append(FieldError("channel", f"{channel!r} is not one of {', '.join(CHANNELS)}"))
     if errors:
         raise ValidationFailed(errors)
     return do_create_ticket(
@@ -331,99 +465,77 @@ def check_create_ticket(
     )
 
 
+def _message_errors(message: NewMessage, name: str) -> list[FieldError]:
+    if not message.body_text.strip():
+        return [FieldError(name, "must not be blank")]
+    if len(message.body_text) > MESSAGE_BODY_MAX:
+        return [FieldError(name, f"is longer than {MESSAGE_BODY_MAX:,} characters")]
+    return []
+
+
 def do_update_ticket(
     ticket_id: int,
     *,
-    changes: TicketChanges,
+    changes: ChangeSet,
     message: NewMessage | None,
     expected_version: int | None,
     cause: Cause,
     now: datetime,
 ) -> Ticket:
-    """Applies field changes and/or one message as one update, then runs automation."""
+    """Applies field changes and/or one message as one update, then runs the update hooks.
+    An update that changes nothing writes nothing (the version stays)."""
     with transaction.atomic():
-        ticket = _apply_update(ticket_id, changes, message, expected_version, cause, now)
-    if ticket is None:  # nothing changed: the update was rolled back
-        return Ticket.objects.get(pk=ticket_id)
-    return ticket
+        ticket = _lock(ticket_id)
+        if expected_version is not None and ticket.version != expected_version:
+            raise Conflict(
+                f"ticket {ticket_id} is at version {ticket.version}, "
+                f"the update was based on version {expected_version}: reload and retry",
+                current_version=ticket.version,
+            )
+        w = TicketWrite(ticket, cause, now, new=False)
+        field_changes = apply_change_set(w, changes, cause)
+        if message is not None:
+            do_add_message(
+                w, message, author=cause.actor, author_kind=_author_kind(cause), cause=cause
+            )
+        if not w.touched:
+            return ticket
+        run_update_hooks(w, Event("updated", field_changes, tuple(w.messages)), w.snapshot())
+        ticket.version += 1
+        _finish(w)
+        return ticket
 
 
-def _apply_update(
-    ticket_id: int,
-    changes: TicketChanges,
-    message: NewMessage | None,
-    expected_version: int | None,
-    cause: Cause,
-    now: datetime,
-) -> Ticket | None:
-    """The body of do_update_ticket, inside its transaction; None when nothing changed (then the
-    transaction is marked for rollback and must not run another query)."""
-    from flowdesk.automation.runner import run_automation
-
-    ticket = _lock(ticket_id)
-    if expected_version is not None and ticket.version != expected_version:
-        raise Conflict(
-            f"ticket {ticket_id} is at version {ticket.version}, "
-            f"the update was based on version {expected_version}: reload and retry",
-            current_version=ticket.version,
-        )
-    before = snap.build_snapshot(ticket, now)
-    _apply_changes(ticket, changes)
-    update = _new_update(ticket, cause, now)
-    messages: list[tuple[str, bool]] = []
-    if message is not None:
-        author_kind = (
-            AuthorKind.AGENT if cause.actor and cause.actor.is_agent else AuthorKind.CUSTOMER
-        )
-        if cause.actor is None:
-            author_kind = AuthorKind.SYSTEM
-        _add_message(ticket, update, message, cause.actor, author_kind, cause, now)
-        messages.append((author_kind, message.public))
-    if changes.add_followers:
-        _add_followers(ticket, changes.add_followers)
-    after = snap.build_snapshot(ticket, now)
-    field_changes = snap.diff(before, after)
-    if not field_changes and not messages:
-        transaction.set_rollback(True)
-        return None
-    record_field_changes(ticket, update, field_changes, cause, now)
-    run_automation(ticket, update, "updated", field_changes, messages, now, after)
-    ticket.version += 1
-    save_ticket_state(ticket, now)
-    return ticket
+def _author_kind(cause: Cause) -> str:
+    if cause.actor is None:
+        return AuthorKind.SYSTEM
+    return AuthorKind.AGENT if cause.actor.is_agent else AuthorKind.CUSTOMER
 
 
 def check_update_ticket(
     ticket: Ticket,
     *,
-    changes: TicketChanges,
+    changes: ChangeSet,
     message: NewMessage | None,
     expected_version: int | None,
     cause: Cause,
     now: datetime,
 ) -> Ticket:
-    errors = _validate_changes(ticket, changes)
-    if message is not None and not message.body_text.strip():
-        errors.append(FieldError("message.body", "must not be blank"))
-    if cause.actor is not None and not cause.actor.is_agent:
-        # Customers may only talk and close their own request; the rest is the agents' job.
-        for name in (
-            "status",
-            "priority",
-            "type",
-            "assignee",
-            "team",
-            "tags",
-            "add_tags",
-            "remove_tags",
-            "custom_fields",
-            "add_followers",
-        ):
-            value = getattr(changes, name)
-            if value is not None and not (name == "status" and value == Status.SOLVED):
-                errors.append(FieldError(name, "customers cannot change this field"))
+    actor = cause.actor
+    if actor is not None and not actor.is_agent:
+        refused = sorted(
+            _error_name(k)
+            for k in changes.fields()
+            if not customer_may_change(k, changes.values.get(k))
+        )
+        if refused:
+            raise Forbidden(
+                f"customers cannot change {', '.join(refused)} (they may reply and mark "
+                f"their ticket {Status.SOLVED})"
+            )
         if message is not None and not message.public:
-            errors.append(FieldError("message.public", "customers cannot add internal notes"))
+            raise Forbidden("customers cannot add internal notes (message.public)")
+    errors = _message_errors(message, "message.body") if message is not None else []
     if errors:
         raise ValidationFailed(errors)
     return do_update_ticket(

@@ -1,0 +1,74 @@
+"""Whether something leaves flowdesk is decided here, for every author and writer.
+
+A public message by an agent or by the system (a rule's reply) is delivered to the requester;
+a customer's own message and an internal note are not. Each delivery is an outbox row written in
+the update's transaction (its task enqueued after commit), pointing at its message, with one
+idempotency key per message, so a replayed update queues nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flowdesk.outbox.models import OutboxItem
+from flowdesk.outbox.services import do_enqueue
+from flowdesk.tickets.cause import Cause
+from flowdesk.tickets.models import AuthorKind, EventKind, Message, Ticket
+
+if TYPE_CHECKING:
+    from flowdesk.tickets.services import TicketWrite
+
+
+def reply_subject(ticket: Ticket) -> str:
+    return f"Re: {ticket.subject} [#{ticket.pk}]"
+
+
+def deliver_message(w: TicketWrite, message: Message, cause: Cause, *, subject: str = "") -> None:
+    if not message.public or message.author_kind == AuthorKind.CUSTOMER:
+        return
+    ticket = w.ticket
+    queue_outbox(
+        w,
+        "reply",
+        {
+            "to": [ticket.requester.email],
+            "subject": subject or reply_subject(ticket),
+            "body": message.body_text,
+            "message_id": message.pk,
+        },
+        key=f"message:{message.pk}",
+        cause=cause,
+        message=message,
+        fresh=True,
+    )
+
+
+def queue_outbox(
+    w: TicketWrite,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    key: str,
+    cause: Cause,
+    message: Message | None = None,
+    fresh: bool = False,
+) -> OutboxItem:
+    """Queue one delivery for this update; ``outbox_queued`` is recorded only when the key is
+    new (a replay of the same key queues and records nothing)."""
+    item, created = do_enqueue(
+        kind=kind,
+        payload=payload,
+        idempotency_key=key,
+        now=w.now,
+        ticket=w.ticket,
+        update=w.update_row(),
+        message=message,
+        rule=cause.rule,
+        fresh=fresh,
+    )
+    if created:
+        data: dict[str, Any] = {"outbox_id": item.pk, "kind": kind}
+        if message is not None:
+            data["message_id"] = message.pk
+        w.log.add(EventKind.OUTBOX_QUEUED, cause, data=data)
+    return item
