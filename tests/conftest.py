@@ -51,3 +51,14 @@ def demo_rules(desk: Desk) -> Desk:
     r = desk.admin.post("/rules", {"yaml": demo_rules_yaml(), "source": "demo/rules.yaml"})
     assert r.status == 201, r
     return desk
+
+
+@pytest.fixture
+def smtp(settings: Any) -> Any:
+    """A real SMTP server on localhost; Django's SMTP backend is pointed at it."""
+    from smtp_sink import smtp_sink
+
+    with smtp_sink() as sink:
+        for key, value in sink.settings().items():
+            setattr(settings, key, value)
+        yield sink

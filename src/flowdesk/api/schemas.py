@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from ninja import Schema
 from ninja.schema import DjangoGetter
 from pydantic import Field, model_validator
 
+from flowdesk.engine.vocabulary import Channel, Priority, Status, TicketType
+
 # Addresses name people in this help desk (local domains like .localhost included), so the check
 # is shape only; whether the person exists is checked by the services.
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]
-StatusT = Literal["new", "open", "pending", "on-hold", "solved", "closed"]
-PriorityT = Literal["low", "normal", "high", "urgent"]
-TypeT = Literal["question", "incident", "problem", "task"]
-ChannelT = Literal["email", "web", "portal", "chat", "api", "phone"]
+# The allowed values are the engine vocabulary's enums (defined once; published as OpenAPI enums).
+StatusT = Status
+PriorityT = Priority
+TypeT = TicketType
+ChannelT = Channel
 # A row id as a filter value: anything larger fits no database integer.
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 # Pagination: an offset past what a database can hold would fail in SQL, not as a clear 422.
@@ -82,7 +85,7 @@ class TicketCreate(RequestIn):
     subject: str = Field(min_length=1, max_length=500)
     body: str = Field(min_length=1, description="The first message: what the customer asked.")
     body_html: str = ""
-    channel: ChannelT = "api"
+    channel: ChannelT = Channel.API
     requester_email: Email | None = Field(
         None, description="Agents create tickets for a customer (created when unknown)."
     )
@@ -100,7 +103,7 @@ class MessageIn(RequestIn):
     body: str = Field(min_length=1)
     body_html: str = ""
     public: bool = True
-    channel: ChannelT = "api"
+    channel: ChannelT = Channel.API
     attachments: list[Attachment] = []
 
 
@@ -182,6 +185,7 @@ class EventOut(Schema):
     new: Any
     data: dict[str, Any]
     cause: str
+    cause_detail: str
     actor: str | None
     token: str | None
     rule: str

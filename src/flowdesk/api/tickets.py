@@ -276,6 +276,7 @@ def list_events(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
             "new": e.new_value,
             "data": e.data,
             "cause": e.cause_kind,
+            "cause_detail": e.cause_detail,
             "actor": e.actor.email if e.actor else None,
             "token": e.token.name if e.token else None,
             "rule": e.rule,

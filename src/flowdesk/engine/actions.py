@@ -296,6 +296,10 @@ class SetField(Action[SetFieldConfig]):
         bad = check_value(catalog, spec, value) if value is not None else None
         return [("value", bad[0], bad[1])] if bad else []
 
+    def normalised(self) -> dict[str, Any]:
+        # value null (clear the field) is meaningful: keep it in the stored definition
+        return {"type": self.name, "field": self.config.field, "value": self.config.value}
+
     def apply(self, ctx: ActionContext) -> None:
         ctx.set(self.config.field, self.config.value)
 
