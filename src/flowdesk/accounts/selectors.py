@@ -15,10 +15,8 @@ from typing import Any, TypeVar
 from django.db.models import Count, Model, Q, QuerySet
 
 from flowdesk.accounts.models import Organization, Role, Team, User
-from flowdesk.automation.models import RuleSetVersion
 from flowdesk.automation.services import active_version
 from flowdesk.core.errors import Forbidden, NotFound
-from flowdesk.tickets.models import Message, Ticket, TicketEvent, TicketUpdate
 
 AGENT_ROLES = (Role.AGENT, Role.ADMIN)
 M = TypeVar("M", bound=Model)
@@ -37,6 +35,13 @@ def matching_words(qs: QuerySet[M], q: str | None, *fields: str) -> QuerySet[M]:
             cond |= Q(**{f"{f}__icontains": word})
         qs = qs.filter(cond)
     return qs
+
+
+def first_or_404(qs: QuerySet[M], pk: int, what: str) -> M:
+    row = qs.filter(pk=pk).first()
+    if row is None:
+        raise NotFound(f"{what} {pk} not found")
+    return row
 
 
 def agents_for(
@@ -61,10 +66,7 @@ def agents_for(
 
 
 def access_agent_by_id(user: User, agent_id: int) -> User:
-    agent = agents_for(user).filter(pk=agent_id).first()
-    if agent is None:
-        raise NotFound(f"agent {agent_id} not found")
-    return agent
+    return first_or_404(agents_for(user), agent_id, "agent")
 
 
 def customers_for(
@@ -80,10 +82,7 @@ def customers_for(
 
 
 def access_customer_by_id(user: User, customer_id: int) -> User:
-    customer = customers_for(user).filter(pk=customer_id).first()
-    if customer is None:
-        raise NotFound(f"customer {customer_id} not found")
-    return customer
+    return first_or_404(customers_for(user), customer_id, "customer")
 
 
 def teams_for(user: User, *, q: str | None = None) -> QuerySet[Team]:
@@ -95,10 +94,7 @@ def teams_for(user: User, *, q: str | None = None) -> QuerySet[Team]:
 
 
 def access_team_by_id(user: User, team_id: int) -> Team:
-    team = teams_for(user).filter(pk=team_id).first()
-    if team is None:
-        raise NotFound(f"team {team_id} not found")
-    return team
+    return first_or_404(teams_for(user), team_id, "team")
 
 
 def organizations_for(user: User, *, q: str | None = None) -> QuerySet[Organization]:
@@ -111,24 +107,7 @@ def organizations_for(user: User, *, q: str | None = None) -> QuerySet[Organizat
 
 
 def access_organization_by_id(user: User, org_id: int) -> Organization:
-    org = organizations_for(user).filter(pk=org_id).first()
-    if org is None:
-        raise NotFound(f"organization {org_id} not found")
-    return org
-
-
-def user_history(user: User) -> dict[str, int]:
-    """What would lose its author if the user row went away (non-zero counts only)."""
-    counts = {
-        "tickets": Ticket.objects.filter(Q(requester=user) | Q(assignee=user) | Q(followers=user))
-        .distinct()
-        .count(),
-        "messages": Message.objects.filter(author=user).count(),
-        "events": TicketEvent.objects.filter(actor=user).count()
-        + TicketUpdate.objects.filter(actor=user).count(),
-        "rule-set versions": RuleSetVersion.objects.filter(author=user).count(),
-    }
-    return {k: v for k, v in counts.items() if v}
+    return first_or_404(organizations_for(user), org_id, "organization")
 
 
 # --- What the active rule set names --------------------------------------------------------

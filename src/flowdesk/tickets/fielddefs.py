@@ -26,7 +26,7 @@ from flowdesk.accounts.services import (
     save_changed,
     unique_or_conflict,
 )
-from flowdesk.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from flowdesk.core.errors import Conflict, FieldError, Forbidden, ValidationFailed
 from flowdesk.tickets.models import CustomFieldDef, CustomFieldKind, Ticket
 
 KEY = re.compile(r"^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*$")
@@ -43,10 +43,7 @@ def field_defs_for(user: User, *, q: str | None = None) -> QuerySet[CustomFieldD
 
 
 def access_field_def_by_id(user: User, field_id: int) -> CustomFieldDef:
-    defn = field_defs_for(user).filter(pk=field_id).first()
-    if defn is None:
-        raise NotFound(f"custom field {field_id} not found")
-    return defn
+    return selectors.first_or_404(field_defs_for(user), field_id, "custom field")
 
 
 def _clean_choices(kind: str, choices: list[str] | None, errors: list[FieldError]) -> list[str]:
@@ -77,6 +74,12 @@ def do_create_field_def(key: str, label: str, kind: str, choices: list[str]) -> 
     return CustomFieldDef.objects.create(key=key, label=label, kind=kind, choices=choices)
 
 
+def _refuse_taken_key(key: str) -> None:
+    existing = CustomFieldDef.objects.filter(key=key).first()
+    if existing is not None:
+        raise Conflict(f"a custom field with key {key!r} already exists (id {existing.pk})")
+
+
 def check_create_field_def(
     *, key: str, label: str, kind: str, choices: list[str] | None = None
 ) -> CustomFieldDef:
@@ -90,14 +93,14 @@ def check_create_field_def(
             )
         )
     label = clean_text(errors, "label", label, max_length=200)
+    cleaned: list[str] = []
     if kind not in KINDS:
         errors.append(FieldError("kind", f"{kind!r} is not one of {', '.join(KINDS)}"))
-    cleaned = _clean_choices(kind, choices, errors)
+    else:
+        cleaned = _clean_choices(kind, choices, errors)
     if errors:
         raise ValidationFailed(errors)
-    existing = CustomFieldDef.objects.filter(key=key).first()
-    if existing is not None:
-        raise Conflict(f"a custom field with key {key!r} already exists (id {existing.pk})")
+    _refuse_taken_key(key)
     with unique_or_conflict(f"a custom field with key {key!r} already exists"):
         return do_create_field_def(key, label, kind, cleaned)
 
