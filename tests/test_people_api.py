@@ -99,6 +99,32 @@ def test_customer_cannot_read_itself_through_the_directory(desk: Desk) -> None:
     assert r.status == 403 and "/api/me" in r.data["detail"]
 
 
+ODD_BODIES: list[Any] = [
+    [1],
+    "x",
+    7,
+    {"name": "a\x00b"},
+    {"name": None, "email": None, "label": None},
+    {"email": 5, "teams": "Tier 1", "members": [None], "choices": [[]]},
+    {"attributes": "x"},
+    {"attributes": {"a": float("inf")}},
+    {"role": ["admin"], "active": "maybe", "organization": 3, "kind": {}},
+]
+
+
+@pytest.mark.parametrize("path", sorted(WRITE_ROLES))
+def test_malformed_input_is_4xx_never_500(desk: Desk, path: str) -> None:
+    some_id = desk.admin.get(path).data["items"][0]["id"]
+    for body in ODD_BODIES:
+        created = desk.admin.call("POST", path, body)
+        assert 400 <= created.status < 500, (body, created)
+        patched = desk.admin.call("PATCH", f"{path}/{some_id}", body)
+        assert 400 <= patched.status < 500, (body, patched)
+    for query in ({"offset": 10**12}, {"limit": 0}, {"q": "a\x00"}, {"active": "maybe"}):
+        r = desk.admin.get(path, **query)
+        assert r.status == 422 or (r.status == 200 and "active" in query), (query, r)
+
+
 # --- agents ---------------------------------------------------------------------------------
 
 
@@ -318,6 +344,15 @@ def test_teams_create_update_delete(desk: Desk) -> None:
     assert u.data["name"] == "Escalation" and u.data["description"] == "Hard cases"
     assert [m["email"] for m in u.data["members"]] == ["alice@desk.test", "erin@desk.test"]
     assert desk.agent.get("/me").data["teams"] == ["Escalation", "Tier 1"]
+
+    # A deactivated member may stay when the list is echoed back, but is never added.
+    erin = _id(desk.admin, "/agents", q="erin")
+    assert desk.admin.post(f"/agents/{erin}/deactivate").status == 200
+    echoed = desk.admin.patch(f"/teams/{team['id']}", {"members": ["erin@desk.test"]})
+    assert echoed.status == 200 and len(echoed.data["members"]) == 1, echoed
+    tier1 = _id(desk.admin, "/teams", q="tier 1")
+    added = desk.admin.patch(f"/teams/{tier1}", {"members": ["erin@desk.test"]})
+    assert set(_fields(added)) == {"members[0]"}
 
     t = _ticket(desk, team="Escalation")
     used = _delete(desk.admin, f"/teams/{team['id']}")

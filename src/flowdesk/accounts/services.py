@@ -18,6 +18,7 @@ from typing import Any
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, transaction
+from django.db.models import Q
 
 from flowdesk.accounts import selectors
 from flowdesk.accounts.models import ApiToken, Organization, Role, Team, User, hash_token
@@ -159,12 +160,13 @@ def _teams_named(names: list[str], errors: list[FieldError]) -> list[Team]:
     return list(found.values())
 
 
-def _active_agents(emails: list[str], errors: list[FieldError]) -> list[User]:
+def _member_agents(emails: list[str], errors: list[FieldError], team: Team | None) -> list[User]:
+    """Active agents by e-mail; a deactivated agent already in the team may stay (so a client
+    echoing the member list it read is not refused), but none is added."""
     wanted = [e.strip().lower() for e in emails]
-    found = {
-        u.email: u
-        for u in User.objects.filter(email__in=wanted, role__in=AGENT_ROLES, is_active=True)
-    }
+    agents = User.objects.filter(email__in=wanted, role__in=AGENT_ROLES)
+    keep = Q(teams=team) if team is not None else Q(pk__in=[])
+    found = {u.email: u for u in agents.filter(Q(is_active=True) | keep).distinct()}
     for i, email in enumerate(wanted):
         if email not in found:
             errors.append(FieldError(f"members[{i}]", f"no active agent with e-mail {email!r}"))
@@ -369,7 +371,7 @@ def do_create_team(name: str, members: Iterable[User] = (), description: str = "
 
 
 def _team_input(
-    name: str | None, description: str | None, members: list[str] | None
+    team: Team | None, name: str | None, description: str | None, members: list[str] | None
 ) -> tuple[dict[str, Any], list[User] | None]:
     errors: list[FieldError] = []
     changes: dict[str, Any] = {}
@@ -379,13 +381,13 @@ def _team_input(
         changes["description"] = clean_text(
             errors, "description", description, max_length=2000, required=False
         )
-    rows = _active_agents(members, errors) if members is not None else None
+    rows = _member_agents(members, errors, team) if members is not None else None
     _fail(errors)
     return changes, rows
 
 
 def check_create_team(*, name: str, description: str = "", members: Iterable[str] = ()) -> Team:
-    changes, rows = _team_input(name, description, list(members))
+    changes, rows = _team_input(None, name, description, list(members))
     _refuse_taken_name(Team, changes["name"], None)
     with unique_or_conflict(f"a team named {changes['name']!r} already exists"):
         return do_create_team(changes["name"], rows or [], changes["description"])
@@ -407,7 +409,7 @@ def check_update_team(
     members: list[str] | None = None,
 ) -> Team:
     """Renaming a team the active rule set names is refused: rules name teams by name."""
-    changes, rows = _team_input(name, description, members)
+    changes, rows = _team_input(team, name, description, members)
     if changes.get("name", team.name) != team.name:
         _refuse_taken_name(Team, changes["name"], team.pk)
         refuse_if_named(
