@@ -76,8 +76,14 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 
-from flowdesk.api import outbox, rules, tickets  # noqa: E402  (routers import `api` helpers)
+from flowdesk.api import fields, outbox, people, rules, tickets  # noqa: E402  (routers import `api` helpers)
 
 api.add_router("/tickets", tickets.router)
 api.add_router("/rules", rules.router)
 api.add_router("/outbox", outbox.router)
+api.add_router("/me", people.me_router)
+api.add_router("/agents", people.agents_router)
+api.add_router("/customers", people.customers_router)
+api.add_router("/teams", people.teams_router)
+api.add_router("/organizations", people.organizations_router)
+api.add_router("/custom-fields", fields.router)
