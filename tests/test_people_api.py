@@ -693,5 +693,7 @@ def test_two_admins_demoting_each_other_leave_one_admin(desk: Desk) -> None:
             lambda: Api(second).patch(f"/agents/{admin_id}", {"role": "agent"}),
         ]
     )
-    assert statuses == [200, 409], statuses
+    # The loser is refused either way: 409 when both checked the admin count at once (the last
+    # admin stays), 403 when the winner had already committed (its actor is no admin any more).
+    assert sorted(statuses) in ([200, 403], [200, 409]), statuses
     assert User.objects.filter(role=Role.ADMIN, is_active=True).count() == 1
