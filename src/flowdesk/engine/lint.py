@@ -476,12 +476,13 @@ class _Facts:
 
 
 def _overwritten(facts: _Facts) -> list[LintWarning]:
-    """The earlier rule E of a pair loses its write when the later rule L fires after it.
+    """The earlier rule E of a pair loses its write every time it fires to a later rule L.
 
-    L general (contains E): E is untouched by every other rule, so it fires in the first pass or
-    never; L is untouched by the rules before it, so in that pass it matches after E did.
-    E general (contains L): E is untouched, so if L ever fires E matched from the start and fired
-    in the first pass, before L. A ``stop`` from E up to L could end the cascade between them.
+    E is untouched by every other rule, so it fires in the first pass or never; L is untouched by
+    the rules before it and matches whenever E matches, so in that pass it fires after E and its
+    value wins. No ``stop`` from E up to L may end the cascade between them. The reverse order (a
+    general rule, then a specific one overriding it) is the usual default-then-exception pattern:
+    the earlier write survives whenever the later rule does not fire, so it is not reported.
     """
     out: list[LintWarning] = []
     rules = [r for r in facts.rules if r.index not in facts.never]
@@ -494,17 +495,13 @@ def _overwritten(facts: _Facts) -> list[LintWarning]:
         if not shared or facts.stop_between(e, later) or not facts.untouched(e, facts.rules):
             continue
         before = [r for r in facts.rules if r.index < later.index]
-        name = repr(later.name)
-        if facts.untouched(later, before) and facts.contains(later, e):
-            how = f"always overwritten by rule {name}"
-            why = f"{name} runs later and matches whenever this rule matches"
-        elif facts.contains(e, later):
-            how = f"overwritten by rule {name} every time {name} fires"
-            why = f"{name} runs later and matches only when this rule has matched too"
-        else:
+        if not (facts.untouched(later, before) and facts.contains(later, e)):
             continue
         for f, ((ev, ei), (lv, li)) in sorted(shared.items()):
-            msg = f"{f} set to {ev!r} is {how} (its actions[{li}] sets {lv!r}): {why}"
+            msg = (
+                f"{f} set to {ev!r} is always overwritten by rule {later.name!r} (its "
+                f"actions[{li}] sets {lv!r}), which runs later and matches whenever this rule does"
+            )
             out.append(LintWarning(e.name, f"actions[{ei}]", msg, "always-overwritten"))
     return out
 
