@@ -10,6 +10,7 @@ from .compile import CompiledRuleSet, compile_ruleset
 from .conditions import CONDITION_OPERATORS, Operator
 from .errors import Issue, RuleSetError
 from .explain import Explanation, explain
+from .lint import LintWarning, lint
 from .schema import rule_schema
 from .timers import next_due
 from .tree import CompiledRule
@@ -43,6 +44,7 @@ __all__ = [
     "FieldSpec",
     "FiredRule",
     "Issue",
+    "LintWarning",
     "MessageInfo",
     "Operator",
     "RuleError",
@@ -54,6 +56,7 @@ __all__ = [
     "default_catalog",
     "dump_ruleset_yaml",
     "explain",
+    "lint",
     "load_ruleset_yaml",
     "next_due",
     "rule_schema",
