@@ -24,6 +24,7 @@ TIERS = ["enterprise", "business", "free"]
 TAGS = ["vip", "billing", "bug"]
 # Overlapping and nested needles ("log" in "login", "in" in both) exercise the automaton.
 WORDS = ["login", "refund", "Portal", "log", "in", "al"]
+PATTERNS = [r"\blog(?:in)?\b", "refund|portal", r"^Re", r"\d+", "(?i)LOGIN", "in+al", "x?"]
 
 leaf = st.one_of(
     st.builds(
@@ -68,6 +69,13 @@ leaf = st.one_of(
         lambda f, op: {"field": f, "op": op},
         st.sampled_from(["team", "tags", "priority", "assignee"]),
         st.sampled_from(["present", "blank", "changed"]),
+    ),
+    # Regexes: with required literals (the automaton rules texts out), without, and
+    # case-insensitive ones (no shortcut allowed).
+    st.builds(
+        lambda f, p: {"field": f, "op": "matches", "value": p},
+        st.sampled_from(["subject", "latest_message.body"]),
+        st.sampled_from(PATTERNS),
     ),
 )
 cond = st.recursive(
@@ -117,6 +125,9 @@ def ruleset(draw: Any) -> dict[str, Any]:
     return {"version": 1, "rules": out}
 
 
+SUBJECTS = ["login broken", "Refund please", "portal: login", "", None, "blogin", "in", "Log", "42"]
+
+
 @st.composite
 def event_and_snapshot(draw: Any) -> tuple[dict[str, Any], Event]:
     snap = snapshot(
@@ -127,11 +138,8 @@ def event_and_snapshot(draw: Any) -> tuple[dict[str, Any], Event]:
         age_hours=draw(st.sampled_from([None, 0, 1, 2.5, 3, 4, 8.0, 9])),
         message_count=draw(st.integers(0, 5)),
         tags=frozenset(draw(st.lists(st.sampled_from(TAGS), max_size=3))),
-        subject=draw(
-            st.sampled_from(
-                ["login broken", "Refund please", "portal: login", "", None, "blogin", "in", "Log"]
-            )
-        ),
+        subject=draw(st.sampled_from(SUBJECTS)),
+        latest_message__body=draw(st.sampled_from(SUBJECTS)),
         team=draw(st.sampled_from([None, "Tier 1"])),
         assignee=draw(st.sampled_from([None, "ann@desk.test"])),
     )
@@ -285,6 +293,7 @@ ODD: dict[str, list[Any]] = {
     "message_count": [0, 2, None, "2", [1]],
     "tags": [frozenset({"vip"}), frozenset(), None, ["vip"], "vip", frozenset({1, "bug"})],
     "subject": ["Portal login", "", None, 12, ["login"]],
+    "latest_message__body": ["refund 42", None, 3.5],
     "team": ["Tier 1", None, ["Tier 1"]],
 }
 

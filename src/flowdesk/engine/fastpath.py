@@ -1,6 +1,6 @@
 """Generated match functions: one per compiled rule set, the matcher's steps unrolled.
 
-``Matcher.match_terms_general`` loops over its steps (see ``index._plan``); per event that costs a
+``Matcher.match_terms_general`` loops over its steps (``fieldindex.plan``); per event that costs a
 loop, attribute lookups and a call per field, which at 1,000 rules was a third of the time. Here
 the same steps are written out as the source of one function whose constants (masks, memos, the
 needle automaton, field names) are globals of that function, so nothing is looked up or called
@@ -23,7 +23,8 @@ from gmpy2 import xmpz
 from .types import Event
 
 if TYPE_CHECKING:
-    from .index import Matcher, Step
+    from .fieldindex import Step
+    from .matcher import Matcher
 
 TermsFn = Callable[..., int]
 NamesFn = Callable[[Mapping[str, Any], Event], list[str]]
@@ -197,6 +198,8 @@ def _step(src: _Source, step: Step, d: int, fallback: str) -> None:
             src.emit(d + 1, "u = unmet")
             src.emit(d + 1, *(f"u |= unmet >> {sh}" for sh in c["shifts"]))
             src.emit(d + 1, f"unmet = u & {src.const(c['full'])}")
+        if c["top"] is not None:  # the not_contains region: a found needle falsifies these
+            src.emit(d + 1, f"unmet |= hits >> {c['top']}")
         src.emit(d + 1, "alive ^= alive & unmet")
         src.emit(d, "else:")
         src.emit(d + 1, *exact, "alive &= keep")
