@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_property import naive_match, odd_snapshot, ruleset
 
-from flowdesk.engine import Event, compile_ruleset
+from flowdesk.engine import Event, MessageInfo, compile_ruleset
 from flowdesk.engine.prefilter import required_needles
 
 # Texts built from the patterns' own literals (in other cases too), so many of them match.
@@ -87,3 +87,44 @@ def test_many_regexes_and_not_contains_on_long_text() -> None:
         body = " ".join(words[k : k + 40])
         snap = snapshot(subject=" ".join(words[k + 5 : k + 9]), latest_message__body=body)
         assert rs.match(snap, Event("created")) == naive_match(rs.rules, snap, Event("created"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=ruleset(), snaps=st.lists(odd_snapshot(), min_size=1, max_size=3))
+def test_straight_line_equals_index_on_odd_values(data: dict[str, Any], snaps: list[Any]) -> None:
+    rs = compile_ruleset(data, catalog=CATALOG)
+    m = rs.matcher
+    m.use_linear(rs.rules)  # whatever the size would choose
+    for snap in snaps:
+        for ev in (
+            Event("created"),
+            Event(
+                "updated", {"priority": ("low", snap["priority"])}, (MessageInfo("agent", True),)
+            ),
+        ):
+            want = m.names_of(m.match_terms_general(snap, ev.kind, ev.changes, ev.messages))
+            assert m.match_event(snap, ev) == want == m.index_event(snap, ev)
+
+
+def test_straight_line_cache_full_falls_back_to_the_index(monkeypatch: Any) -> None:
+    from flowdesk.engine import linear
+
+    monkeypatch.setattr(linear, "MAX_FUNCTIONS", 1)
+    rule = {"triggers": ["created", "updated"], "actions": [{"type": "add_note", "body": "n"}]}
+    data = {
+        "version": 1,
+        "rules": [
+            {
+                **rule,
+                "name": "a",
+                "conditions": {"field": "subject", "op": "contains", "value": "log"},
+            },
+            {**rule, "name": "b", "triggers": ["updated"]},
+        ],
+    }
+    rs = compile_ruleset(data, catalog=CATALOG)
+    assert rs.matcher.linear is not None
+    snap = snapshot()
+    assert rs.match(snap, Event("created")) == ["a"]
+    assert rs.match(snap, Event("updated")) == ["a", "b"]  # a second candidate set: the index
+    assert len(rs.matcher.linear.functions) == 1

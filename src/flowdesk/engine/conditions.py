@@ -102,6 +102,21 @@ class TagList(_Strict):
     value: list[StrictStr] = Field(min_length=1, description="Tags (or set members) to look for.")
 
 
+class SourceVars(Protocol):
+    """Names an operator may use in the Python expression it returns from ``source``
+    (``linear.py`` binds them in a generated function)."""
+
+    def raw(self) -> str:
+        """The local holding the field's value, checked to have the type its kind promises
+        (text: str or None; tags/set: frozenset or None; int/number: int, float or None)."""
+
+    def folded(self) -> str:
+        """The local holding the value case-folded if it is text (like ``fold``)."""
+
+    def const(self, value: Any) -> str:
+        """A global bound to ``value``."""
+
+
 def is_blank(value: Any) -> bool:
     if value is None or value == "":
         return True
@@ -161,6 +176,11 @@ class Operator(Generic[C]):
     def required_values(self) -> frozenset[Any] | None:
         """The (folded) values the field must hold for this literal to be true, if it says so:
         a term requiring two disjoint sets on one field is dropped at compile time."""
+        return None
+
+    def source(self, v: SourceVars) -> str | None:
+        """A Python expression equal to ``test`` (or raising) on values of the promised type,
+        for the straight-line evaluator; None: it calls ``test`` instead."""
         return None
 
     @classmethod
@@ -227,6 +247,11 @@ class Is(Operator[AnyValue]):
             return None
         return frozenset([self.key])
 
+    def source(self, v: SourceVars) -> str | None:
+        if self.date is not None:
+            return None
+        return f"({v.folded() if self.folds else v.raw()} == {v.const(self.key)})"
+
 
 @register
 class IsNot(Is):
@@ -247,6 +272,10 @@ class IsNot(Is):
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return not Is.test(self, snapshot, changes)
+
+    def source(self, v: SourceVars) -> str | None:
+        eq = Is.source(self, v)
+        return None if eq is None else f"(not {eq})"
 
 
 @register
@@ -277,6 +306,9 @@ class In(Operator[ValueList]):
     def required_values(self) -> frozenset[Any] | None:
         return self.keys
 
+    def source(self, v: SourceVars) -> str | None:
+        return f"({v.folded() if self.folds else v.raw()} in {v.const(self.keys)})"
+
 
 @register
 class NotIn(In):
@@ -296,6 +328,9 @@ class NotIn(In):
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return not In.test(self, snapshot, changes)
+
+    def source(self, v: SourceVars) -> str | None:
+        return f"(not {In.source(self, v)})"
 
 
 class _TextOp(Operator[C]):
@@ -332,6 +367,12 @@ class Contains(_TextOp[TextValue]):
         sink.add_needles((self.needle,), bit)
         return True
 
+    def source(self, v: SourceVars) -> str | None:
+        if self.field.kind != "text":
+            return None
+        f = v.folded()
+        return f"({f} is not None and {v.const(self.needle)} in {f})"
+
 
 @register
 class NotContains(Contains):
@@ -349,6 +390,12 @@ class NotContains(Contains):
         sink.add_absent_needle(self.needle, bit)
         return True
 
+    def source(self, v: SourceVars) -> str | None:
+        if self.field.kind != "text":
+            return None
+        f = v.folded()
+        return f"({f} is None or {v.const(self.needle)} not in {f})"
+
 
 @register
 class StartsWith(_TextOp[TextValue]):
@@ -365,6 +412,12 @@ class StartsWith(_TextOp[TextValue]):
             return False
         sink.add_needles((self.needle,), bit, at_start=True)
         return True
+
+    def source(self, v: SourceVars) -> str | None:
+        if self.field.kind != "text":
+            return None
+        f = v.folded()
+        return f"({f} is not None and {f}.startswith({v.const(self.needle)}))"
 
 
 @register
@@ -401,6 +454,15 @@ class Matches(_TextOp[PatternValue]):
         if self.field.kind == "text" and self.needles:
             sink.add_needles(self.needles, bit)
         return False
+
+    def source(self, v: SourceVars) -> str | None:
+        if self.field.kind != "text":
+            return None
+        r = v.raw()
+        return f"({r} is not None and {v.const(self.pattern.search)}({r}) is not None)"
+
+
+_CMP_SYMBOLS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
 
 class _Compare(Operator[OrderedValue]):
@@ -442,6 +504,12 @@ class _Compare(Operator[OrderedValue]):
             return False  # dates compare parsed values
         sink.add_range(self.cmp, self.value, bit)
         return True
+
+    def source(self, v: SourceVars) -> str | None:
+        if self.field.kind not in RANGE_INDEX_KINDS:
+            return None
+        r = v.raw()
+        return f"({r} is not None and {r} {_CMP_SYMBOLS[self.cmp]} {v.const(self.bound)})"
 
 
 @register
@@ -534,6 +602,9 @@ class Changed(Operator[NoValue]):
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return self.fname in changes
 
+    def source(self, v: SourceVars) -> str | None:
+        return f"({v.const(self.fname)} in changes)"
+
 
 class _ChangedValue(Operator[AnyValue]):
     kinds = SCALAR_KINDS
@@ -614,6 +685,10 @@ class HasAny(_TagsOp):
         sink.add_any_of(self.tags, bit)
         return True
 
+    def source(self, v: SourceVars) -> str | None:
+        r = v.raw()
+        return f"({r} is not None and not {r}.isdisjoint({v.const(self.tags)}))"
+
 
 @register
 class HasAll(_TagsOp):
@@ -630,6 +705,10 @@ class HasAll(_TagsOp):
             sink.add_any_of((tag,), bit)
         return True
 
+    def source(self, v: SourceVars) -> str | None:
+        r = v.raw()
+        return f"({r} is not None and {v.const(self.tags)} <= {r})"
+
 
 @register
 class HasNone(_TagsOp):
@@ -645,6 +724,10 @@ class HasNone(_TagsOp):
     def index_into(self, sink: FieldSink, bit: int) -> bool:
         sink.add_none_of(self.tags, bit)
         return True
+
+    def source(self, v: SourceVars) -> str | None:
+        r = v.raw()
+        return f"({r} is None or {r}.isdisjoint({v.const(self.tags)}))"
 
 
 def operators_for_kind(kind: str) -> list[str]:

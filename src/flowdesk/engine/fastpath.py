@@ -24,6 +24,7 @@ from .types import Event
 
 if TYPE_CHECKING:
     from .fieldindex import Step
+    from .linear import Linear
     from .matcher import Matcher
 
 TermsFn = Callable[..., int]
@@ -59,6 +60,42 @@ def build(m: Matcher) -> tuple[TermsFn, NamesFn]:
     code = compile("\n".join(src.lines), f"<match functions of {m.n_terms} terms>", "exec")
     exec(code, src.ns)
     return src.ns["match_terms"], src.ns["match_event"]
+
+
+def build_linear(m: Matcher, linear: Linear, index_event: NamesFn) -> NamesFn:
+    """match_event for the straight-line strategy (linear.py): the trigger candidates as in
+    the index, then the function written for exactly those candidates."""
+    src = _Source()
+    general, names_of = src.const(m.match_terms_general), src.const(m.names_of)
+    src.emit(
+        0,
+        "def match_event(snapshot, event):",
+        "    kind = event.kind",
+        "    changes = event.changes",
+        "    messages = event.messages",
+    )
+    _candidates(src, m)
+    src.emit(
+        1,
+        "if not alive:",
+        "    return []",
+        f"fn = {src.const(linear.lookup)}(alive)",
+        "if fn is None:",
+        f"    fn = {src.const(linear.build)}(alive)",
+        "    if fn is None:",  # the cache is full: the index answers
+        f"        return {src.const(index_event)}(snapshot, event)",
+        "try:",
+        "    out = fn(snapshot, changes)",
+        "except Exception:",  # the general path records nothing here, but answers exactly
+        "    out = None",
+        "if out is None:",
+        f"    return {names_of}({general}(snapshot, kind, changes, messages))",
+        "return out",
+    )
+    code = compile("\n".join(src.lines), "<straight-line dispatch>", "exec")
+    exec(code, src.ns)
+    fn: NamesFn = src.ns["match_event"]
+    return fn
 
 
 def _terms_fn(src: _Source, m: Matcher, general: str) -> None:

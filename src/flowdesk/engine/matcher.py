@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 from gmpy2 import mpz, xmpz
 
-from . import fastpath
+from . import fastpath, linear
 from .conditions import Operator
 from .dnf import Lit, LitTable, rule_terms
 from .fastpath import NamesFn, TermsFn
 from .fieldindex import FieldIndex, plan
+from .linear import Linear
 from .tree import CompiledRule
 from .types import MessageInfo, TriggerContext
 
@@ -122,6 +123,17 @@ class Matcher:
         self.match_terms: TermsFn
         self.match_event: NamesFn
         self.match_terms, self.match_event = fastpath.build(self)
+        self.index_event = self.match_event
+        # Small rule sets: straight-line code per trigger-candidate set beats the index's fixed
+        # per-event costs (linear.py); match_terms (the cascade's entry) stays on the index.
+        self.linear: Linear | None = None
+        if linear.worth_it(rules):
+            self.use_linear(rules)
+
+    def use_linear(self, rules: list[CompiledRule]) -> None:
+        """Answer match_event with the straight-line evaluator (tests force it with this)."""
+        self.linear = Linear(rules, self)
+        self.match_event = fastpath.build_linear(self, self.linear, self.index_event)
 
     def _field(self, fields: dict[str, FieldIndex], op: Operator[Any]) -> FieldIndex:
         fi = fields.get(op.fname)
