@@ -1,10 +1,10 @@
 """Instructions per match() call, counted by valgrind: a noise-free figure for comparing versions.
 
-    python bench/engine_instructions.py [--rules 1000] [--events 10000] [--passes 2]
+    python bench/engine_instructions.py [--rules 1000] [--events 3000] [--passes 2]
 
 Wall-clock figures on a shared machine move with its load; an instruction count does not. The
-script runs itself twice under `valgrind --tool=callgrind` on the workload of engine_bench.py:
-once with the timed passes and once with only the setup (rule compilation, events, one warm-up
+script runs itself twice under `valgrind --tool=callgrind` on the workload of engine_bench.py: once
+with the timed passes and once with only the setup (rule compilation, events, one warm-up
 pass), and prints the difference divided by the number of matched events. Needs valgrind
 (Debian: apt-get install valgrind); expect about a minute at 1,000 rules.
 """
@@ -21,15 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine_bench import gen_event, gen_rules
+from engine_bench import DEFAULT_CORPUS, generated_corpus, load_corpus, workload
 
 
-def child(n_rules: int, n_events: int, passes: int, seed: int) -> None:
+def child(n_rules: int, n_events: int, passes: int, seed: int, corpus_dir: Path) -> None:
     from flowdesk.engine import compile_ruleset, default_catalog
 
-    r = random.Random(seed * 1_000_003 + n_rules)
-    rs = compile_ruleset(gen_rules(n_rules, r), catalog=default_catalog(), source="bench")
-    events = [gen_event(r, i) for i in range(n_events)]
+    corpus = load_corpus(corpus_dir) or generated_corpus(random.Random(seed))
+    data, events = workload(n_rules, n_events, seed, corpus)
+    rs = compile_ruleset(data, catalog=default_catalog(), source="bench")
     match = rs.match
     for _ in range(1 + passes):  # the warm-up pass fills the memos in both runs
         for snap, ev in events:
@@ -41,6 +41,7 @@ def count(args: argparse.Namespace, passes: int) -> int:
         "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
         sys.executable, __file__, "--child", str(passes),
         "--rules", str(args.rules), "--events", str(args.events), "--seed", str(args.seed),
+        "--corpus", str(args.corpus),
     ]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
     found = re.search(r"Collected : (\d+)", out)
@@ -52,13 +53,14 @@ def count(args: argparse.Namespace, passes: int) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rules", type=int, default=1000)
-    ap.add_argument("--events", type=int, default=10000)
+    ap.add_argument("--events", type=int, default=3000)
     ap.add_argument("--passes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="support-datasets folder")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
-        child(args.rules, args.events, args.child, args.seed)
+        child(args.rules, args.events, args.child, args.seed, args.corpus)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")

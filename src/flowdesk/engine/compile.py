@@ -392,7 +392,7 @@ class CompiledRuleSet:
         catalog: Catalog,
         source: str,
     ) -> None:
-        from .index import Matcher
+        from .matcher import Matcher
 
         self.definition = definition
         self.rules = rules

@@ -1,22 +1,24 @@
 """Condition operators: one small registered class per operator.
 
 Each operator declares the field kinds it accepts, a pydantic ``Config`` (the leaf's keys besides
-``field``/``op``), and optionally an ``index`` category the matcher uses to evaluate it for
-many rules at once. Everything value-dependent (case folding, regex compilation) happens in
-``__init__``, i.e. once at compile time, never per event.
+``field``/``op``), and how the matcher may index it (``index_into``): the operator knows what it
+means, so it tells the field's index which primitive to use; the matcher has no table of operator
+names, and adding an operator touches one class. Everything value-dependent (case folding, regex
+compilation) happens in ``__init__``, i.e. once at compile time, never per event.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from flowdesk.core.registry import Registry
 
 from .catalog import Catalog, FieldSpec, check_value, parse_date
+from .prefilter import required_needles
 
 ALL_KINDS = frozenset(
     {"enum", "text", "int", "number", "bool", "tags", "set", "ref", "date", "any"}
@@ -30,6 +32,38 @@ EQ_INDEX_KINDS = frozenset({"enum", "text", "int", "number", "bool", "ref", "any
 RANGE_INDEX_KINDS = frozenset({"int", "number"})
 
 Problem = tuple[str, str, str | None]  # (sub-path relative to the leaf, message, suggestion)
+
+
+class FieldSink(Protocol):
+    """What an operator may put into the index of its field (``fieldindex.FieldIndex``).
+
+    Each call records "this term's literal holds exactly when ..." for the term ``bit``; the index
+    answers all rules' literals on the field with a few big-integer operations per event.
+    """
+
+    def add_eq(self, keys: frozenset[Any], bit: int) -> None:
+        """Holds iff the (folded) value is one of ``keys``."""
+
+    def add_neq(self, keys: frozenset[Any], bit: int) -> None:
+        """Holds iff the (folded) value is none of ``keys`` (also when it is unset)."""
+
+    def add_range(self, cmp: str, bound: Any, bit: int) -> None:
+        """Holds iff the number compares ``cmp`` (gt/ge/lt/le) with ``bound``; false when unset."""
+
+    def add_presence(self, present: bool, bit: int) -> None:
+        """Holds iff the value is (not) blank."""
+
+    def add_any_of(self, keys: Iterable[Any], bit: int) -> None:
+        """Holds iff the collection has a member in ``keys``; false when unset."""
+
+    def add_none_of(self, keys: Iterable[Any], bit: int) -> None:
+        """Holds iff the collection has no member in ``keys`` (also when unset)."""
+
+    def add_needles(self, needles: Iterable[str], bit: int, at_start: bool = False) -> None:
+        """Holds iff one of the folded ``needles`` occurs in the folded text (at its start)."""
+
+    def add_absent_needle(self, needle: str, bit: int) -> None:
+        """Holds iff the folded ``needle`` does not occur in the folded text (or it is unset)."""
 
 
 class _Strict(BaseModel):
@@ -68,6 +102,21 @@ class TagList(_Strict):
     value: list[StrictStr] = Field(min_length=1, description="Tags (or set members) to look for.")
 
 
+class SourceVars(Protocol):
+    """Names an operator may use in the Python expression it returns from ``source``
+    (``linear.py`` binds them in a generated function)."""
+
+    def raw(self) -> str:
+        """The local holding the field's value, checked to have the type its kind promises
+        (text: str or None; tags/set: frozenset or None; int/number: int, float or None)."""
+
+    def folded(self) -> str:
+        """The local holding the value case-folded if it is text (like ``fold``)."""
+
+    def const(self, value: Any) -> str:
+        """A global bound to ``value``."""
+
+
 def is_blank(value: Any) -> bool:
     if value is None or value == "":
         return True
@@ -79,23 +128,37 @@ def fold(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
-class Operator:
-    """Base class. Subclasses set ``name``/``kinds``/``Config`` and implement ``test``."""
+def hashable(values: Iterable[Any]) -> bool:
+    try:
+        for v in values:
+            hash(v)
+    except TypeError:
+        return False
+    return True
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+class Operator(Generic[C]):
+    """Base class. Subclasses set ``name``/``kinds``/``Config`` and implement ``test``.
+
+    ``C`` is the type of ``Config``: subclasses say ``Operator[TextValue]`` so ``self.config``
+    (and the ``config`` given to ``problems``) are typed without casts.
+    """
 
     name: ClassVar[str]
     kinds: ClassVar[frozenset[str]]
     Config: ClassVar[type[BaseModel]] = NoValue
-    #: category for the matcher's index (None = evaluated lazily as a residual literal)
-    index: ClassVar[str | None] = None
     #: operator whose result is exactly ``not self`` (lets negations stay indexable)
     complement: ClassVar[str | None] = None
     #: the operator compares ``value`` with the field (so values are checked against it)
     checks_value: ClassVar[bool] = True
 
-    def __init__(self, field: FieldSpec, config: BaseModel) -> None:
+    def __init__(self, field: FieldSpec, config: C) -> None:
         self.field = field
         self.fname = field.name
-        self.config = config
+        self.config: C = config
         self.value: Any = getattr(config, "value", None)
         self.folds = field.kind == "text"
         self.prepare()
@@ -103,8 +166,25 @@ class Operator:
     def prepare(self) -> None:
         """Precompute per-rule data; called once at compile time."""
 
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        """Describe this literal (for the DNF term ``bit``) to its field's index. True: the index
+        now decides it exactly. False: the matcher evaluates it lazily, once per event, while a
+        surviving term needs it (the default; the index may still have been given a necessary
+        condition that rules most events out cheaply)."""
+        return False
+
+    def required_values(self) -> frozenset[Any] | None:
+        """The (folded) values the field must hold for this literal to be true, if it says so:
+        a term requiring two disjoint sets on one field is dropped at compile time."""
+        return None
+
+    def source(self, v: SourceVars) -> str | None:
+        """A Python expression equal to ``test`` (or raising) on values of the promised type,
+        for the straight-line evaluator; None: it calls ``test`` instead."""
+        return None
+
     @classmethod
-    def problems(cls, catalog: Catalog, field: FieldSpec, config: BaseModel) -> list[Problem]:
+    def problems(cls, catalog: Catalog, field: FieldSpec, config: C) -> list[Problem]:
         if not cls.checks_value or not hasattr(config, "value"):
             return []
         value = config.value
@@ -123,30 +203,26 @@ class Operator:
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         raise NotImplementedError
 
-    def index_keys(self) -> frozenset[Any]:
-        """For eq/neq/any_of/none_of indexes: the canonical values this literal is about."""
-        raise NotImplementedError
-
     def expected(self) -> str:
         return self.name if not hasattr(self.config, "value") else f"{self.name} {self.value!r}"
 
 
-CONDITION_OPERATORS: Registry[type[Operator]] = Registry("condition operator")
+CONDITION_OPERATORS: Registry[type[Operator[Any]]] = Registry("condition operator")
+OpT = TypeVar("OpT", bound=type[Operator[Any]])
 
 
-def register(cls: type[Operator]) -> type[Operator]:
+def register(cls: OpT) -> OpT:
     CONDITION_OPERATORS.add(cls.name, cls)
     return cls
 
 
 @register
-class Is(Operator):
+class Is(Operator[AnyValue]):
     """Exact equality (case-insensitive on text fields), so 'Billing' and 'billing' agree."""
 
     name = "is"
     kinds = SCALAR_KINDS
     Config = AnyValue
-    index = "eq"
     complement = "is_not"
 
     def prepare(self) -> None:
@@ -159,8 +235,22 @@ class Is(Operator):
             return v is not None and parse_date(v) == self.date
         return bool((fold(v) if self.folds else v) == self.key)
 
-    def index_keys(self) -> frozenset[Any]:
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        keys = frozenset([self.key])
+        if self.field.kind not in EQ_INDEX_KINDS or not hashable(keys):
+            return False  # dates compare parsed; unhashable values cannot be dict keys
+        sink.add_eq(keys, bit)
+        return True
+
+    def required_values(self) -> frozenset[Any] | None:
+        if self.date is not None or not hashable([self.key]):
+            return None
         return frozenset([self.key])
+
+    def source(self, v: SourceVars) -> str | None:
+        if self.date is not None:
+            return None
+        return f"({v.folded() if self.folds else v.raw()} == {v.const(self.key)})"
 
 
 @register
@@ -168,21 +258,33 @@ class IsNot(Is):
     """Negation of ``is``; true when the field is unset, because unset is not that value."""
 
     name = "is_not"
-    index = "neq"
     complement = "is"
+
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        keys = frozenset([self.key])
+        if self.field.kind not in EQ_INDEX_KINDS or not hashable(keys):
+            return False
+        sink.add_neq(keys, bit)
+        return True
+
+    def required_values(self) -> frozenset[Any] | None:
+        return None
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return not Is.test(self, snapshot, changes)
 
+    def source(self, v: SourceVars) -> str | None:
+        eq = Is.source(self, v)
+        return None if eq is None else f"(not {eq})"
+
 
 @register
-class In(Operator):
+class In(Operator[ValueList]):
     """Membership in a list of values; one hash lookup per event thanks to the index."""
 
     name = "in"
     kinds = SCALAR_KINDS - {"date"}
     Config = ValueList
-    index = "eq"
     complement = "not_in"
 
     def prepare(self) -> None:
@@ -195,8 +297,17 @@ class In(Operator):
         except TypeError:  # unhashable value: it cannot equal any of our hashable values
             return False
 
-    def index_keys(self) -> frozenset[Any]:
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        if self.field.kind not in EQ_INDEX_KINDS or not hashable(self.keys):
+            return False
+        sink.add_eq(self.keys, bit)
+        return True
+
+    def required_values(self) -> frozenset[Any] | None:
         return self.keys
+
+    def source(self, v: SourceVars) -> str | None:
+        return f"({v.folded() if self.folds else v.raw()} in {v.const(self.keys)})"
 
 
 @register
@@ -204,14 +315,25 @@ class NotIn(In):
     """Negation of ``in``; true when the field is unset."""
 
     name = "not_in"
-    index = "neq"
     complement = "in"
+
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        if self.field.kind not in EQ_INDEX_KINDS or not hashable(self.keys):
+            return False
+        sink.add_neq(self.keys, bit)
+        return True
+
+    def required_values(self) -> frozenset[Any] | None:
+        return None
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return not In.test(self, snapshot, changes)
 
+    def source(self, v: SourceVars) -> str | None:
+        return f"(not {In.source(self, v)})"
 
-class _TextOp(Operator):
+
+class _TextOp(Operator[C]):
     kinds = TEXT_KINDS
     Config: ClassVar[type[BaseModel]] = TextValue
     checks_value = False
@@ -229,16 +351,27 @@ class _TextOp(Operator):
 
 
 @register
-class Contains(_TextOp):
+class Contains(_TextOp[TextValue]):
     """Case-insensitive substring test (agents type subjects in any case)."""
 
     name = "contains"
-    index: ClassVar[str | None] = "contains"
     complement = "not_contains"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         v = self._text(snapshot)
         return v is not None and self.needle in v
+
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        if self.field.kind != "text":
+            return False
+        sink.add_needles((self.needle,), bit)
+        return True
+
+    def source(self, v: SourceVars) -> str | None:
+        if self.field.kind != "text":
+            return None
+        f = v.folded()
+        return f"({f} is not None and {v.const(self.needle)} in {f})"
 
 
 @register
@@ -246,42 +379,65 @@ class NotContains(Contains):
     """Negation of ``contains``; true on an unset field."""
 
     name = "not_contains"
-    index = None  # not inherited: a negative test is not a "contains" index entry
     complement = "contains"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return not Contains.test(self, snapshot, changes)
 
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        if self.field.kind != "text":
+            return False
+        sink.add_absent_needle(self.needle, bit)
+        return True
+
+    def source(self, v: SourceVars) -> str | None:
+        if self.field.kind != "text":
+            return None
+        f = v.folded()
+        return f"({f} is None or {v.const(self.needle)} not in {f})"
+
 
 @register
-class StartsWith(_TextOp):
+class StartsWith(_TextOp[TextValue]):
     """Case-insensitive prefix test, e.g. subjects starting with '[ALERT]'."""
 
     name = "starts_with"
-    index = "starts_with"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         v = self._text(snapshot)
         return v is not None and v.startswith(self.needle)
 
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        if self.field.kind != "text":
+            return False
+        sink.add_needles((self.needle,), bit, at_start=True)
+        return True
+
+    def source(self, v: SourceVars) -> str | None:
+        if self.field.kind != "text":
+            return None
+        f = v.folded()
+        return f"({f} is not None and {f}.startswith({v.const(self.needle)}))"
+
 
 @register
-class Matches(_TextOp):
+class Matches(_TextOp[PatternValue]):
     """Python regex searched anywhere; compiled once so a bad pattern fails when saved."""
 
     name = "matches"
     Config = PatternValue
 
     @classmethod
-    def problems(cls, catalog: Catalog, field: FieldSpec, config: BaseModel) -> list[Problem]:
+    def problems(cls, catalog: Catalog, field: FieldSpec, config: PatternValue) -> list[Problem]:
         try:
-            re.compile(config.value)  # type: ignore[attr-defined]
+            re.compile(config.value)
         except re.error as exc:
             return [("value", f"invalid regular expression: {exc}", None)]
         return []
 
     def prepare(self) -> None:
         self.pattern = re.compile(self.value)
+        self.needles = required_needles(self.value)
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         v = snapshot.get(self.fname)
@@ -291,14 +447,33 @@ class Matches(_TextOp):
             raise TypeError(f"{self.fname}: matches needs text, got {type(v).__name__}")
         return self.pattern.search(v) is not None
 
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        # A regex is dearer than the index's whole step, and most texts cannot match it: when
+        # every match must contain one of a few literals, the needle automaton rules out the
+        # texts lacking all of them and the regex runs only on the others.
+        if self.field.kind == "text" and self.needles:
+            sink.add_needles(self.needles, bit)
+        return False
 
-class _Compare(Operator):
+    def source(self, v: SourceVars) -> str | None:
+        if self.field.kind != "text":
+            return None
+        r = v.raw()
+        return f"({r} is not None and {v.const(self.pattern.search)}({r}) is not None)"
+
+
+_CMP_SYMBOLS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+class _Compare(Operator[OrderedValue]):
     kinds = ORDERED_KINDS
     Config = OrderedValue
+    #: the index primitive (FieldSink.add_range) this comparison is
+    cmp: ClassVar[str]
 
     @classmethod
-    def problems(cls, catalog: Catalog, field: FieldSpec, config: BaseModel) -> list[Problem]:
-        value = config.value  # type: ignore[attr-defined]
+    def problems(cls, catalog: Catalog, field: FieldSpec, config: OrderedValue) -> list[Problem]:
+        value = config.value
         if field.kind == "date":
             if parse_date(value) is None:
                 return [("value", f"{cls.name} on a date needs an ISO date, got {value!r}", None)]
@@ -324,9 +499,17 @@ class _Compare(Operator):
             raise TypeError(f"{self.fname}: {self.name} needs a number, got {type(v).__name__}")
         return v
 
-    @property
-    def indexable(self) -> bool:
-        return self.field.kind in RANGE_INDEX_KINDS
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        if self.field.kind not in RANGE_INDEX_KINDS:
+            return False  # dates compare parsed values
+        sink.add_range(self.cmp, self.value, bit)
+        return True
+
+    def source(self, v: SourceVars) -> str | None:
+        if self.field.kind not in RANGE_INDEX_KINDS:
+            return None
+        r = v.raw()
+        return f"({r} is not None and {r} {_CMP_SYMBOLS[self.cmp]} {v.const(self.bound)})"
 
 
 @register
@@ -334,7 +517,7 @@ class GreaterThan(_Compare):
     """Strictly greater; an unset field is never greater (nor smaller) than anything."""
 
     name = "greater_than"
-    index = "gt"
+    cmp = "gt"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         v = self._operand(snapshot)
@@ -346,7 +529,7 @@ class GreaterOrEqual(_Compare):
     """Greater or equal; false on an unset field."""
 
     name = "greater_or_equal"
-    index = "ge"
+    cmp = "ge"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         v = self._operand(snapshot)
@@ -358,7 +541,7 @@ class LessThan(_Compare):
     """Strictly less; false on an unset field (unset is not 'zero')."""
 
     name = "less_than"
-    index = "lt"
+    cmp = "lt"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         v = self._operand(snapshot)
@@ -370,7 +553,7 @@ class LessOrEqual(_Compare):
     """Less or equal; false on an unset field."""
 
     name = "less_or_equal"
-    index = "le"
+    cmp = "le"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         v = self._operand(snapshot)
@@ -378,33 +561,39 @@ class LessOrEqual(_Compare):
 
 
 @register
-class Present(Operator):
+class Present(Operator[NoValue]):
     """The field has a value: not None, not '', not an empty set."""
 
     name = "present"
     kinds = ALL_KINDS
-    index = "present"
     complement = "blank"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return not is_blank(snapshot.get(self.fname))
 
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        sink.add_presence(True, bit)
+        return True
+
 
 @register
-class Blank(Operator):
+class Blank(Operator[NoValue]):
     """The field is None, '' or an empty set."""
 
     name = "blank"
     kinds = ALL_KINDS
-    index = "blank"
     complement = "present"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return is_blank(snapshot.get(self.fname))
 
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        sink.add_presence(False, bit)
+        return True
+
 
 @register
-class Changed(Operator):
+class Changed(Operator[NoValue]):
     """The field is in the accumulated change set (event changes plus earlier rules' changes)."""
 
     name = "changed"
@@ -413,15 +602,18 @@ class Changed(Operator):
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return self.fname in changes
 
+    def source(self, v: SourceVars) -> str | None:
+        return f"({v.const(self.fname)} in changes)"
 
-class _ChangedValue(Operator):
+
+class _ChangedValue(Operator[AnyValue]):
     kinds = SCALAR_KINDS
     Config = AnyValue
     side: ClassVar[int]
 
     @classmethod
-    def problems(cls, catalog: Catalog, field: FieldSpec, config: BaseModel) -> list[Problem]:
-        if config.value is None:  # type: ignore[attr-defined]
+    def problems(cls, catalog: Catalog, field: FieldSpec, config: AnyValue) -> list[Problem]:
+        if config.value is None:
             return []  # "changed from nothing" is meaningful (e.g. first assignment)
         return super().problems(catalog, field, config)
 
@@ -452,7 +644,7 @@ class ChangedTo(_ChangedValue):
     side = 1
 
 
-class _TagsOp(Operator):
+class _TagsOp(Operator[TagList]):
     kinds = COLLECTION_KINDS
     Config = TagList
 
@@ -461,9 +653,9 @@ class _TagsOp(Operator):
         self.tags = frozenset(t.lower() if lower else t for t in self.value)
 
     @classmethod
-    def problems(cls, catalog: Catalog, field: FieldSpec, config: BaseModel) -> list[Problem]:
+    def problems(cls, catalog: Catalog, field: FieldSpec, config: TagList) -> list[Problem]:
         out: list[Problem] = []
-        for i, item in enumerate(config.value):  # type: ignore[attr-defined]
+        for i, item in enumerate(config.value):
             bad = check_value(catalog, field, item)
             if bad:
                 out.append((f"value[{i}]", bad[0], bad[1]))
@@ -477,21 +669,25 @@ class _TagsOp(Operator):
             raise TypeError(f"{self.fname}: {self.name} needs a set, got {type(v).__name__}")
         return v
 
-    def index_keys(self) -> frozenset[Any]:
-        return self.tags
-
 
 @register
 class HasAny(_TagsOp):
     """At least one of the tags is present."""
 
     name = "has_any"
-    index = "any_of"
     complement = "has_none"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         members = self._members(snapshot)
         return any(t in members for t in self.tags)
+
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        sink.add_any_of(self.tags, bit)
+        return True
+
+    def source(self, v: SourceVars) -> str | None:
+        r = v.raw()
+        return f"({r} is not None and not {r}.isdisjoint({v.const(self.tags)}))"
 
 
 @register
@@ -499,11 +695,19 @@ class HasAll(_TagsOp):
     """Every one of the tags is present."""
 
     name = "has_all"
-    index = "all_of"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         members = self._members(snapshot)
         return all(t in members for t in self.tags)
+
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        for tag in sorted(self.tags):  # has_all [a, b] = has_any [a] and has_any [b]
+            sink.add_any_of((tag,), bit)
+        return True
+
+    def source(self, v: SourceVars) -> str | None:
+        r = v.raw()
+        return f"({r} is not None and {v.const(self.tags)} <= {r})"
 
 
 @register
@@ -511,12 +715,19 @@ class HasNone(_TagsOp):
     """None of the tags is present (true on an empty or unset set)."""
 
     name = "has_none"
-    index = "none_of"
     complement = "has_any"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         members = self._members(snapshot)
         return not any(t in members for t in self.tags)
+
+    def index_into(self, sink: FieldSink, bit: int) -> bool:
+        sink.add_none_of(self.tags, bit)
+        return True
+
+    def source(self, v: SourceVars) -> str | None:
+        r = v.raw()
+        return f"({r} is None or {r}.isdisjoint({v.const(self.tags)}))"
 
 
 def operators_for_kind(kind: str) -> list[str]:

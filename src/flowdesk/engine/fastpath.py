@@ -1,6 +1,6 @@
 """Generated match functions: one per compiled rule set, the matcher's steps unrolled.
 
-``Matcher.match_terms_general`` loops over its steps (see ``index._plan``); per event that costs a
+``Matcher.match_terms_general`` loops over its steps (``fieldindex.plan``); per event that costs a
 loop, attribute lookups and a call per field, which at 1,000 rules was a third of the time. Here
 the same steps are written out as the source of one function whose constants (masks, memos, the
 needle automaton, field names) are globals of that function, so nothing is looked up or called
@@ -23,7 +23,9 @@ from gmpy2 import xmpz
 from .types import Event
 
 if TYPE_CHECKING:
-    from .index import Matcher, Step
+    from .fieldindex import Step
+    from .linear import Linear
+    from .matcher import Matcher
 
 TermsFn = Callable[..., int]
 NamesFn = Callable[[Mapping[str, Any], Event], list[str]]
@@ -58,6 +60,42 @@ def build(m: Matcher) -> tuple[TermsFn, NamesFn]:
     code = compile("\n".join(src.lines), f"<match functions of {m.n_terms} terms>", "exec")
     exec(code, src.ns)
     return src.ns["match_terms"], src.ns["match_event"]
+
+
+def build_linear(m: Matcher, linear: Linear, index_event: NamesFn) -> NamesFn:
+    """match_event for the straight-line strategy (linear.py): the trigger candidates as in
+    the index, then the function written for exactly those candidates."""
+    src = _Source()
+    general, names_of = src.const(m.match_terms_general), src.const(m.names_of)
+    src.emit(
+        0,
+        "def match_event(snapshot, event):",
+        "    kind = event.kind",
+        "    changes = event.changes",
+        "    messages = event.messages",
+    )
+    _candidates(src, m)
+    src.emit(
+        1,
+        "if not alive:",
+        "    return []",
+        f"fn = {src.const(linear.lookup)}(alive)",
+        "if fn is None:",
+        f"    fn = {src.const(linear.build)}(alive)",
+        "    if fn is None:",  # the cache is full: the index answers
+        f"        return {src.const(index_event)}(snapshot, event)",
+        "try:",
+        "    out = fn(snapshot, changes)",
+        "except Exception:",  # the general path records nothing here, but answers exactly
+        "    out = None",
+        "if out is None:",
+        f"    return {names_of}({general}(snapshot, kind, changes, messages))",
+        "return out",
+    )
+    code = compile("\n".join(src.lines), "<straight-line dispatch>", "exec")
+    exec(code, src.ns)
+    fn: NamesFn = src.ns["match_event"]
+    return fn
 
 
 def _terms_fn(src: _Source, m: Matcher, general: str) -> None:
@@ -197,6 +235,8 @@ def _step(src: _Source, step: Step, d: int, fallback: str) -> None:
             src.emit(d + 1, "u = unmet")
             src.emit(d + 1, *(f"u |= unmet >> {sh}" for sh in c["shifts"]))
             src.emit(d + 1, f"unmet = u & {src.const(c['full'])}")
+        if c["top"] is not None:  # the not_contains region: a found needle falsifies these
+            src.emit(d + 1, f"unmet |= hits >> {c['top']}")
         src.emit(d + 1, "alive ^= alive & unmet")
         src.emit(d, "else:")
         src.emit(d + 1, *exact, "alive &= keep")
