@@ -206,6 +206,10 @@ class Action(Generic[C]):
     def apply(self, ctx: ActionContext) -> None:
         raise NotImplementedError
 
+    def writes(self) -> tuple[str, ...]:
+        """Fields this configured action may write (the static checks use it)."""
+        return self.fields
+
     def normalised(self) -> dict[str, Any]:
         data = self.config.model_dump(mode="json", by_alias=True, exclude_none=True)
         return {"type": self.name, **data}
@@ -295,6 +299,9 @@ class SetField(Action[SetFieldConfig]):
         spec = catalog.fields[name]
         bad = check_value(catalog, spec, value) if value is not None else None
         return [("value", bad[0], bad[1])] if bad else []
+
+    def writes(self) -> tuple[str, ...]:
+        return (self.config.field,)
 
     def normalised(self) -> dict[str, Any]:
         # value null (clear the field) is meaningful: keep it in the stored definition

@@ -451,13 +451,17 @@ def final_writes(rule: CompiledRule) -> dict[str, tuple[Any, int]]:
     return {f: vi for f, vi in out.items() if vi[0] is not _UNKNOWN}
 
 
+def _rule_writes(rule: CompiledRule) -> set[str]:
+    return {f for action in rule.actions for f in action.writes()}
+
+
 class _Facts:
     """Per rule set: the DNF of each enabled rule and which fields each rule writes."""
 
     def __init__(self, ruleset: CompiledRuleSet) -> None:
         self.rules = [r for r in ruleset.rules if r.enabled]
         self.terms = {r.index: rule_terms(r) for r in self.rules}
-        self.writes = {r.index: r.writes() for r in self.rules}
+        self.writes = {r.index: _rule_writes(r) for r in self.rules}
         self.never: set[int] = set()
 
     def untouched(self, rule: CompiledRule, writers: Iterable[CompiledRule]) -> bool:
