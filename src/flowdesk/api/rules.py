@@ -8,7 +8,13 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from flowdesk.api.auth import require_admin, require_agent
-from flowdesk.api.schemas import DryRunIn, RuleSetIn, RuleSetVersionDetail, RuleSetVersionOut
+from flowdesk.api.schemas import (
+    DryRunIn,
+    RuleSetImportOut,
+    RuleSetIn,
+    RuleSetVersionDetail,
+    RuleSetVersionOut,
+)
 from flowdesk.automation import services
 from flowdesk.automation.dryrun import dry_run
 from flowdesk.automation.models import RuleSetVersion
@@ -51,7 +57,7 @@ def active(request: HttpRequest) -> dict[str, Any]:
 
 @router.post(
     "",
-    response={201: RuleSetVersionDetail},
+    response={201: RuleSetImportOut},
     summary="Import a rule set (all or nothing) as the new active version",
 )
 def import_rules(request: HttpRequest, payload: RuleSetIn) -> Status:
@@ -67,7 +73,10 @@ def import_rules(request: HttpRequest, payload: RuleSetIn) -> Status:
         )
     else:
         raise ValidationFailed([FieldError("yaml", "send the rule set as yaml or definition")])
-    return Status(201, version_out(version, detail=True))
+    warnings = services.rule_warnings(
+        services.compiled_version(version), yaml_text=payload.yaml, source=payload.source
+    )
+    return Status(201, {**version_out(version, detail=True), "warnings": warnings})
 
 
 @router.post("/validate", summary="Validate a rule set without storing it")
@@ -80,7 +89,12 @@ def validate(request: HttpRequest, payload: RuleSetIn) -> dict[str, Any]:
         ruleset = services.validate_definition(payload.definition, payload.source)
     else:
         raise ValidationFailed([FieldError("yaml", "send the rule set as yaml or definition")])
-    return {"valid": True, "rules": [r["name"] for r in ruleset.definition["rules"]]}
+    return {
+        "valid": True,
+        "rules": [r["name"] for r in ruleset.definition["rules"]],
+        # Static checks (docs/automation.md): reported, never blocking.
+        "warnings": services.rule_warnings(ruleset, yaml_text=payload.yaml, source=payload.source),
+    }
 
 
 @router.get("/versions", response=list[RuleSetVersionOut], summary="Every stored version")

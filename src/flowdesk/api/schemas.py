@@ -224,6 +224,22 @@ class RuleSetVersionDetail(RuleSetVersionOut):
     yaml: str
 
 
+class RuleWarning(Schema):
+    rule: str
+    path: str
+    line: int | None
+    code: str
+    message: str
+    text: str
+
+
+class RuleSetImportOut(RuleSetVersionDetail):
+    warnings: list[RuleWarning] = Field(
+        description="Static checks (never blocking): rules that can never match, writes that "
+        "another rule always overwrites, ..."
+    )
+
+
 class DryRunIn(RequestIn):
     ticket_id: int | None = Field(None, description="Evaluate against a stored ticket...")
     snapshot: dict[str, Any] | None = Field(None, description="...or a supplied snapshot")

@@ -18,8 +18,11 @@ from flowdesk.engine import (
     CompiledRuleSet,
     compile_ruleset,
     dump_ruleset_yaml,
+    lint,
     load_ruleset_yaml,
 )
+from flowdesk.engine.compile import Collector
+from flowdesk.engine.yamlio import line_map
 
 
 @dataclass(frozen=True)
@@ -163,3 +166,25 @@ def export_yaml(number: int | None = None) -> str:
     if version is None:
         raise NotFound("no rule set has been imported yet")
     return dump_ruleset_yaml(version.definition)
+
+
+def rule_warnings(
+    ruleset: CompiledRuleSet, *, yaml_text: str | None = None, source: str = ""
+) -> list[dict[str, Any]]:
+    """The static checks' warnings (never blocking), located by rule, path and YAML line."""
+    lines = line_map(yaml_text)[0] if yaml_text is not None else {}
+    locate = Collector(source, lines)
+    position = {r.name: i for i, r in enumerate(ruleset.rules)}
+    out = []
+    for w in lint(ruleset):
+        full = f"rules[{position[w.rule]}]" + (f".{w.path}" if w.path else "")
+        line = locate.line_of(full) if lines else None
+        where = f"{source}:{line}" if line is not None else source
+        out.append(
+            {
+                **w.to_dict(),
+                "line": line,
+                "text": f"{where}: warning: {w}" if where else f"warning: {w}",
+            }
+        )
+    return out

@@ -79,10 +79,19 @@ class Command(BaseCommand):
     def do_validate(self, opts: dict[str, Any]) -> None:
         text, name = _read(opts["file"])
         ruleset = services.validate_yaml(text, name)
-        self.stdout.write(f"{name}: valid, {len(ruleset.definition['rules'])} rules")
+        warnings = services.rule_warnings(ruleset, yaml_text=text, source=name)
+        for w in warnings:
+            self.stdout.write(w["text"])
+        self.stdout.write(
+            f"{name}: valid, {len(ruleset.definition['rules'])} rules"
+            + (f", {len(warnings)} warning(s)" if warnings else "")
+        )
 
     def do_import(self, opts: dict[str, Any]) -> None:
         text, name = _read(opts["file"])
+        ruleset = services.validate_yaml(text, name)
+        for w in services.rule_warnings(ruleset, yaml_text=text, source=name):
+            self.stdout.write(w["text"])
         version = services.check_import_yaml(
             text, source=name, author=None, comment=opts["comment"]
         )
