@@ -24,14 +24,18 @@ def _fired(desk: Desk, ticket_id: int) -> list[str]:
 def test_enterprise_ticket_is_urgent_tier2_and_acknowledged(demo_rules: Desk) -> None:
     desk = demo_rules
     t = _create(desk.customer)
-    assert t["priority"] == "urgent" and t["team"] == "Tier 2"
+    assert t["priority"] == "urgent"
+    assert t["team"] == "Tier 2"
     assert "enterprise" in t["tags"]
     assert _fired(desk, t["id"]) == ["enterprise-first", "urgent-unassigned-alert"]
 
     events = desk.admin.get(f"/tickets/{t['id']}/events").data
     prio = [e for e in events if e["field"] == "priority"]
-    assert prio and prio[0]["cause"] == "rule" and prio[0]["rule"] == "enterprise-first"
-    assert prio[0]["old"] == "normal" and prio[0]["new"] == "urgent"
+    assert prio
+    assert prio[0]["cause"] == "rule"
+    assert prio[0]["rule"] == "enterprise-first"
+    assert prio[0]["old"] == "normal"
+    assert prio[0]["new"] == "urgent"
     # The alert fired because enterprise-first raised the priority: the chain says so.
     alert = next(
         e for e in events if e["rule"] == "urgent-unassigned-alert" and e["kind"] == "rule_fired"
@@ -43,7 +47,8 @@ def test_enterprise_ticket_is_urgent_tier2_and_acknowledged(demo_rules: Desk) ->
     assert kinds == ["notify", "reply"]
     reply = next(i for i in outbox if i["kind"] == "reply")
     assert reply["payload"]["to"] == [desk.customer_email]
-    assert f"#{t['id']}" in reply["payload"]["body"] and reply["status"] == "pending"
+    assert f"#{t['id']}" in reply["payload"]["body"]
+    assert reply["status"] == "pending"
     notify = next(i for i in outbox if i["kind"] == "notify")
     assert notify["payload"]["to"] == ["carol@desk.test"]
     # The acknowledgement is part of the conversation the customer sees.
@@ -54,16 +59,19 @@ def test_enterprise_ticket_is_urgent_tier2_and_acknowledged(demo_rules: Desk) ->
 def test_explanation_names_deciding_conditions(demo_rules: Desk) -> None:
     desk = demo_rules
     t = _create(desk.other_customer, subject="Please refund my order")
-    assert t["team"] == "Billing" and t["tags"] == ["billing"]
+    assert t["team"] == "Billing"
+    assert t["tags"] == ["billing"]
     r = desk.admin.get(f"/tickets/{t['id']}/explanation")
     assert r.status == 200, r
     ex = r.data
     rules = {x["name"]: x for x in ex["rules"]}
-    assert rules["tag-billing"]["fired"] and rules["route-billing"]["fired"]
+    assert rules["tag-billing"]["fired"]
+    assert rules["route-billing"]["fired"]
     assert rules["route-billing"]["caused_by"] == ["tag-billing"]
     assert not rules["enterprise-first"]["matched"]
     deciding = rules["enterprise-first"]["deciding"]
-    assert deciding["field"] == "organization.tier" and deciding["actual"] == "free"
+    assert deciding["field"] == "organization.tier"
+    assert deciding["actual"] == "free"
     # default-queue did not match: the team was already set by route-billing.
     assert rules["default-queue"]["deciding"]["field"] == "team"
     # A rule whose trigger did not match says so.
@@ -84,9 +92,11 @@ def test_customer_reply_reopens_pending_and_solved_sends_survey(demo_rules: Desk
     assert r.data["status"] == "open"
     assert _fired(desk, t["id"])[-1] == "reopen-on-customer-reply"
     s = desk.agent.patch(f"/tickets/{t['id']}", {"status": "solved"})
-    assert s.data["status"] == "solved" and s.data["solved_at"] is not None
+    assert s.data["status"] == "solved"
+    assert s.data["solved_at"] is not None
     surveys = desk.agent.get("/outbox", ticket=t["id"], kind="survey").data["items"]
-    assert len(surveys) == 1 and surveys[0]["payload"]["survey"] == "csat"
+    assert len(surveys) == 1
+    assert surveys[0]["payload"]["survey"] == "csat"
 
 
 def test_escalation_after_repeated_follow_ups(demo_rules: Desk) -> None:
@@ -94,10 +104,12 @@ def test_escalation_after_repeated_follow_ups(demo_rules: Desk) -> None:
     t = _create(desk.other_customer)
     for i in range(4):
         r = desk.other_customer.post(f"/tickets/{t['id']}/messages", {"body": f"hello? ({i})"})
-    assert r.data["team"] == "Tier 2" and r.data["priority"] == "high"
+    assert r.data["team"] == "Tier 2"
+    assert r.data["priority"] == "high"
     events = desk.admin.get(f"/tickets/{t['id']}/events").data
     esc = [e for e in events if e["kind"] == "escalated"]
-    assert len(esc) == 1 and "followed up" in esc[0]["data"]["reason"]
+    assert len(esc) == 1
+    assert "followed up" in esc[0]["data"]["reason"]
 
 
 PINGPONG = """
@@ -121,7 +133,8 @@ def test_ping_pong_terminates_and_explanation_says_so(desk: Desk) -> None:
     ex = desk.agent.get(f"/tickets/{t['id']}/explanation").data
     assert [r["name"] for r in ex["rules"] if r["fired"]] == ["high-to-low", "low-to-high"]
     conflicts = ex["conflicts"]
-    assert conflicts and conflicts[0]["field"] == "priority"
+    assert conflicts
+    assert conflicts[0]["field"] == "priority"
     suppressed = {s["rule"]: s["sentence"] for s in ex["suppressed"]}
     assert "at most once" in suppressed["high-to-low"]
     assert "nothing left to change" in ex["termination"]
@@ -141,8 +154,10 @@ def test_invalid_rule_set_rejected_whole_old_rules_stay(demo_rules: Desk) -> Non
     assert r.status == 422, r
     errors = r.data["errors"]
     field_err = next(e for e in errors if "priorty" in e["message"])
-    assert field_err["rule"] == "typo" and field_err["suggestion"] == "priority"
-    assert field_err["line"] == 10 and field_err["path"].endswith("field")
+    assert field_err["rule"] == "typo"
+    assert field_err["suggestion"] == "priority"
+    assert field_err["line"] == 10
+    assert field_err["path"].endswith("field")
     team_err = next(e for e in errors if "Tier2" in e["message"])
     assert team_err["suggestion"] == "Tier 2"
     assert desk.agent.get("/rules").data["number"] == before
@@ -155,9 +170,12 @@ def test_versions_restore_and_dry_run(demo_rules: Desk) -> None:
     desk = demo_rules
     assert desk.admin.post("/rules", {"yaml": PINGPONG, "comment": "experiment"}).status == 201
     versions = desk.agent.get("/rules/versions").data
-    assert [v["number"] for v in versions] == [2, 1] and versions[0]["comment"] == "experiment"
+    assert [v["number"] for v in versions] == [2, 1]
+    assert versions[0]["comment"] == "experiment"
     r = desk.admin.post("/rules/versions/1/restore")
-    assert r.status == 201 and r.data["number"] == 3 and r.data["restored_from"] == 1
+    assert r.status == 201
+    assert r.data["number"] == 3
+    assert r.data["restored_from"] == 1
     assert desk.agent.get("/rules").data["rules"][0] == "enterprise-first"
     assert desk.admin.post("/rules/versions/99/restore").status == 404
 
@@ -187,7 +205,8 @@ def test_versions_restore_and_dry_run(demo_rules: Desk) -> None:
     assert dry.status == 200, dry
     assert "reopen-on-customer-reply" in [r["name"] for r in dry.data["rules"] if r["fired"]]
     bad = desk.agent.post("/rules/dry-run", {"snapshot": {"priorty": "high"}})
-    assert bad.status == 422 and "priority" in bad.data["errors"][0]["message"]
+    assert bad.status == 422
+    assert "priority" in bad.data["errors"][0]["message"]
     assert desk.agent.post("/rules/dry-run", {}).status == 422
 
 

@@ -38,13 +38,15 @@ def test_concurrent_updates_on_one_version_one_wins(desk: Desk) -> None:
         th.join()
     assert sorted(results) == [200, 409]
     final = desk.agent.get(f"/tickets/{t.data['id']}").data
-    assert final["version"] == 2 and final["priority"] in ("high", "low")
+    assert final["version"] == 2
+    assert final["priority"] in ("high", "low")
     changes = [
         e
         for e in desk.agent.get(f"/tickets/{t.data['id']}/events").data
         if e["field"] == "priority"
     ]
-    assert len(changes) == 1 and changes[0]["new"] == final["priority"]
+    assert len(changes) == 1
+    assert changes[0]["new"] == final["priority"]
 
 
 def test_events_are_immutable(desk: Desk) -> None:
@@ -102,14 +104,19 @@ def test_every_action_type_applies_through_the_api(desk: Desk) -> None:
         "/tickets",
         {"subject": "All", "body": "x", "requester_email": "e@x.org", "requester_name": "Eve"},
     ).data
-    assert t["status"] == "open" and t["type"] == "incident" and t["tags"] == ["a"]
-    assert t["custom_fields"] == {"plan": "pro"} and t["assignee"] == "carol@desk.test"
-    assert t["team"] == "Tier 2" and t["priority"] == "high"
+    assert t["status"] == "open"
+    assert t["type"] == "incident"
+    assert t["tags"] == ["a"]
+    assert t["custom_fields"] == {"plan": "pro"}
+    assert t["assignee"] == "carol@desk.test"
+    assert t["team"] == "Tier 2"
+    assert t["priority"] == "high"
     assert t["followers"] == ["alice@desk.test"]
     events = desk.agent.get(f"/tickets/{t['id']}/events").data
     kinds = [e["kind"] for e in events]
     assert "automation_error" not in kinds, [e for e in events if e["kind"] == "automation_error"]
-    assert "escalated" in kinds and "note_added" in kinds
+    assert "escalated" in kinds
+    assert "note_added" in kinds
     outbox = sorted(i["kind"] for i in desk.agent.get("/outbox", ticket=t["id"]).data["items"])
     assert outbox == ["notify", "reply", "survey", "webhook"]
     reply = next(i for i in desk.agent.get("/outbox", kind="reply").data["items"])
@@ -136,4 +143,5 @@ def test_demo_seed_and_home_page(db: Any, client: Any) -> None:
     page = client.get("/")
     assert page.status_code == 200
     body = page.content.decode()
-    assert "25 tickets" in body and "enterprise-first" in body
+    assert "25 tickets" in body
+    assert "enterprise-first" in body

@@ -85,22 +85,27 @@ def test_webhook_and_reply_delivered_after_commit(
     )
     assert r.status == 201, r
     # Nothing leaves inside the request: both are queued, not sent.
-    assert state.received == [] and mail.outbox == []
+    assert state.received == []
+    assert mail.outbox == []
     items = desk.agent.get("/outbox", ticket=r.data["id"]).data["items"]
     assert {i["status"] for i in items} == {"pending"}
 
     _work()
     assert len(state.received) == 1
     got = state.received[0]
-    assert got["body"]["ticket_id"] == r.data["id"] and got["body"]["rule"] == "hook-urgent"
-    assert got["headers"]["X-Token"] == "s3cret" and got["headers"]["Idempotency-Key"]
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["x@example.org"]
+    assert got["body"]["ticket_id"] == r.data["id"]
+    assert got["body"]["rule"] == "hook-urgent"
+    assert got["headers"]["X-Token"] == "s3cret"
+    assert got["headers"]["Idempotency-Key"]
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["x@example.org"]
     assert mail.outbox[0].body == "We are on it, Xena."
     items = desk.agent.get("/outbox", ticket=r.data["id"]).data["items"]
     assert {i["status"] for i in items} == {"delivered"}
     # Running the worker again delivers nothing twice.
     _work()
-    assert len(state.received) == 1 and len(mail.outbox) == 1
+    assert len(state.received) == 1
+    assert len(mail.outbox) == 1
 
 
 def test_failing_webhook_retries_with_backoff_then_fails(
@@ -122,15 +127,19 @@ def test_failing_webhook_retries_with_backoff_then_fails(
     _work()  # backoff 0: the re-enqueued attempts are due at once, batch runs them all
     item.refresh_from_db()
     assert len(state.received) == 3
-    assert item.status == "failed" and item.attempts == 3 and "HTTP 503" in item.last_error
+    assert item.status == "failed"
+    assert item.attempts == 3
+    assert "HTTP 503" in item.last_error
 
     state.fail_with = None
     retried = desk.admin.post(f"/outbox/{item.pk}/retry")
-    assert retried.status == 200 and retried.data["status"] == "pending"
+    assert retried.status == 200
+    assert retried.data["status"] == "pending"
     assert desk.admin.post(f"/outbox/{item.pk}/retry").status == 409
     _work()
     item.refresh_from_db()
-    assert item.status == "delivered" and len(state.received) == 4
+    assert item.status == "delivered"
+    assert len(state.received) == 4
 
 
 def test_backoff_schedules_next_attempt(desk: Desk, settings: Any) -> None:
@@ -145,7 +154,9 @@ def test_backoff_schedules_next_attempt(desk: Desk, settings: Any) -> None:
     before = utcnow()
     _work()
     item.refresh_from_db()
-    assert item.status == "pending" and item.attempts == 1 and "unreachable" in item.last_error
+    assert item.status == "pending"
+    assert item.attempts == 1
+    assert "unreachable" in item.last_error
     assert item.next_attempt_at >= before + timedelta(seconds=29)
 
 
@@ -155,5 +166,7 @@ def test_idempotency_key_is_unique(desk: Desk) -> None:
     now = utcnow()
     a, created_a = do_enqueue(kind="notify", payload={"to": ["a@x"]}, idempotency_key="k1", now=now)
     b, created_b = do_enqueue(kind="notify", payload={"to": ["a@x"]}, idempotency_key="k1", now=now)
-    assert a.pk == b.pk and OutboxItem.objects.count() == 1
-    assert created_a and not created_b  # a replay says so, and its caller records nothing
+    assert a.pk == b.pk
+    assert OutboxItem.objects.count() == 1
+    assert created_a
+    assert not created_b

@@ -20,7 +20,8 @@ def _delete(api: Api, path: str) -> ApiResponse:
 
 def _id(api: Api, path: str, **query: Any) -> int:
     r = api.get(path, **query)
-    assert r.status == 200 and r.data["count"] == 1, r
+    assert r.status == 200, r
+    assert r.data["count"] == 1, r
     return int(r.data["items"][0]["id"])
 
 
@@ -42,13 +43,18 @@ def _ticket(desk: Desk, **fields: Any) -> dict[str, Any]:
 
 def test_me_for_each_role(desk: Desk, client: Any) -> None:
     me = desk.admin.get("/me")
-    assert me.status == 200 and me.data["email"] == ADMIN and me.data["role"] == "admin"
+    assert me.status == 200
+    assert me.data["email"] == ADMIN
+    assert me.data["role"] == "admin"
     agent = desk.agent.get("/me").data
-    assert agent["role"] == "agent" and agent["teams"] == ["Tier 1"]
+    assert agent["role"] == "agent"
+    assert agent["teams"] == ["Tier 1"]
     assert agent["organization"] is None
     cust = desk.customer.get("/me").data
-    assert cust["email"] == desk.customer_email and cust["role"] == "customer"
-    assert cust["organization"]["name"] == "Acme" and cust["teams"] == []
+    assert cust["email"] == desk.customer_email
+    assert cust["role"] == "customer"
+    assert cust["organization"]["name"] == "Acme"
+    assert cust["teams"] == []
     assert "attributes" not in cust
     assert client.get("/api/me").status_code == 401
 
@@ -96,7 +102,8 @@ def test_permission_matrix(desk: Desk, path: str) -> None:
 def test_customer_cannot_read_itself_through_the_directory(desk: Desk) -> None:
     me = desk.customer.get("/me").data
     r = desk.customer.get(f"/customers/{me['id']}")
-    assert r.status == 403 and "/api/me" in r.data["detail"]
+    assert r.status == 403
+    assert "/api/me" in r.data["detail"]
 
 
 ODD_BODIES: list[Any] = [
@@ -143,8 +150,10 @@ def test_agents_create_read_update_and_filters(desk: Desk) -> None:
     )
     assert r.status == 201, r
     dana = r.data
-    assert dana["email"] == "dana@desk.test" and dana["teams"] == ["Billing", "Tier 1"]
-    assert dana["active"] is True and "password" not in dana
+    assert dana["email"] == "dana@desk.test"
+    assert dana["teams"] == ["Billing", "Tier 1"]
+    assert dana["active"] is True
+    assert "password" not in dana
     assert User.objects.get(pk=dana["id"]).check_password("correct horse battery")
     assert desk.agent.get(f"/agents/{dana['id']}").data == dana
 
@@ -155,13 +164,15 @@ def test_agents_create_read_update_and_filters(desk: Desk) -> None:
     assert desk.agent.get("/agents", q="dan").data["count"] == 1
     assert desk.agent.get("/agents", role="admin").data["count"] == 1
     page = desk.agent.get("/agents", limit=2, offset=4).data
-    assert page["count"] == 5 and len(page["items"]) == 1
+    assert page["count"] == 5
+    assert len(page["items"]) == 1
 
     u = desk.admin.patch(
         f"/agents/{dana['id']}", {"name": "Dana S.", "role": "admin", "teams": ["Tier 2"]}
     )
     assert u.status == 200, u
-    assert u.data["name"] == "Dana S." and u.data["role"] == "admin"
+    assert u.data["name"] == "Dana S."
+    assert u.data["role"] == "admin"
     assert u.data["teams"] == ["Tier 2"]
     assert User.objects.get(pk=dana["id"]).is_staff
     customer_id = desk.customer.get("/me").data["id"]
@@ -174,7 +185,8 @@ def test_agent_bad_input_and_duplicates(desk: Desk) -> None:
             "/agents", {"email": "x@desk.test", "teams": ["Tier 1", "Tier 9"], "password": "short"}
         )
     )
-    assert "Tier 1" in by_field["teams[1]"] and "password" in by_field
+    assert "Tier 1" in by_field["teams[1]"]
+    assert "password" in by_field
     assert "teams[0]" not in by_field
     assert set(_fields(desk.admin.post("/agents", {"email": "nope", "role": "boss"}))) == {
         "email",
@@ -185,9 +197,11 @@ def test_agent_bad_input_and_duplicates(desk: Desk) -> None:
     assert _fields(r) == {"organization": "Extra inputs are not permitted"}
     assert set(_fields(desk.admin.post("/agents", {"email": "z@desk.test", "role": "customer"})))
     dup = desk.admin.post("/agents", {"email": "ALICE@desk.test"})
-    assert dup.status == 409 and "agent" in dup.data["detail"]
+    assert dup.status == 409
+    assert "agent" in dup.data["detail"]
     taken = desk.admin.post("/agents", {"email": desk.customer_email})
-    assert taken.status == 409 and "customer" in taken.data["detail"]
+    assert taken.status == 409
+    assert "customer" in taken.data["detail"]
     alice = _id(desk.admin, "/agents", q="alice")
     assert set(_fields(desk.admin.patch(f"/agents/{alice}", {"email": "a@b.c"}))) == {"email"}
     assert desk.admin.get("/agents").data["count"] == 4
@@ -197,13 +211,15 @@ def test_last_admin_is_never_demoted_or_deactivated(desk: Desk) -> None:
     admin_id = desk.admin.get("/me").data["id"]
     for body in ({"role": "agent"}, {"active": False}):
         r = desk.admin.patch(f"/agents/{admin_id}", body)
-        assert r.status == 409 and "last active admin" in r.data["detail"], r
+        assert r.status == 409, r
+        assert "last active admin" in r.data["detail"], r
     assert desk.admin.post(f"/agents/{admin_id}/deactivate").status == 409
     carol = _id(desk.admin, "/agents", q="carol")
     assert desk.admin.patch(f"/agents/{carol}", {"role": "admin"}).status == 200
     # With a second admin the first may step down.
     r = desk.admin.patch(f"/agents/{admin_id}", {"role": "agent"})
-    assert r.status == 200 and r.data["role"] == "agent"
+    assert r.status == 200
+    assert r.data["role"] == "agent"
     assert desk.admin.get("/agents").status == 200  # still an agent: reads
     assert desk.admin.post("/teams", {"name": "X"}).status == 403  # no longer writes
 
@@ -213,7 +229,8 @@ def test_deactivation_keeps_history_and_stops_the_token(desk: Desk) -> None:
     desk.agent.post(f"/tickets/{t['id']}/messages", {"body": "On it."})
     alice = _id(desk.admin, "/agents", q="alice")
     r = desk.admin.post(f"/agents/{alice}/deactivate")
-    assert r.status == 200 and r.data["active"] is False, r
+    assert r.status == 200, r
+    assert r.data["active"] is False, r
     assert desk.agent.get("/me").status == 401
     ticket = desk.admin.get(f"/tickets/{t['id']}").data
     assert ticket["assignee"] == "alice@desk.test"
@@ -226,7 +243,8 @@ def test_deactivation_keeps_history_and_stops_the_token(desk: Desk) -> None:
     # No hard delete: the route does not exist.
     assert desk.admin.client.delete(f"/api/agents/{alice}").status_code == 405
     back = desk.admin.patch(f"/agents/{alice}", {"active": True})
-    assert back.status == 200 and back.data["active"] is True
+    assert back.status == 200
+    assert back.data["active"] is True
     assert desk.agent.get("/me").status == 200
 
 
@@ -245,7 +263,8 @@ def test_customers_create_update_list(desk: Desk) -> None:
     )
     assert r.status == 201, r
     gus = r.data
-    assert gus["email"] == "gus@globex.test" and gus["organization"] == "Acme"
+    assert gus["email"] == "gus@globex.test"
+    assert gus["organization"] == "Acme"
     assert gus["attributes"] == {"vip": True, "seats": 40, "plan": "pro", "score": 4.5}
     assert desk.agent.get(f"/customers/{gus['id']}").data == gus
 
@@ -255,7 +274,9 @@ def test_customers_create_update_list(desk: Desk) -> None:
     assert desk.agent.get("/customers", organization="none").data["count"] == 0
     assert desk.agent.get("/customers", q="gus globex").data["count"] == 1
     page = desk.agent.get("/customers", limit=1, offset=1).data
-    assert page["count"] == 3 and page["limit"] == 1 and page["offset"] == 1
+    assert page["count"] == 3
+    assert page["limit"] == 1
+    assert page["offset"] == 1
     assert [c["email"] for c in page["items"]] == [desk.other_customer_email]
     assert desk.agent.get("/customers", limit=201).status == 422
 
@@ -264,10 +285,13 @@ def test_customers_create_update_list(desk: Desk) -> None:
         {"email": "GUS@initech.test", "organization": None, "attributes": {"vip": False}},
     )
     assert u.status == 200, u
-    assert u.data["email"] == "gus@initech.test" and u.data["organization"] is None
-    assert u.data["attributes"] == {"vip": False} and u.data["name"] == "Gus"
+    assert u.data["email"] == "gus@initech.test"
+    assert u.data["organization"] is None
+    assert u.data["attributes"] == {"vip": False}
+    assert u.data["name"] == "Gus"
     same = desk.agent.patch(f"/customers/{gus['id']}", {})
-    assert same.status == 200 and same.data == u.data
+    assert same.status == 200
+    assert same.data == u.data
     # A customer's id is not an agent's, and the reverse.
     alice = _id(desk.admin, "/agents", q="alice")
     assert desk.agent.get(f"/customers/{alice}").status == 404
@@ -304,7 +328,8 @@ def test_customer_bad_input_and_duplicates(desk: Desk) -> None:
         "attributes.big",
     }
     dup = desk.agent.post("/customers", {"email": desk.customer_email.upper()})
-    assert dup.status == 409 and "customer" in dup.data["detail"]
+    assert dup.status == 409
+    assert "customer" in dup.data["detail"]
     agent_email = desk.agent.post("/customers", {"email": "alice@desk.test"})
     assert agent_email.status == 409
     finn = _id(desk.agent, "/customers", q="finn")
@@ -325,7 +350,8 @@ def test_teams_create_update_delete(desk: Desk) -> None:
     )
     assert r.status == 201, r
     team = r.data
-    assert team["name"] == "Escalations" and team["ticket_count"] == 0
+    assert team["name"] == "Escalations"
+    assert team["ticket_count"] == 0
     assert [m["email"] for m in team["members"]] == ["carol@desk.test"]
     assert desk.agent.get(f"/teams/{team['id']}").data == team
     assert [t["name"] for t in desk.agent.get("/teams").data["items"]] == [
@@ -341,7 +367,8 @@ def test_teams_create_update_delete(desk: Desk) -> None:
         {"name": "Escalation", "members": ["alice@desk.test", "erin@desk.test"]},
     )
     assert u.status == 200, u
-    assert u.data["name"] == "Escalation" and u.data["description"] == "Hard cases"
+    assert u.data["name"] == "Escalation"
+    assert u.data["description"] == "Hard cases"
     assert [m["email"] for m in u.data["members"]] == ["alice@desk.test", "erin@desk.test"]
     assert desk.agent.get("/me").data["teams"] == ["Escalation", "Tier 1"]
 
@@ -349,14 +376,16 @@ def test_teams_create_update_delete(desk: Desk) -> None:
     erin = _id(desk.admin, "/agents", q="erin")
     assert desk.admin.post(f"/agents/{erin}/deactivate").status == 200
     echoed = desk.admin.patch(f"/teams/{team['id']}", {"members": ["erin@desk.test"]})
-    assert echoed.status == 200 and len(echoed.data["members"]) == 1, echoed
+    assert echoed.status == 200, echoed
+    assert len(echoed.data["members"]) == 1, echoed
     tier1 = _id(desk.admin, "/teams", q="tier 1")
     added = desk.admin.patch(f"/teams/{tier1}", {"members": ["erin@desk.test"]})
     assert set(_fields(added)) == {"members[0]"}
 
     t = _ticket(desk, team="Escalation")
     used = _delete(desk.admin, f"/teams/{team['id']}")
-    assert used.status == 409 and "1 ticket" in used.data["detail"], used
+    assert used.status == 409, used
+    assert "1 ticket" in used.data["detail"], used
     assert desk.agent.get(f"/teams/{team['id']}").data["ticket_count"] == 1
     desk.admin.patch(f"/tickets/{t['id']}", {"team": "Tier 1"})
     assert _delete(desk.admin, f"/teams/{team['id']}").status == 204
@@ -372,7 +401,8 @@ def test_team_bad_input_and_duplicates(desk: Desk) -> None:
     assert "reserved" in _fields(desk.admin.post("/teams", {"name": "None"}))["name"]
     for name in ("Billing", "billing", " BILLING "):
         dup = desk.admin.post("/teams", {"name": name})
-        assert dup.status == 409 and "Billing" in dup.data["detail"], dup
+        assert dup.status == 409, dup
+        assert "Billing" in dup.data["detail"], dup
     tier1 = _id(desk.admin, "/teams", q="tier 1")
     assert desk.admin.patch(f"/teams/{tier1}", {"name": "Tier 2"}).status == 409
     assert desk.admin.patch(f"/teams/{tier1}", {"name": "Tier 1"}).status == 200
@@ -389,7 +419,8 @@ def test_organizations_create_update_delete(desk: Desk) -> None:
     assert r.status == 201, r
     org = r.data
     assert org["attributes"] == {"tier": "business", "region": "eu"}
-    assert org["member_count"] == 0 and org["ticket_count"] == 0
+    assert org["member_count"] == 0
+    assert org["ticket_count"] == 0
     assert desk.agent.get(f"/organizations/{org['id']}").data == org
     assert desk.agent.get("/organizations").data["count"] == 3
     assert desk.agent.get("/organizations", q="init").data["count"] == 1
@@ -399,12 +430,14 @@ def test_organizations_create_update_delete(desk: Desk) -> None:
     u = desk.admin.patch(
         f"/organizations/{org['id']}", {"name": "Initech Ltd", "attributes": {"tier": "free"}}
     )
-    assert u.status == 200 and u.data["name"] == "Initech Ltd", u
+    assert u.status == 200, u
+    assert u.data["name"] == "Initech Ltd", u
     assert u.data["attributes"] == {"tier": "free"}
 
     desk.agent.post("/customers", {"email": "peter@initech.test", "organization": "Initech Ltd"})
     used = _delete(desk.admin, f"/organizations/{org['id']}")
-    assert used.status == 409 and "1 customer" in used.data["detail"], used
+    assert used.status == 409, used
+    assert "1 customer" in used.data["detail"], used
     peter = _id(desk.agent, "/customers", q="peter")
     desk.agent.patch(f"/customers/{peter}", {"organization": None})
     assert _delete(desk.admin, f"/organizations/{org['id']}").status == 204
@@ -413,7 +446,8 @@ def test_organizations_create_update_delete(desk: Desk) -> None:
     acme = _id(desk.admin, "/organizations", q="acme")
     _ticket(desk, requester_email=desk.customer_email)
     used = _delete(desk.admin, f"/organizations/{acme}")
-    assert used.status == 409 and "1 customer and 1 ticket" in used.data["detail"], used
+    assert used.status == 409, used
+    assert "1 customer and 1 ticket" in used.data["detail"], used
 
 
 def test_organization_bad_input_and_duplicates(desk: Desk) -> None:
@@ -422,7 +456,8 @@ def test_organization_bad_input_and_duplicates(desk: Desk) -> None:
     )
     assert set(by_field) == {"name", "attributes.tier", "attributes.x"}
     dup = desk.admin.post("/organizations", {"name": "ACME"})
-    assert dup.status == 409 and "Acme" in dup.data["detail"]
+    assert dup.status == 409
+    assert "Acme" in dup.data["detail"]
     assert desk.admin.post("/organizations", "not an object").status == 422
     nul = desk.admin.post("/organizations", {"name": "a\x00b"})
     assert nul.status == 422
@@ -449,27 +484,32 @@ def test_custom_fields_create_update_delete(desk: Desk) -> None:
         f"/custom-fields/{region['id']}",
         {"label": "Data region", "choices": ["eu", "us", "apac"], "key": "region", "kind": "enum"},
     )
-    assert grow.status == 200 and grow.data["choices"] == ["eu", "us", "apac"], grow
+    assert grow.status == 200, grow
+    assert grow.data["choices"] == ["eu", "us", "apac"], grow
     assert _ticket(desk, custom_fields={"region": "apac"})["custom_fields"] == {"region": "apac"}
     shrink = desk.admin.patch(f"/custom-fields/{region['id']}", {"choices": ["us"]})
     assert shrink.status == 409, shrink
     assert "'eu' (used by 1 ticket)" in shrink.data["detail"]
     assert "'apac' (used by 1 ticket)" in shrink.data["detail"]
     ok = desk.admin.patch(f"/custom-fields/{region['id']}", {"choices": ["apac", "eu"]})
-    assert ok.status == 200 and ok.data["choices"] == ["apac", "eu"]
+    assert ok.status == 200
+    assert ok.data["choices"] == ["apac", "eu"]
 
     immutable = _fields(
         desk.admin.patch(f"/custom-fields/{region['id']}", {"key": "zone", "kind": "text"})
     )
-    assert set(immutable) == {"key", "kind"} and "immutable" in immutable["kind"]
+    assert set(immutable) == {"key", "kind"}
+    assert "immutable" in immutable["kind"]
 
     used = _delete(desk.admin, f"/custom-fields/{region['id']}")
-    assert used.status == 409 and "2 tickets" in used.data["detail"], used
+    assert used.status == 409, used
+    assert "2 tickets" in used.data["detail"], used
     seats = _id(desk.agent, "/custom-fields", q="seats")
     assert _delete(desk.admin, f"/custom-fields/{seats}").status == 204
     assert desk.agent.get(f"/custom-fields/{seats}").status == 404
     r = desk.agent.patch(f"/tickets/{t['id']}", {"custom_fields": {"seats": 3}})
-    assert r.status == 422 and r.data["errors"][0]["field"] == "custom_fields.seats"
+    assert r.status == 422
+    assert r.data["errors"][0]["field"] == "custom_fields.seats"
 
 
 def test_custom_field_bad_input_and_duplicates(desk: Desk) -> None:
@@ -509,7 +549,8 @@ def test_custom_field_bad_input_and_duplicates(desk: Desk) -> None:
             desk.admin.post("/custom-fields", {"key": key, "label": "K", "kind": "text"})
         ), key
     dup = desk.admin.post("/custom-fields", {"key": "plan", "label": "P", "kind": "text"})
-    assert dup.status == 409 and "plan" in dup.data["detail"]
+    assert dup.status == 409
+    assert "plan" in dup.data["detail"]
     plan = _id(desk.agent, "/custom-fields", q="plan")
     assert set(_fields(desk.admin.patch(f"/custom-fields/{plan}", {"choices": []}))) == {"choices"}
     assert desk.agent.get("/custom-fields").data["count"] == 2
@@ -559,7 +600,8 @@ def test_rule_reference_guard(desk: Desk) -> None:
     def refused(r: ApiResponse, *rules: str) -> None:
         assert r.status == 409, r
         detail = r.data["detail"]
-        assert "rule set" in detail and all(name in detail for name in rules), detail
+        assert "rule set" in detail, detail
+        assert all(name in detail for name in rules), detail
 
     teams = {t["name"]: t["id"] for t in desk.admin.get("/teams").data["items"]}
     refused(desk.admin.patch(f"/teams/{teams['Tier 2']}", {"name": "L2"}), "route-acme")

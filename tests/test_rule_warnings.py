@@ -30,16 +30,19 @@ rules:
 
 def test_api_reports_warnings_with_lines_and_imports_anyway(desk: Desk) -> None:
     r = desk.agent.post("/rules/validate", {"yaml": RULES, "source": "rules.yaml"})
-    assert r.status == 200 and r.data["valid"] is True, r
+    assert r.status == 200, r
+    assert r.data["valid"] is True, r
     by_code = {w["code"]: w for w in r.data["warnings"]}
     assert set(by_code) == {"never-matches", "always-overwritten"}
     never = by_code["never-matches"]
-    assert never["rule"] == "contradiction" and never["line"] == 6
+    assert never["rule"] == "contradiction"
+    assert never["line"] == 6
     assert "cannot both hold" in never["message"]
     assert never["text"].startswith("rules.yaml:6: warning: rule 'contradiction'")
     assert by_code["always-overwritten"]["rule"] == "first"
     imported = desk.admin.post("/rules", {"yaml": RULES, "source": "rules.yaml"})
-    assert imported.status == 201 and len(imported.data["warnings"]) == 2
+    assert imported.status == 201
+    assert len(imported.data["warnings"]) == 2
     clean = desk.agent.post("/rules/validate", {"yaml": "rules: []"})
     assert clean.data["warnings"] == []
 

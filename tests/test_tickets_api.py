@@ -19,13 +19,16 @@ def test_customer_creates_and_reads_own_ticket(desk: Desk) -> None:
     t = r.data
     assert t["requester"]["email"] == desk.customer_email
     assert t["organization"] == "Acme"
-    assert t["status"] == "new" and t["priority"] == "normal" and t["version"] == 1
+    assert t["status"] == "new"
+    assert t["priority"] == "normal"
+    assert t["version"] == 1
     assert t["message_count"] == 1
     assert desk.customer.get(f"/tickets/{t['id']}").status == 200
     # Another customer cannot see it, not even that it exists.
     assert desk.other_customer.get(f"/tickets/{t['id']}").status == 404
     mine = desk.other_customer.get("/tickets")
-    assert mine.status == 200 and mine.data["count"] == 0
+    assert mine.status == 200
+    assert mine.data["count"] == 0
 
 
 def test_agent_creates_for_new_requester_and_updates(desk: Desk) -> None:
@@ -42,8 +45,10 @@ def test_agent_creates_for_new_requester_and_updates(desk: Desk) -> None:
     assert r.status == 201, r
     t = r.data
     assert t["requester"]["email"] == "new.person@example.org"
-    assert t["tags"] == ["printer", "vip"] and t["custom_fields"] == {"plan": "pro"}
-    assert t["team"] == "Tier 1" and t["assignee"] == "alice@desk.test"
+    assert t["tags"] == ["printer", "vip"]
+    assert t["custom_fields"] == {"plan": "pro"}
+    assert t["team"] == "Tier 1"
+    assert t["assignee"] == "alice@desk.test"
 
     u = desk.agent.patch(
         f"/tickets/{t['id']}",
@@ -57,8 +62,10 @@ def test_agent_creates_for_new_requester_and_updates(desk: Desk) -> None:
         },
     )
     assert u.status == 200, u
-    assert u.data["status"] == "pending" and u.data["assignee"] is None
-    assert u.data["tags"] == ["printer", "waiting"] and u.data["version"] == 2
+    assert u.data["status"] == "pending"
+    assert u.data["assignee"] is None
+    assert u.data["tags"] == ["printer", "waiting"]
+    assert u.data["version"] == 2
     msgs = desk.agent.get(f"/tickets/{t['id']}/messages").data
     # The first message is the requester's request, whoever typed it in.
     assert [m["author_kind"] for m in msgs] == ["customer", "agent"]
@@ -75,12 +82,14 @@ def test_agent_creates_for_new_requester_and_updates(desk: Desk) -> None:
 def test_stale_version_gets_409_and_changes_nothing(desk: Desk) -> None:
     t = _create(desk.customer).data
     first = desk.agent.patch(f"/tickets/{t['id']}", {"version": 1, "priority": "high"})
-    assert first.status == 200 and first.data["version"] == 2
+    assert first.status == 200
+    assert first.data["version"] == 2
     stale = desk.agent.patch(f"/tickets/{t['id']}", {"version": 1, "priority": "low"})
     assert stale.status == 409, stale
     assert stale.data["current_version"] == 2
     now = desk.agent.get(f"/tickets/{t['id']}").data
-    assert now["priority"] == "high" and now["version"] == 2
+    assert now["priority"] == "high"
+    assert now["version"] == 2
 
 
 def test_update_that_changes_nothing_is_200_and_records_nothing(desk: Desk) -> None:
@@ -89,7 +98,8 @@ def test_update_that_changes_nothing_is_200_and_records_nothing(desk: Desk) -> N
     for body in ({}, {"priority": "high"}, {"version": t["version"], "priority": "high"}):
         same = desk.agent.patch(f"/tickets/{t['id']}", body)
         assert same.status == 200, same
-        assert same.data["version"] == t["version"] and same.data["priority"] == "high"
+        assert same.data["version"] == t["version"]
+        assert same.data["priority"] == "high"
     assert len(desk.agent.get(f"/tickets/{t['id']}/events").data) == events
 
 
@@ -111,14 +121,16 @@ def test_bad_input_is_422_with_field_errors_and_writes_nothing(desk: Desk) -> No
     )
     assert r.status == 422, r
     by_field = {e["field"]: e["message"] for e in r.data["errors"]}
-    assert "custom_fields.plan" in by_field and "starter" in by_field["custom_fields.plan"]
+    assert "custom_fields.plan" in by_field
+    assert "starter" in by_field["custom_fields.plan"]
     assert "custom_fields.seats" in by_field
     assert "custom_fields.colour" in by_field
     assert "Tier 1" in by_field["team"]
     assert desk.agent.get("/tickets").data["count"] == 0
     # Missing required field, wrong JSON type.
     r = desk.agent.post("/tickets", {"subject": "no body"})
-    assert r.status == 422 and {e["field"] for e in r.data["errors"]} == {"body"}
+    assert r.status == 422
+    assert {e["field"] for e in r.data["errors"]} == {"body"}
     r = desk.agent.post("/tickets", {"subject": 5, "body": "x", "tags": "notalist"})
     assert r.status == 422
 
@@ -127,11 +139,13 @@ def test_customer_limits(desk: Desk) -> None:
     t = _create(desk.customer).data
     # A field the role may not change is a 403 naming it (docs/api.md), not a 422.
     r = desk.customer.patch(f"/tickets/{t['id']}", {"priority": "urgent"})
-    assert r.status == 403 and r.data["detail"].startswith("customers cannot change priority ")
+    assert r.status == 403
+    assert r.data["detail"].startswith("customers cannot change priority ")
     r = desk.customer.post(f"/tickets/{t['id']}/messages", {"body": "secret", "public": False})
     assert r.status == 403
     r = desk.customer.post(f"/tickets/{t['id']}/messages", {"body": "any news?"})
-    assert r.status == 201 and r.data["message_count"] == 2
+    assert r.status == 201
+    assert r.data["message_count"] == 2
     assert desk.customer.get(f"/tickets/{t['id']}/events").status == 403
     assert _create(desk.customer, priority="urgent").status == 403
 
@@ -148,7 +162,8 @@ def test_list_filters_and_pagination(desk: Desk) -> None:
     r = desk.agent.get("/tickets", priority="high")
     assert r.data["count"] == 3
     r = desk.agent.get("/tickets", tag="odd", limit=2, offset=0, ordering="id")
-    assert r.data["count"] == 3 and len(r.data["items"]) == 2
+    assert r.data["count"] == 3
+    assert len(r.data["items"]) == 2
     page2 = desk.agent.get("/tickets", tag="odd", limit=2, offset=2, ordering="id")
     assert len(page2.data["items"]) == 1
     ids = [t["id"] for t in r.data["items"] + page2.data["items"]]
@@ -164,7 +179,8 @@ def test_authentication_required(desk: Desk, client: Any) -> None:
     assert bad.status_code == 401
     assert client.get("/api/docs").status_code == 200
     schema = client.get("/api/openapi.json").json()
-    assert "/api/tickets" in schema["paths"] and "/api/rules/dry-run" in schema["paths"]
+    assert "/api/tickets" in schema["paths"]
+    assert "/api/rules/dry-run" in schema["paths"]
 
 
 def test_rejected_ticket_leaves_no_new_requester_behind(desk: Desk) -> None:

@@ -39,7 +39,8 @@ def test_earlier_rule_fires_in_a_second_pass() -> None:
     )
     res = run_cascade(rs, snapshot(), Event("created"), now=None)
     assert [(f.rule, f.pass_no) for f in res.fired] == [("raise", 1), ("route", 2)]
-    assert res.passes == 3 and not res.hit_pass_limit
+    assert res.passes == 3
+    assert not res.hit_pass_limit
     assert explain(rs, snapshot(), Event("created"), now=None).termination == (
         "stopped after 3 passes: nothing left to change"
     )
@@ -95,7 +96,8 @@ def test_each_rule_fires_once_and_ping_pong_is_reported() -> None:
 def test_stop_ends_the_cascade() -> None:
     rs = rules(rule("a", actions=[prio("high"), {"type": "stop"}]), rule("b"))
     res = run_cascade(rs, snapshot(), Event("created"), now=None)
-    assert res.fired_names == ["a"] and res.stopped_by == "a"
+    assert res.fired_names == ["a"]
+    assert res.stopped_by == "a"
     exp = explain(rs, snapshot(), Event("created"), now=None)
     assert exp.termination == "rule 'a' ran stop"
     assert exp.rule("b")["fired"] is False
@@ -116,9 +118,12 @@ def test_pass_limit_is_a_second_guard() -> None:
         )
     rs = rules(*chain)
     full = run_cascade(rs, snapshot(), Event("created"), now=None)
-    assert len(full.fired) == 5 and not full.hit_pass_limit
+    assert len(full.fired) == 5
+    assert not full.hit_pass_limit
     cut = run_cascade(rs, snapshot(), Event("created"), now=None, max_passes=2)
-    assert cut.fired_names == ["r0", "r1"] and cut.hit_pass_limit and cut.passes == 2
+    assert cut.fired_names == ["r0", "r1"]
+    assert cut.hit_pass_limit
+    assert cut.passes == 2
     assert (
         explain(rs, snapshot(), Event("created"), now=None, max_passes=2).termination
         == "pass limit 2 reached"
@@ -128,7 +133,9 @@ def test_pass_limit_is_a_second_guard() -> None:
 def test_setting_same_value_records_no_change_and_does_not_rematch() -> None:
     rs = rules(rule("same", actions=[prio("normal")]))
     res = run_cascade(rs, snapshot(), Event("created"), now=None)
-    assert res.fired[0].changes == {} and res.changes == {} and res.passes == 1
+    assert res.fired[0].changes == {}
+    assert res.changes == {}
+    assert res.passes == 1
 
 
 def test_evaluation_error_is_recorded_not_raised() -> None:
@@ -138,9 +145,11 @@ def test_evaluation_error_is_recorded_not_raised() -> None:
     )
     res = run_cascade(rs, snapshot(subject=123), Event("created"), now=None)
     assert res.fired_names == ["ok"]
-    assert [e.rule for e in res.errors] == ["bad"] and "TypeError" in res.errors[0].message
+    assert [e.rule for e in res.errors] == ["bad"]
+    assert "TypeError" in res.errors[0].message
     exp = explain(rs, snapshot(subject=123), Event("created"), now=None)
-    assert exp.rule("bad")["error"] and not exp.rule("bad")["fired"]
+    assert exp.rule("bad")["error"]
+    assert not exp.rule("bad")["fired"]
 
 
 def test_range_on_wrong_type_is_an_error_for_that_rule_only() -> None:
@@ -149,7 +158,8 @@ def test_range_on_wrong_type_is_an_error_for_that_rule_only() -> None:
         rule("vip", conditions={"field": "channel", "op": "is", "value": "email"}),
     )
     res = run_cascade(rs, snapshot(age_hours="3"), Event("created"), now=None)
-    assert res.fired_names == ["vip"] and [e.rule for e in res.errors] == ["old"]
+    assert res.fired_names == ["vip"]
+    assert [e.rule for e in res.errors] == ["old"]
 
 
 def test_explanation_names_the_deciding_condition() -> None:
@@ -176,7 +186,8 @@ def test_explanation_names_the_deciding_condition() -> None:
     )
     exp = explain(rs, snapshot(), Event("created"), now=None)
     d = exp.rule("enterprise")["deciding"]
-    assert d["path"] == "conditions.all[1]" and d["actual"] == "free"
+    assert d["path"] == "conditions.all[1]"
+    assert d["actual"] == "free"
     assert d["sentence"] == "organization.tier is 'free', expected is 'enterprise'"
     assert exp.rule("either")["deciding"]["sentence"].startswith("none of the 2 alternatives held")
     assert exp.rule("never")["reason"] == "no trigger matched the event"

@@ -133,12 +133,10 @@ def test_operator_kind_error_lists_allowed_operators() -> None:
     with pytest.raises(RuleSetError) as exc:
         rules(rule(conditions={"field": "status", "op": "greater_than", "value": 1}))
     msg = exc.value.issues[0].message
-    assert (
-        "greater_than" in msg
-        and "status" in msg
-        and "is_not" in msg
-        and "greater" not in msg.split("allowed")[1]
-    )
+    assert "greater_than" in msg
+    assert "status" in msg
+    assert "is_not" in msg
+    assert "greater" not in msg.split("allowed")[1]
 
 
 @pytest.mark.parametrize(
@@ -179,12 +177,14 @@ def test_version_and_top_level_keys() -> None:
     with pytest.raises(RuleSetError) as exc:
         compile_ruleset({"version": 2, "rule": []}, catalog=CATALOG)
     text = str(exc.value)
-    assert "unsupported version 2" in text and "did you mean 'rules'" in text
+    assert "unsupported version 2" in text
+    assert "did you mean 'rules'" in text
 
 
 def test_yaml_syntax_error_has_line() -> None:
     issues = errors_of("version: 1\nrules:\n  - name: x\n    triggers: [created\n")
-    assert issues[0].line is not None and issues[0].line >= 4
+    assert issues[0].line is not None
+    assert issues[0].line >= 4
     assert "YAML syntax error" in issues[0].message
 
 
@@ -195,7 +195,8 @@ def test_unknown_key_points_at_the_key_line() -> None:
     )
     issues = errors_of(text)
     by_path = {i.path: i for i in issues}
-    assert by_path["actoins"].line == 5 and by_path["actoins"].suggestion == "actions"
+    assert by_path["actoins"].line == 5
+    assert by_path["actoins"].suggestion == "actions"
     assert "at least one action" in by_path["actions"].message
 
 

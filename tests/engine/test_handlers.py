@@ -127,7 +127,8 @@ def test_every_operator_has_cases_config_and_doc() -> None:
     covered = {case[1] for case in OPERATOR_CASES}
     for name, cls in CONDITION_OPERATORS.items():
         assert name in covered, f"operator {name} has no test case"
-        assert issubclass(cls.Config, BaseModel) and cls.__doc__, name
+        assert issubclass(cls.Config, BaseModel), name
+        assert cls.__doc__, name
         assert cls.kinds, name
 
 
@@ -217,7 +218,8 @@ def test_every_trigger_has_cases_config_and_doc() -> None:
     covered = {c[0] if isinstance(c[0], str) else c[0]["type"] for c in TRIGGER_CASES}
     for name, cls in TRIGGERS.items():
         assert name in covered, f"trigger {name} has no test case"
-        assert issubclass(cls.Config, BaseModel) and cls.__doc__, name
+        assert issubclass(cls.Config, BaseModel), name
+        assert cls.__doc__, name
         assert cls.time_based is False  # the seam exists; no time trigger is registered yet
 
 
@@ -332,4 +334,5 @@ def test_every_action_has_cases_config_and_doc() -> None:
     covered = {c[0]["type"] for c in ACTION_CASES}
     for name, cls in ACTIONS.items():
         assert name in covered, f"action {name} has no test case"
-        assert issubclass(cls.Config, BaseModel) and cls.__doc__, name
+        assert issubclass(cls.Config, BaseModel), name
+        assert cls.__doc__, name

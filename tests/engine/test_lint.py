@@ -144,7 +144,9 @@ def test_overwritten_by_a_later_rule_with_a_wider_trigger() -> None:
     )
     (w,) = lint(rs)
     assert (w.rule, w.path, w.code) == ("a", "actions[0]", "always-overwritten")
-    assert "rule 'b'" in w.message and "'Tier 1'" in w.message and "'Tier 2'" in w.message
+    assert "rule 'b'" in w.message
+    assert "'Tier 1'" in w.message
+    assert "'Tier 2'" in w.message
 
 
 def test_overwritten_when_later_conditions_are_implied() -> None:
@@ -159,7 +161,8 @@ def test_overwritten_when_later_conditions_are_implied() -> None:
         ),
     )
     (w,) = found(rs, "always-overwritten")
-    assert w.rule == "a" and "priority set to 'urgent'" in w.message
+    assert w.rule == "a"
+    assert "priority set to 'urgent'" in w.message
 
 
 def test_overwrite_check_is_silent_on_close_variants() -> None:
@@ -246,7 +249,8 @@ def test_duplicate_rule() -> None:
         rule("d", triggers=["created", "updated"], conditions=web, enabled=False),
     )
     (w,) = lint(rs)
-    assert (w.rule, w.code) == ("b", "duplicate-rule") and "'a'" in w.message
+    assert (w.rule, w.code) == ("b", "duplicate-rule")
+    assert "'a'" in w.message
 
 
 def test_placeholder_not_rendered_in_webhook_url_and_headers() -> None:
@@ -452,4 +456,5 @@ def test_cascade_warnings_are_sound(defs: list[dict[str, Any]], data: st.DataObj
                 assert w.rule not in fired
             elif w.rule in fired:
                 later = w.message.split("by rule ")[1].split("'")[1]
-                assert later in fired and fired.index(later) > fired.index(w.rule)
+                assert later in fired
+                assert fired.index(later) > fired.index(w.rule)

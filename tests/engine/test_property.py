@@ -179,7 +179,8 @@ def test_fast_path_equals_tracing_path(data: dict[str, Any], cases: list[Any]) -
             (f.rule, f.pass_no, f.caused_by) for f in slow.result.fired
         ]
         assert fast.final == slow.result.final
-        assert fast.errors == [] and slow.result.errors == []
+        assert fast.errors == []
+        assert slow.result.errors == []
 
 
 def test_dnf_cap_keeps_big_trees_correct() -> None:
@@ -317,7 +318,8 @@ def test_generated_match_equals_general_loop(data: dict[str, Any], snaps: list[A
             slow_errors: list[tuple[int, str]] = []
             fast = m.match_terms(*args, -1, fast_errors)
             slow = m.match_terms_general(*args, -1, slow_errors)
-            assert fast == slow and fast_errors == slow_errors
+            assert fast == slow
+            assert fast_errors == slow_errors
             assert rs.match(snap, ev) == m.names_of(slow) == m.index_event(snap, ev)
             assert m.rules_of(m.match_terms(*args, m.after(0))) == m.rules_of(
                 m.match_terms_general(*args, m.after(0))

@@ -67,7 +67,7 @@ def get_field(request: HttpRequest, field_id: int) -> dict[str, Any]:
 
 
 @router.post("", response={201: FieldOut}, summary="Define a custom field (admins)")
-def create_field(request: HttpRequest, payload: FieldCreate) -> Status:
+def create_field(request: HttpRequest, payload: FieldCreate) -> Status[Any]:
     require_admin(request)
     defn = fielddefs.check_create_field_def(
         key=payload.key, label=payload.label, kind=payload.kind, choices=payload.choices
@@ -85,7 +85,7 @@ def update_field(request: HttpRequest, field_id: int, payload: FieldPatch) -> di
 
 
 @router.delete("/{field_id}", response={204: None}, summary="Delete an unused field (admins)")
-def delete_field(request: HttpRequest, field_id: int) -> Status:
+def delete_field(request: HttpRequest, field_id: int) -> Status[Any]:
     fielddefs.check_delete_field_def(
         fielddefs.access_field_def_by_id(require_admin(request), field_id)
     )

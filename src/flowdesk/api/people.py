@@ -163,7 +163,7 @@ def get_agent(request: HttpRequest, agent_id: int) -> dict[str, Any]:
 
 
 @agents_router.post("", response={201: AgentOut}, summary="Create an agent or admin (admins)")
-def create_agent(request: HttpRequest, payload: AgentCreate) -> Status:
+def create_agent(request: HttpRequest, payload: AgentCreate) -> Status[Any]:
     require_admin(request)
     agent = svc.check_create_agent(
         email=payload.email,
@@ -265,7 +265,7 @@ def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
 
 
 @customers_router.post("", response={201: CustomerOut}, summary="Create a customer (agents)")
-def create_customer(request: HttpRequest, payload: CustomerCreate) -> Status:
+def create_customer(request: HttpRequest, payload: CustomerCreate) -> Status[Any]:
     require_agent(request)
     customer = svc.check_create_customer(
         email=payload.email,
@@ -345,7 +345,7 @@ def get_team(request: HttpRequest, team_id: int) -> dict[str, Any]:
 
 
 @teams_router.post("", response={201: TeamOut}, summary="Create a team (admins)")
-def create_team(request: HttpRequest, payload: TeamCreate) -> Status:
+def create_team(request: HttpRequest, payload: TeamCreate) -> Status[Any]:
     user = require_admin(request)
     team = svc.check_create_team(
         name=payload.name, description=payload.description, members=payload.members
@@ -364,7 +364,7 @@ def update_team(request: HttpRequest, team_id: int, payload: TeamPatch) -> dict[
 
 
 @teams_router.delete("/{team_id}", response={204: None}, summary="Delete an unused team (admins)")
-def delete_team(request: HttpRequest, team_id: int) -> Status:
+def delete_team(request: HttpRequest, team_id: int) -> Status[Any]:
     svc.check_delete_team(selectors.access_team_by_id(require_admin(request), team_id))
     return Status(204, None)
 
@@ -423,7 +423,7 @@ def get_organization(request: HttpRequest, org_id: int) -> dict[str, Any]:
 @organizations_router.post(
     "", response={201: OrganizationOut}, summary="Create an organization (admins)"
 )
-def create_organization(request: HttpRequest, payload: OrganizationCreate) -> Status:
+def create_organization(request: HttpRequest, payload: OrganizationCreate) -> Status[Any]:
     user = require_admin(request)
     org = svc.check_create_organization(name=payload.name, attributes=payload.attributes)
     return Status(201, organization_out(selectors.access_organization_by_id(user, org.pk)))
@@ -444,7 +444,7 @@ def update_organization(
 @organizations_router.delete(
     "/{org_id}", response={204: None}, summary="Delete an unused organization (admins)"
 )
-def delete_organization(request: HttpRequest, org_id: int) -> Status:
+def delete_organization(request: HttpRequest, org_id: int) -> Status[Any]:
     user = require_admin(request)
     svc.check_delete_organization(selectors.access_organization_by_id(user, org_id))
     return Status(204, None)

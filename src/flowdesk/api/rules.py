@@ -60,7 +60,7 @@ def active(request: HttpRequest) -> dict[str, Any]:
     response={201: RuleSetImportOut},
     summary="Import a rule set (all or nothing) as the new active version",
 )
-def import_rules(request: HttpRequest, payload: RuleSetIn) -> Status:
+def import_rules(request: HttpRequest, payload: RuleSetIn) -> Status[Any]:
     user = require_admin(request)
     _one_source(payload)
     if payload.yaml is not None:
@@ -114,7 +114,7 @@ def version(request: HttpRequest, number: int) -> dict[str, Any]:
     response={201: RuleSetVersionDetail},
     summary="Make an earlier version active again (stored as a new version)",
 )
-def restore(request: HttpRequest, number: int) -> Status:
+def restore(request: HttpRequest, number: int) -> Status[Any]:
     user = require_admin(request)
     return Status(
         201, version_out(services.check_restore_version(number, author=user), detail=True)

@@ -98,7 +98,7 @@ def _create_changes(payload: TicketCreate) -> ChangeSet:
 
 
 @router.post("", response={201: TicketOut}, summary="Create a ticket (runs the rules)")
-def create_ticket(request: HttpRequest, payload: TicketCreate) -> Status:
+def create_ticket(request: HttpRequest, payload: TicketCreate) -> Status[Any]:
     user = current_user(request)
     # One transaction: a rejected ticket must not leave a newly created requester behind.
     with transaction.atomic():
@@ -243,7 +243,7 @@ def list_messages(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
     response={201: TicketOut},
     summary="Add a reply or internal note (runs the rules)",
 )
-def add_message(request: HttpRequest, ticket_id: int, payload: MessageCreate) -> Status:
+def add_message(request: HttpRequest, ticket_id: int, payload: MessageCreate) -> Status[Any]:
     ticket = access_ticket_by_id(current_user(request), ticket_id)
     updated = check_update_ticket(
         ticket,

@@ -33,7 +33,8 @@ def _replayed_guard(stored: dict[str, Any]) -> Guard:
 
 
 def explain_update(update: TicketUpdate) -> dict[str, Any]:
-    assert update.ruleset_version is not None and update.engine_snapshot is not None
+    assert update.ruleset_version is not None
+    assert update.engine_snapshot is not None
     ruleset = compiled_version(get_version(update.ruleset_version))
     result = explain(
         ruleset,

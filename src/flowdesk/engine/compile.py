@@ -118,11 +118,11 @@ class RuleCompiler:
         self.col = col
         self.templates = templates
 
-    def triggers(self, label: str, prefix: str, raw: Any) -> list[Trigger] | None:
+    def triggers(self, label: str, prefix: str, raw: Any) -> list[Trigger[Any]] | None:
         if not isinstance(raw, list) or not raw:
             self.col.add(label, prefix, "triggers", "a rule needs at least one trigger (a list)")
             return None
-        out: list[Trigger] = []
+        out: list[Trigger[Any]] = []
         ok = True
         for i, item in enumerate(raw):
             path = f"triggers[{i}]"
@@ -240,11 +240,11 @@ class RuleCompiler:
             return None
         return CondLeaf(path=path, field=fname, op=cls(spec, cfg))
 
-    def actions(self, label: str, prefix: str, raw: Any) -> list[Action] | None:
+    def actions(self, label: str, prefix: str, raw: Any) -> list[Action[Any]] | None:
         if not isinstance(raw, list) or not raw:
             self.col.add(label, prefix, "actions", "a rule needs at least one action (a list)")
             return None
-        out: list[Action] = []
+        out: list[Action[Any]] = []
         ok = True
         for i, item in enumerate(raw):
             path = f"actions[{i}]"

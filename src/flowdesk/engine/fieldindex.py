@@ -73,7 +73,8 @@ class FieldIndex:
 
     def index(self, lit: Lit, bit: int) -> bool:
         """Let the literal's operator describe itself; True if the index now decides it."""
-        assert lit.op is not None and not lit.negated
+        assert lit.op is not None
+        assert not lit.negated
         if bit != self._term:
             self._term, self._set_slot, self._text_slot = bit, 0, 0
             self._eq_keys = frozenset()

@@ -73,7 +73,7 @@ class Lit:
     value: Any
     neg: bool
     path: str = dc_field(compare=False)
-    leaf: Operator = dc_field(compare=False, repr=False)
+    leaf: Operator[Any] = dc_field(compare=False, repr=False)
 
     def describe(self) -> str:
         name = COMPLEMENT_OF.get(self.op, self.op) if self.neg else self.op
@@ -114,7 +114,7 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def _canonical(op: Operator) -> Any:
+def _canonical(op: Operator[Any]) -> Any:
     """The part of an operator's config its test depends on, as prepared at compile time."""
     name = op.name
     if name in ("is", "is_not"):
@@ -362,7 +362,7 @@ def _never_matches(rule: CompiledRule, terms: list[Term] | None) -> LintWarning 
 # --- rule implication: triggers and conditions --------------------------------------------------
 
 
-def _change_spec(t: Trigger) -> tuple[str, tuple[bool, Any], tuple[bool, Any]] | None:
+def _change_spec(t: Trigger[Any]) -> tuple[str, tuple[bool, Any], tuple[bool, Any]] | None:
     """(field, (has from, from), (has to, to)) of a field-change trigger; a bare tags_changed is
     exactly "tags is in the change set", like field_changed on tags."""
     if isinstance(t, _ChangeTrigger):
@@ -372,7 +372,7 @@ def _change_spec(t: Trigger) -> tuple[str, tuple[bool, Any], tuple[bool, Any]] |
     return None
 
 
-def covers(b: Trigger, a: Trigger) -> bool:
+def covers(b: Trigger[Any], a: Trigger[Any]) -> bool:
     """``b`` certainly matches every context ``a`` matches."""
     if type(a) is type(b) and a.normalised() == b.normalised():
         return True
@@ -415,7 +415,7 @@ def _has_stop(rule: CompiledRule) -> bool:
 # --- always-overwritten: the final non-incremental writes of a rule -----------------------------
 
 
-def _action_writes(action: Action) -> list[tuple[str, Any]]:
+def _action_writes(action: Action[Any]) -> list[tuple[str, Any]]:
     cfg = action.config
     name = action.name
     if name in ("set_status", "set_priority", "set_type"):

@@ -20,7 +20,7 @@ from .types import TriggerContext
 class CondLeaf:
     path: str
     field: str
-    op: Operator
+    op: Operator[Any]
 
     def evaluate(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return self.op.test(snapshot, changes)
@@ -57,13 +57,13 @@ class CompiledRule:
     index: int
     enabled: bool
     description: str | None
-    triggers: list[Trigger]
+    triggers: list[Trigger[Any]]
     conditions: CondNode | None
-    actions: list[Action]
+    actions: list[Action[Any]]
     definition: dict[str, Any]
     reads: frozenset[str] = field(default=frozenset())
 
-    def trigger_hit(self, ctx: TriggerContext) -> Trigger | None:
+    def trigger_hit(self, ctx: TriggerContext) -> Trigger[Any] | None:
         for t in self.triggers:
             if t.matches(ctx):
                 return t
