@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import Any
+
 from django.db import models
 
 from flowdesk.accounts.models import User
 from flowdesk.core.clock import utcnow
+
+
+def definition_digest(definition: Any) -> str:
+    """The identity of a definition's content: the compile cache's key, whatever database it
+    came from (numbers repeat across test databases and restored backups)."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class RuleSetVersion(models.Model):
@@ -20,9 +31,14 @@ class RuleSetVersion(models.Model):
     comment = models.CharField(max_length=500, blank=True)
     restored_from = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=utcnow)
+    digest = models.CharField(max_length=64, default="")
 
     class Meta:
         ordering = ["-number"]
+        # Covers the per-update "which version is active" read: (number, digest) come from the
+        # index alone, never from a row whose definition may be megabytes (SQLite would walk
+        # the row's overflow pages to reach a column stored after it).
+        indexes = [models.Index(fields=["number", "digest"], name="ruleset_head")]
 
     def __str__(self) -> str:
         return f"rule set v{self.number}"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -12,7 +12,7 @@ from django.db.models import Max
 
 from flowdesk.accounts.models import User
 from flowdesk.automation.catalog import build_catalog, custom_field_specs
-from flowdesk.automation.models import RuleSetVersion
+from flowdesk.automation.models import RuleSetVersion, definition_digest
 from flowdesk.core.errors import NotFound
 from flowdesk.engine import (
     CompiledRuleSet,
@@ -32,7 +32,9 @@ class ActiveRuleSet:
     fields: tuple[str, ...]  # catalogued fields, so snapshots always carry every key
 
 
-_cache: dict[tuple[int, str, str], tuple[CompiledRuleSet, tuple[str, ...]]] = {}
+#: compiled rule sets kept per process (the active one and a few recent ones)
+CACHE_SIZE = 4
+_cache: dict[tuple[str, str], tuple[CompiledRuleSet, tuple[str, ...]]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -41,17 +43,16 @@ def _fingerprint() -> str:
 
 
 def _compiled(
-    version: RuleSetVersion | tuple[int, datetime],
+    version: RuleSetVersion | tuple[int, str],
 ) -> tuple[CompiledRuleSet, tuple[str, ...]]:
-    """Compiled once per process per version (and custom-field layout), never per event.
+    """Compiled once per process per definition (and custom-field layout), never per event.
 
-    ``version`` may be just (number, created_at): the cache is checked with those alone, and
-    the definition (megabytes for a large rule set) is loaded only on a miss."""
-    number, created = (
-        version if isinstance(version, tuple) else (version.number, version.created_at)
-    )
-    # created_at too: a number is only unique within one database (tests, restored backups).
-    key = (number, created.isoformat(), _fingerprint())
+    ``version`` may be just (number, digest): the cache is checked with those alone, and the
+    definition (megabytes for a large rule set) is loaded only on a miss."""
+    number, digest = version if isinstance(version, tuple) else (version.number, version.digest)
+    if not digest:  # a row stored before digests existed
+        digest = definition_digest(RuleSetVersion.objects.get(number=number).definition)
+    key = (digest, _fingerprint())
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None:
@@ -63,7 +64,22 @@ def _compiled(
     entry = (ruleset, tuple(catalog.fields))
     with _cache_lock:
         _cache[key] = entry
+        while len(_cache) > CACHE_SIZE:  # the oldest compiled set; explanations recompile it
+            del _cache[next(iter(_cache))]
+        _freeze_heap()
     return entry
+
+
+def _freeze_heap() -> None:
+    """Keep the cyclic garbage collector away from compiled rule sets.
+
+    A compiled set of 10,000 rules is millions of long-lived objects; every full collection
+    would walk all of them, so ticket writes slowed down with the size of the rule set alone.
+    Frozen objects are skipped by the collector (refcounting still frees them). A new version is
+    rare: unfreeze, collect what the evicted sets left, and freeze the heap again."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def compiled_version(version: RuleSetVersion) -> CompiledRuleSet:
@@ -76,7 +92,7 @@ def active_version() -> RuleSetVersion | None:
 
 def active_ruleset() -> ActiveRuleSet | None:
     """The compiled active rule set; per update this reads the newest version's number only."""
-    head = RuleSetVersion.objects.order_by("-number").values_list("number", "created_at").first()
+    head = RuleSetVersion.objects.order_by("-number").values_list("number", "digest").first()
     if head is None:
         return None
     ruleset, fields = _compiled(head)
@@ -107,6 +123,7 @@ def _store(
                 top = RuleSetVersion.objects.aggregate(m=Max("number"))["m"] or 0
                 return RuleSetVersion.objects.create(
                     number=top + 1,
+                    digest=definition_digest(ruleset.definition),
                     definition=ruleset.definition,
                     source_text=source_text,
                     source_name=source_name,

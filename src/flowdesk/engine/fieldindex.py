@@ -356,7 +356,10 @@ def plan(fields: list[FieldIndex], full: Any) -> list[Step]:
     - enum fields together: one memo keyed by the tuple of their values (a few hundred
       combinations in practice), so four fields cost one dict lookup;
     - pure numeric-range fields: two bisects into precomputed keep-masks;
-    - tag-like fields: a memo per value; free text: every needle found in one automaton pass.
+    - tag-like fields: a memo per value;
+    - text fields tested only for equality / presence (an e-mail, a name): a hash lookup, before
+      the free-text fields, so a selective equality can end the event before any needle search;
+    - free text: every needle found in one automaton pass.
     """
     steps: list[Step] = []
     fields = [fi for fi in fields if fi.all]  # e.g. only a regex's field, without needles
@@ -367,7 +370,9 @@ def plan(fields: list[FieldIndex], full: Any) -> list[Step]:
     ranged = [fi for fi in rest if fi.pure_range()]
     steps += [_range_step(fi, full) for fi in ranged]
     steps += [_memo_step(fi, full) for fi in rest if fi not in ranged and not fi.folds]
-    steps += [_text_step(fi, full) for fi in rest if fi not in ranged and fi.folds]
+    texts = [fi for fi in rest if fi not in ranged and fi.folds]
+    texts.sort(key=lambda fi: bool(fi.text_all))  # stable: equality-only text fields first
+    steps += [_text_step(fi, full) for fi in texts]
     return steps
 
 
