@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from ninja import Schema
 from ninja.schema import DjangoGetter
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
+from pydantic_core import PydanticCustomError
 
 # Addresses name people in this help desk (local domains like .localhost included), so the check
 # is shape only; whether the person exists is checked by the services.
@@ -21,6 +23,9 @@ Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 # Pagination: an offset past what a database can hold would fail in SQL, not as a clear 422.
 Limit = Annotated[int, Field(ge=1, le=200, description="page size, 1-200")]
 Offset = Annotated[int, Field(ge=0, le=1_000_000_000, description="items to skip, 0-1,000,000,000")]
+# The text of one message (FLOWDESK_MESSAGE_MAX_CHARS, docs/api.md).
+MESSAGE_MAX_CHARS = int(settings.FLOWDESK["MESSAGE_MAX_CHARS"])
+MessageText = Annotated[str, Field(max_length=MESSAGE_MAX_CHARS)]
 
 
 class RequestIn(Schema):
@@ -35,28 +40,31 @@ class RequestIn(Schema):
         raw = data._obj if isinstance(data, DjangoGetter) else data
         if not isinstance(raw, dict):
             raise ValueError(f"expected a JSON object, got {_json_type(raw)}")
-        if (where := _nul_at(raw, "")) is not None:
-            raise ValueError(
-                f"{where or 'a key'}: text must not contain the NUL character (\\u0000)"
+        if (where := _nul_at(raw)) is not None:
+            # The path goes in the context: flowdesk.api.main adds it to the error's location.
+            raise PydanticCustomError(
+                "nul_character",
+                "text must not contain the NUL character (\\u0000)",
+                {"path": where},
             )
         return data
 
 
-def _nul_at(value: Any, path: str) -> str | None:
-    """The path of the first text (value or key) containing NUL, else None."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            sub = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and "\x00" in key:
-                return path or "(top level)"
-            if (found := _nul_at(item, sub)) is not None:
-                return found
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if (found := _nul_at(item, f"{path}[{i}]")) is not None:
-                return found
+def _nul_at(value: Any) -> list[str | int] | None:
+    """The path of the first text containing NUL (a key: the path of its mapping), else None.
+    Iterative: a request's nesting is limited, but not by this walk."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return path
+        elif isinstance(node, dict):
+            if any(isinstance(key, str) and "\x00" in key for key in node):
+                return path
+            stack.extend((item, [*path, str(key)]) for key, item in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((item, [*path, i]) for i, item in reversed(list(enumerate(node))))
     return None
 
 
@@ -80,8 +88,10 @@ class Attachment(RequestIn):
 
 class TicketCreate(RequestIn):
     subject: str = Field(min_length=1, max_length=500)
-    body: str = Field(min_length=1, description="The first message: what the customer asked.")
-    body_html: str = ""
+    body: MessageText = Field(
+        min_length=1, description="The first message: what the customer asked."
+    )
+    body_html: MessageText = ""
     channel: ChannelT = "api"
     requester_email: Email | None = Field(
         None, description="Agents create tickets for a customer (created when unknown)."
@@ -97,9 +107,9 @@ class TicketCreate(RequestIn):
 
 
 class MessageIn(RequestIn):
-    body: str = Field(min_length=1)
-    body_html: str = ""
-    public: bool = True
+    body: MessageText = Field(min_length=1)
+    body_html: MessageText = ""
+    public: StrictBool = Field(True, description="false: an internal note (true or false only)")
     channel: ChannelT = "api"
     attachments: list[Attachment] = []
 
@@ -251,3 +261,60 @@ class OutboxOut(Schema):
 class OutboxPage(Schema):
     count: int
     items: list[OutboxOut]
+
+
+class RuleSetValidOut(Schema):
+    valid: bool
+    rules: list[str]
+
+
+# Error bodies (docs/api.md, "Errors"). Every operation declares the statuses it can answer with
+# `errors(...)`, so the OpenAPI spec documents them for clients and fuzzers.
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class FieldErrorOut(Schema):
+    field: str = Field(description="where: subject, message.body, custom_fields.plan, tags[0]")
+    message: str
+
+
+class ValidationErrorOut(Schema):
+    detail: str
+    errors: list[FieldErrorOut]
+
+
+class RuleIssueOut(Schema):
+    source: str
+    rule: str | None
+    path: str
+    line: int | None
+    message: str
+    suggestion: str | None
+    text: str = Field(description="the whole problem as one line, as the CLI prints it")
+
+
+class RuleSetErrorOut(Schema):
+    detail: str
+    errors: list[RuleIssueOut]
+
+
+class ConflictOut(Schema):
+    detail: str
+    current_version: int | None
+
+
+_ERROR_BODIES: dict[int, Any] = {409: ConflictOut, 422: ValidationErrorOut}
+# The statuses of an operation that takes a JSON body: malformed JSON, too large, invalid.
+BODY_ERRORS = (400, 413, 422)
+
+
+def errors(*statuses: int, rules: bool = False) -> dict[int, Any]:
+    """OpenAPI responses for the error statuses an operation can answer (``response={200: X,
+    **errors(401, 404)}``). ``rules``: its 422 may also be an invalid rule set."""
+    bodies = dict(_ERROR_BODIES)
+    if rules:
+        bodies[422] = ValidationErrorOut | RuleSetErrorOut
+    return {status: bodies.get(status, ErrorOut) for status in sorted(set(statuses))}

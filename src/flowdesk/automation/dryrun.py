@@ -18,6 +18,7 @@ from flowdesk.engine import (
     explain,
     load_ruleset_yaml,
 )
+from flowdesk.engine.limits import check_nesting
 from flowdesk.tickets import snapshot as snap
 from flowdesk.tickets.models import Ticket
 
@@ -117,6 +118,11 @@ def dry_run(
     yaml_text: str | None,
     definition: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    check_nesting(  # snapshots and events from a file (the CLI) are checked here
+        {"snapshot": snapshot, "event": event},
+        lambda path, message: ValidationFailed([FieldError(path, message)]),
+        levels_above=1,
+    )
     ruleset, label = _ruleset(yaml_text, definition)
     now = utcnow()
     catalog = build_catalog(check_names=False)

@@ -6,6 +6,7 @@ FLOWDESK_SECRET_KEY    secret key (a development key is used when unset and DEBU
 FLOWDESK_DEBUG         "1" to enable debug pages
 FLOWDESK_ALLOWED_HOSTS comma-separated host names
 FLOWDESK_EMAIL_URL     not yet: e-mail goes through Django's EMAIL_BACKEND (console by default)
+FLOWDESK_API_MAX_BYTES, FLOWDESK_RULES_MAX_BYTES, FLOWDESK_MESSAGE_MAX_CHARS  request limits
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # its templates and static files: /api/docs works offline
     "django_tasks",
     "django_tasks_db",
     "flowdesk.core",
@@ -45,7 +47,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every error under /api/ (even one raised by the middleware below) is JSON.
+    "flowdesk.api.errors.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The embedded server (waitress) serves no static files: the API docs' assets come from here.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,7 +107,12 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-STATIC_URL = "static/"
+STATIC_URL = "/static/"
+# Static files (the API docs' Swagger UI) are served by WhiteNoise straight from the installed
+# apps, so a fresh clone needs no collectstatic. Set FLOWDESK_STATIC_ROOT to collect them
+# (`flowdesk collectstatic`) for a proxy to serve instead.
+STATIC_ROOT = os.environ.get("FLOWDESK_STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = True
 
 TASKS = {
     "default": {
@@ -116,12 +127,24 @@ DEFAULT_FROM_EMAIL = os.environ.get("FLOWDESK_FROM_EMAIL", "support@flowdesk.loc
 # Used by the file-based backend (the demo's default): one file per delivery batch.
 EMAIL_FILE_PATH = os.environ.get("FLOWDESK_EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 
+# Request limits (flowdesk.api.errors answers 413 naming the limit; docs/api.md). Rule-set
+# imports, validation and dry runs may carry large rule sets; every other API body is small.
+_API_MAX_BYTES = int(os.environ.get("FLOWDESK_API_MAX_BYTES", str(1024 * 1024)))
+_RULES_MAX_BYTES = int(os.environ.get("FLOWDESK_RULES_MAX_BYTES", str(64 * 1024 * 1024)))
+# Django's own body limit (2.5 MB by default, answered with an HTML 400) must not cut in before
+# the API's limits; no other page accepts a body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(_API_MAX_BYTES, _RULES_MAX_BYTES)
+
 FLOWDESK = {
     # Outbox delivery: attempts before an item is marked failed, and the backoff base in seconds.
     "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("FLOWDESK_OUTBOX_MAX_ATTEMPTS", "5")),
     "OUTBOX_BACKOFF_SECONDS": float(os.environ.get("FLOWDESK_OUTBOX_BACKOFF_SECONDS", "30")),
     "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("FLOWDESK_WEBHOOK_TIMEOUT", "10")),
     "PAGE_SIZE_MAX": 200,
+    "API_MAX_BYTES": _API_MAX_BYTES,
+    "RULES_MAX_BYTES": _RULES_MAX_BYTES,
+    # The text of a message (a ticket's first message, a reply, a note), and its HTML.
+    "MESSAGE_MAX_CHARS": int(os.environ.get("FLOWDESK_MESSAGE_MAX_CHARS", "100000")),
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
