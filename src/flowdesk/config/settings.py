@@ -1,12 +1,16 @@
 """Settings, driven by environment variables so the same code runs embedded (SQLite) or scaled out.
 
 FLOWDESK_DATABASE_URL  database URL (default: SQLite file under FLOWDESK_DATA_DIR)
-FLOWDESK_DATA_DIR      where the embedded database lives (default: ./var)
+FLOWDESK_DATA_DIR      where the embedded database lives (default: the checkout's var/ when
+                       flowdesk runs from a source checkout, else a per-user data directory)
 FLOWDESK_SECRET_KEY    secret key (a development key is used when unset and DEBUG is on)
 FLOWDESK_DEBUG         "1" to enable debug pages
 FLOWDESK_ALLOWED_HOSTS comma-separated host names
 FLOWDESK_EMAIL_URL     not yet: e-mail goes through Django's EMAIL_BACKEND (console by default)
 FLOWDESK_API_MAX_BYTES, FLOWDESK_RULES_MAX_BYTES, FLOWDESK_MESSAGE_MAX_CHARS  request limits
+
+Importing settings creates nothing on disk: the commands that create the database (`flowdesk
+migrate`, `serve`, `demo`) create its directory; see flowdesk.cli.
 """
 
 from __future__ import annotations
@@ -17,7 +21,26 @@ from pathlib import Path
 import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("FLOWDESK_DATA_DIR", Path.cwd() / "var"))
+
+
+def _data_dir() -> Path:
+    """FLOWDESK_DATA_DIR; else the var/ of the source checkout flowdesk is installed from (the src
+    layout: <root>/src/flowdesk); else the per-user data directory. Never the working directory,
+    so every command finds the same database wherever it is run from."""
+    configured = os.environ.get("FLOWDESK_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser().absolute()
+    root = BASE_DIR.parent.parent
+    if BASE_DIR.parent.name == "src" and (root / "pyproject.toml").is_file():
+        return root / "var"
+    if os.name == "nt":
+        base = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
+    else:
+        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "flowdesk"
+
+
+DATA_DIR = _data_dir()
 
 DEBUG = os.environ.get("FLOWDESK_DEBUG", "0") == "1"
 SECRET_KEY = os.environ.get("FLOWDESK_SECRET_KEY", "")
@@ -80,7 +103,6 @@ TEMPLATES = [
 def _database() -> dict[str, object]:
     url = os.environ.get("FLOWDESK_DATABASE_URL")
     if not url:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no ./var yet
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "flowdesk.sqlite3"),
