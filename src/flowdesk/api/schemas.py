@@ -26,6 +26,8 @@ Offset = Annotated[int, Field(ge=0, le=1_000_000_000, description="items to skip
 # The text of one message (FLOWDESK_MESSAGE_MAX_CHARS, docs/api.md).
 MESSAGE_MAX_CHARS = int(settings.FLOWDESK["MESSAGE_MAX_CHARS"])
 MessageText = Annotated[str, Field(max_length=MESSAGE_MAX_CHARS)]
+# As long as the database columns (longer text is refused on PostgreSQL, kept on SQLite).
+Tag = Annotated[str, Field(max_length=100)]
 
 
 class RequestIn(Schema):
@@ -96,10 +98,10 @@ class TicketCreate(RequestIn):
     requester_email: Email | None = Field(
         None, description="Agents create tickets for a customer (created when unknown)."
     )
-    requester_name: str = ""
+    requester_name: str = Field("", max_length=200)
     priority: PriorityT | None = None
     type: TypeT | None = None
-    tags: list[str] = []
+    tags: list[Tag] = []
     custom_fields: dict[str, Any] = {}
     assignee: Email | None = None
     team: str | None = None
@@ -124,9 +126,9 @@ class TicketPatch(RequestIn):
     type: TypeT | None = None
     assignee: Email | None = Field(None, description="null unassigns")
     team: str | None = Field(None, description="null removes the team")
-    tags: list[str] | None = None
-    add_tags: list[str] | None = None
-    remove_tags: list[str] | None = None
+    tags: list[Tag] | None = None
+    add_tags: list[Tag] | None = None
+    remove_tags: list[Tag] | None = None
     custom_fields: dict[str, Any] | None = None
     add_followers: list[Email] | None = None
     message: MessageIn | None = None
@@ -210,8 +212,8 @@ class UpdateOut(Schema):
 class RuleSetIn(RequestIn):
     yaml: str | None = Field(None, description="The rule set as YAML text")
     definition: dict[str, Any] | None = Field(None, description="...or as a JSON object")
-    source: str = "api"
-    comment: str = ""
+    source: str = Field("api", max_length=300)
+    comment: str = Field("", max_length=500)
 
 
 class RuleSetVersionOut(Schema):
