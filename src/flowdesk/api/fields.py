@@ -10,6 +10,7 @@ from pydantic import Field
 
 from flowdesk.api.auth import current_user, require_admin
 from flowdesk.api.people import PageIn, PageOut, WriteIn, page
+from flowdesk.api.schemas import BODY_ERRORS, errors
 from flowdesk.tickets import fielddefs
 from flowdesk.tickets.models import CustomFieldDef
 
@@ -55,18 +56,30 @@ def field_out(d: CustomFieldDef) -> dict[str, Any]:
 router = Router(tags=["custom fields"])
 
 
-@router.get("", response=FieldPage, summary="Custom-field definitions (agents)")
+@router.get(
+    "",
+    response={200: FieldPage, **errors(401, 403, 422)},
+    summary="Custom-field definitions (agents)",
+)
 def list_fields(request: HttpRequest, filters: Query[PageIn]) -> dict[str, Any]:
     qs = fielddefs.field_defs_for(current_user(request), q=filters.q)
     return page(qs, filters, field_out)
 
 
-@router.get("/{field_id}", response=FieldOut, summary="One custom-field definition (agents)")
+@router.get(
+    "/{field_id}",
+    response={200: FieldOut, **errors(401, 403, 404, 422)},
+    summary="One custom-field definition (agents)",
+)
 def get_field(request: HttpRequest, field_id: int) -> dict[str, Any]:
     return field_out(fielddefs.access_field_def_by_id(current_user(request), field_id))
 
 
-@router.post("", response={201: FieldOut}, summary="Define a custom field (admins)")
+@router.post(
+    "",
+    response={201: FieldOut, **errors(401, 403, 409, *BODY_ERRORS)},
+    summary="Define a custom field (admins)",
+)
 def create_field(request: HttpRequest, payload: FieldCreate) -> Status[Any]:
     require_admin(request)
     defn = fielddefs.check_create_field_def(
@@ -75,7 +88,11 @@ def create_field(request: HttpRequest, payload: FieldCreate) -> Status[Any]:
     return Status(201, field_out(defn))
 
 
-@router.patch("/{field_id}", response=FieldOut, summary="Edit label or choices (admins)")
+@router.patch(
+    "/{field_id}",
+    response={200: FieldOut, **errors(401, 403, 404, 409, *BODY_ERRORS)},
+    summary="Edit label or choices (admins)",
+)
 def update_field(request: HttpRequest, field_id: int, payload: FieldPatch) -> dict[str, Any]:
     defn = fielddefs.access_field_def_by_id(require_admin(request), field_id)
     updated = fielddefs.check_update_field_def(
@@ -84,7 +101,11 @@ def update_field(request: HttpRequest, field_id: int, payload: FieldPatch) -> di
     return field_out(updated)
 
 
-@router.delete("/{field_id}", response={204: None}, summary="Delete an unused field (admins)")
+@router.delete(
+    "/{field_id}",
+    response={204: None, **errors(401, 403, 404, 409, 422)},
+    summary="Delete an unused field (admins)",
+)
 def delete_field(request: HttpRequest, field_id: int) -> Status[Any]:
     fielddefs.check_delete_field_def(
         fielddefs.access_field_def_by_id(require_admin(request), field_id)

@@ -1,15 +1,20 @@
-"""The REST API: one NinjaAPI, token auth, and every error mapped to a 4xx with field messages."""
+"""The REST API: one NinjaAPI, token auth, and every error mapped to a 4xx with field messages.
+
+Failures outside a view (unknown URLs, wrong methods, body limits, unhandled exceptions) are made
+JSON by flowdesk.api.errors.ApiErrorMiddleware.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from flowdesk.api.auth import TokenAuth
+from flowdesk.api.errors import BodyError, JsonBodyParser
 from flowdesk.core.errors import FlowdeskError
 from flowdesk.engine import RuleSetError
 
@@ -20,19 +25,41 @@ api = NinjaAPI(
     "Authenticate with `Authorization: Bearer <token>` (create one with `flowdesk token create`).",
     auth=TokenAuth(),
     docs_url="/docs",
+    # Everything the docs page loads is served by flowdesk itself (no CDN, no online validator).
+    docs=Swagger(settings={"validatorUrl": None}),
+    parser=JsonBodyParser(),
     urls_namespace="api",
 )
 
+_SOURCES = ("body", "query", "path", "header", "cookie", "form", "file")
+
+
+def _path(parts: list[Any]) -> str:
+    """Keys and indexes as a field path: ``message.body``, ``attachments[0].filename``."""
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
 
 def _loc(loc: list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "payload", "query", "path", "data")]
-    return ".".join(parts) or "body"
+    """A pydantic error location as a field path, without where ninja read it from."""
+    parts = loc[1:] if loc and loc[0] in _SOURCES else loc
+    if parts and parts[0] == "payload":  # the name of the body argument of every view
+        parts = parts[1:]
+    return _path(parts) or "body"
 
 
 @api.exception_handler(NinjaValidationError)
 def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    # A check of the whole request object (schemas.RequestIn) gives the exact path itself.
     errors = [
-        {"field": _loc(list(e.get("loc", []))), "message": e.get("msg", "invalid")}
+        {
+            "field": _path(list(e["ctx"]["path"]) or ["body"])
+            if "path" in (e.get("ctx") or {})
+            else _loc(list(e.get("loc", []))),
+            "message": e.get("msg", "invalid"),
+        }
         for e in exc.errors
     ]
     return api.create_response(
@@ -73,6 +100,9 @@ def auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, BodyError):  # ninja wraps every parser error in a plain 400
+        body_error = exc.__cause__
+        return api.create_response(request, body_error.as_dict(), status=body_error.status)
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 

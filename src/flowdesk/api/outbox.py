@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from flowdesk.api.auth import require_admin, require_agent
-from flowdesk.api.schemas import Id, Limit, Offset, OutboxOut, OutboxPage, RequestIn
+from flowdesk.api.schemas import Id, Limit, Offset, OutboxOut, OutboxPage, RequestIn, errors
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import Conflict, NotFound
 from flowdesk.outbox.models import OutboxItem, OutboxStatus
@@ -44,7 +44,11 @@ class OutboxFilters(RequestIn):
     offset: Offset = 0
 
 
-@router.get("", response=OutboxPage, summary="Outbox items, newest first")
+@router.get(
+    "",
+    response={200: OutboxPage, **errors(401, 403, 422)},
+    summary="Outbox items, newest first",
+)
 def list_outbox(request: HttpRequest, filters: Query[OutboxFilters]) -> dict[str, Any]:
     require_agent(request)
     qs = OutboxItem.objects.order_by("-id")
@@ -65,13 +69,21 @@ def _get(item_id: int) -> OutboxItem:
     return item
 
 
-@router.get("/{item_id}", response=OutboxOut, summary="One outbox item")
+@router.get(
+    "/{item_id}",
+    response={200: OutboxOut, **errors(401, 403, 404, 422)},
+    summary="One outbox item",
+)
 def get_item(request: HttpRequest, item_id: int) -> dict[str, Any]:
     require_agent(request)
     return item_out(_get(item_id))
 
 
-@router.post("/{item_id}/retry", response=OutboxOut, summary="Send a failed item again")
+@router.post(
+    "/{item_id}/retry",
+    response={200: OutboxOut, **errors(401, 403, 404, 409, 422)},
+    summary="Send a failed item again",
+)
 def retry(request: HttpRequest, item_id: int) -> dict[str, Any]:
     require_admin(request)
     item = _get(item_id)

@@ -20,7 +20,7 @@ from flowdesk.accounts import selectors
 from flowdesk.accounts import services as svc
 from flowdesk.accounts.models import Organization, Team, User
 from flowdesk.api.auth import current_user, require_admin, require_agent
-from flowdesk.api.schemas import Email, Limit, Offset, RequestIn, UserRef
+from flowdesk.api.schemas import BODY_ERRORS, Email, Limit, Offset, RequestIn, UserRef, errors
 
 M = TypeVar("M", bound=Model)
 Name = Annotated[str, Field(max_length=200)]
@@ -74,7 +74,11 @@ class MeOut(Schema):
 me_router = Router(tags=["people"])
 
 
-@me_router.get("", response=MeOut, summary="Who am I: the token's user, role, teams, organization")
+@me_router.get(
+    "",
+    response={200: MeOut, **errors(401)},
+    summary="Who am I: the token's user, role, teams, organization",
+)
 def me(request: HttpRequest) -> dict[str, Any]:
     user = current_user(request)
     org = user.organization
@@ -145,7 +149,9 @@ def agent_out(u: User) -> dict[str, Any]:
 agents_router = Router(tags=["agents"])
 
 
-@agents_router.get("", response=AgentPage, summary="Agents and admins")
+@agents_router.get(
+    "", response={200: AgentPage, **errors(401, 403, 422)}, summary="Agents and admins"
+)
 def list_agents(request: HttpRequest, filters: Query[AgentFilters]) -> dict[str, Any]:
     qs = selectors.agents_for(
         current_user(request),
@@ -157,12 +163,18 @@ def list_agents(request: HttpRequest, filters: Query[AgentFilters]) -> dict[str,
     return page(qs, filters, agent_out)
 
 
-@agents_router.get("/{agent_id}", response=AgentOut, summary="One agent")
+@agents_router.get(
+    "/{agent_id}", response={200: AgentOut, **errors(401, 403, 404, 422)}, summary="One agent"
+)
 def get_agent(request: HttpRequest, agent_id: int) -> dict[str, Any]:
     return agent_out(selectors.access_agent_by_id(current_user(request), agent_id))
 
 
-@agents_router.post("", response={201: AgentOut}, summary="Create an agent or admin (admins)")
+@agents_router.post(
+    "",
+    response={201: AgentOut, **errors(401, 403, 409, *BODY_ERRORS)},
+    summary="Create an agent or admin (admins)",
+)
 def create_agent(request: HttpRequest, payload: AgentCreate) -> Status[Any]:
     require_admin(request)
     agent = svc.check_create_agent(
@@ -175,7 +187,11 @@ def create_agent(request: HttpRequest, payload: AgentCreate) -> Status[Any]:
     return Status(201, agent_out(agent))
 
 
-@agents_router.patch("/{agent_id}", response=AgentOut, summary="Update an agent (admins)")
+@agents_router.patch(
+    "/{agent_id}",
+    response={200: AgentOut, **errors(401, 403, 404, 409, *BODY_ERRORS)},
+    summary="Update an agent (admins)",
+)
 def update_agent(request: HttpRequest, agent_id: int, payload: AgentPatch) -> dict[str, Any]:
     agent = selectors.access_agent_by_id(require_admin(request), agent_id)
     return agent_out(
@@ -191,7 +207,7 @@ def update_agent(request: HttpRequest, agent_id: int, payload: AgentPatch) -> di
 
 @agents_router.post(
     "/{agent_id}/deactivate",
-    response=AgentOut,
+    response={200: AgentOut, **errors(401, 403, 404, 409, *BODY_ERRORS)},
     summary="Deactivate an agent (admins); history is kept, tokens stop working",
 )
 def deactivate_agent(request: HttpRequest, agent_id: int) -> dict[str, Any]:
@@ -251,7 +267,9 @@ def customer_out(u: User) -> dict[str, Any]:
 customers_router = Router(tags=["customers"])
 
 
-@customers_router.get("", response=CustomerPage, summary="Customers (agents)")
+@customers_router.get(
+    "", response={200: CustomerPage, **errors(401, 403, 422)}, summary="Customers (agents)"
+)
 def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> dict[str, Any]:
     qs = selectors.customers_for(
         current_user(request), organization=filters.organization, q=filters.q
@@ -259,12 +277,20 @@ def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> dic
     return page(qs, filters, customer_out)
 
 
-@customers_router.get("/{customer_id}", response=CustomerOut, summary="One customer (agents)")
+@customers_router.get(
+    "/{customer_id}",
+    response={200: CustomerOut, **errors(401, 403, 404, 422)},
+    summary="One customer (agents)",
+)
 def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
     return customer_out(selectors.access_customer_by_id(current_user(request), customer_id))
 
 
-@customers_router.post("", response={201: CustomerOut}, summary="Create a customer (agents)")
+@customers_router.post(
+    "",
+    response={201: CustomerOut, **errors(401, 403, 409, *BODY_ERRORS)},
+    summary="Create a customer (agents)",
+)
 def create_customer(request: HttpRequest, payload: CustomerCreate) -> Status[Any]:
     require_agent(request)
     customer = svc.check_create_customer(
@@ -276,7 +302,11 @@ def create_customer(request: HttpRequest, payload: CustomerCreate) -> Status[Any
     return Status(201, customer_out(customer))
 
 
-@customers_router.patch("/{customer_id}", response=CustomerOut, summary="Edit a customer (agents)")
+@customers_router.patch(
+    "/{customer_id}",
+    response={200: CustomerOut, **errors(401, 403, 404, 409, *BODY_ERRORS)},
+    summary="Edit a customer (agents)",
+)
 def update_customer(
     request: HttpRequest, customer_id: int, payload: CustomerPatch
 ) -> dict[str, Any]:
@@ -334,17 +364,27 @@ def team_out(t: Team) -> dict[str, Any]:
 teams_router = Router(tags=["teams"])
 
 
-@teams_router.get("", response=TeamPage, summary="Teams and their members (agents)")
+@teams_router.get(
+    "",
+    response={200: TeamPage, **errors(401, 403, 422)},
+    summary="Teams and their members (agents)",
+)
 def list_teams(request: HttpRequest, filters: Query[PageIn]) -> dict[str, Any]:
     return page(selectors.teams_for(current_user(request), q=filters.q), filters, team_out)
 
 
-@teams_router.get("/{team_id}", response=TeamOut, summary="One team (agents)")
+@teams_router.get(
+    "/{team_id}", response={200: TeamOut, **errors(401, 403, 404, 422)}, summary="One team (agents)"
+)
 def get_team(request: HttpRequest, team_id: int) -> dict[str, Any]:
     return team_out(selectors.access_team_by_id(current_user(request), team_id))
 
 
-@teams_router.post("", response={201: TeamOut}, summary="Create a team (admins)")
+@teams_router.post(
+    "",
+    response={201: TeamOut, **errors(401, 403, 409, *BODY_ERRORS)},
+    summary="Create a team (admins)",
+)
 def create_team(request: HttpRequest, payload: TeamCreate) -> Status[Any]:
     user = require_admin(request)
     team = svc.check_create_team(
@@ -353,7 +393,11 @@ def create_team(request: HttpRequest, payload: TeamCreate) -> Status[Any]:
     return Status(201, team_out(selectors.access_team_by_id(user, team.pk)))
 
 
-@teams_router.patch("/{team_id}", response=TeamOut, summary="Rename or edit a team (admins)")
+@teams_router.patch(
+    "/{team_id}",
+    response={200: TeamOut, **errors(401, 403, 404, 409, *BODY_ERRORS)},
+    summary="Rename or edit a team (admins)",
+)
 def update_team(request: HttpRequest, team_id: int, payload: TeamPatch) -> dict[str, Any]:
     user = require_admin(request)
     team = selectors.access_team_by_id(user, team_id)
@@ -363,7 +407,11 @@ def update_team(request: HttpRequest, team_id: int, payload: TeamPatch) -> dict[
     return team_out(selectors.access_team_by_id(user, team_id))
 
 
-@teams_router.delete("/{team_id}", response={204: None}, summary="Delete an unused team (admins)")
+@teams_router.delete(
+    "/{team_id}",
+    response={204: None, **errors(401, 403, 404, 409, 422)},
+    summary="Delete an unused team (admins)",
+)
 def delete_team(request: HttpRequest, team_id: int) -> Status[Any]:
     svc.check_delete_team(selectors.access_team_by_id(require_admin(request), team_id))
     return Status(204, None)
@@ -409,19 +457,27 @@ def organization_out(o: Organization) -> dict[str, Any]:
 organizations_router = Router(tags=["organizations"])
 
 
-@organizations_router.get("", response=OrganizationPage, summary="Organizations (agents)")
+@organizations_router.get(
+    "", response={200: OrganizationPage, **errors(401, 403, 422)}, summary="Organizations (agents)"
+)
 def list_organizations(request: HttpRequest, filters: Query[PageIn]) -> dict[str, Any]:
     qs = selectors.organizations_for(current_user(request), q=filters.q)
     return page(qs, filters, organization_out)
 
 
-@organizations_router.get("/{org_id}", response=OrganizationOut, summary="One organization")
+@organizations_router.get(
+    "/{org_id}",
+    response={200: OrganizationOut, **errors(401, 403, 404, 422)},
+    summary="One organization",
+)
 def get_organization(request: HttpRequest, org_id: int) -> dict[str, Any]:
     return organization_out(selectors.access_organization_by_id(current_user(request), org_id))
 
 
 @organizations_router.post(
-    "", response={201: OrganizationOut}, summary="Create an organization (admins)"
+    "",
+    response={201: OrganizationOut, **errors(401, 403, 409, *BODY_ERRORS)},
+    summary="Create an organization (admins)",
 )
 def create_organization(request: HttpRequest, payload: OrganizationCreate) -> Status[Any]:
     user = require_admin(request)
@@ -430,7 +486,9 @@ def create_organization(request: HttpRequest, payload: OrganizationCreate) -> St
 
 
 @organizations_router.patch(
-    "/{org_id}", response=OrganizationOut, summary="Edit an organization (admins)"
+    "/{org_id}",
+    response={200: OrganizationOut, **errors(401, 403, 404, 409, *BODY_ERRORS)},
+    summary="Edit an organization (admins)",
 )
 def update_organization(
     request: HttpRequest, org_id: int, payload: OrganizationPatch
@@ -442,7 +500,9 @@ def update_organization(
 
 
 @organizations_router.delete(
-    "/{org_id}", response={204: None}, summary="Delete an unused organization (admins)"
+    "/{org_id}",
+    response={204: None, **errors(401, 403, 404, 409, 422)},
+    summary="Delete an unused organization (admins)",
 )
 def delete_organization(request: HttpRequest, org_id: int) -> Status[Any]:
     user = require_admin(request)

@@ -9,11 +9,14 @@ from ninja import Router, Status
 
 from flowdesk.api.auth import require_admin, require_agent
 from flowdesk.api.schemas import (
+    BODY_ERRORS,
     DryRunIn,
     RuleSetImportOut,
     RuleSetIn,
+    RuleSetValidOut,
     RuleSetVersionDetail,
     RuleSetVersionOut,
+    errors,
 )
 from flowdesk.automation import services
 from flowdesk.automation.dryrun import dry_run
@@ -46,7 +49,11 @@ def _one_source(payload: RuleSetIn | DryRunIn) -> None:
         raise ValidationFailed([FieldError("yaml", "send either yaml or definition, not both")])
 
 
-@router.get("", response=RuleSetVersionDetail, summary="The active rule set")
+@router.get(
+    "",
+    response={200: RuleSetVersionDetail, **errors(401, 403, 404)},
+    summary="The active rule set",
+)
 def active(request: HttpRequest) -> dict[str, Any]:
     require_agent(request)
     version = services.active_version()
@@ -57,7 +64,7 @@ def active(request: HttpRequest) -> dict[str, Any]:
 
 @router.post(
     "",
-    response={201: RuleSetImportOut},
+    response={201: RuleSetImportOut, **errors(401, 403, *BODY_ERRORS, rules=True)},
     summary="Import a rule set (all or nothing) as the new active version",
 )
 def import_rules(request: HttpRequest, payload: RuleSetIn) -> Status[Any]:
@@ -79,7 +86,11 @@ def import_rules(request: HttpRequest, payload: RuleSetIn) -> Status[Any]:
     return Status(201, {**version_out(version, detail=True), "warnings": warnings})
 
 
-@router.post("/validate", summary="Validate a rule set without storing it")
+@router.post(
+    "/validate",
+    response={200: RuleSetValidOut, **errors(401, 403, *BODY_ERRORS, rules=True)},
+    summary="Validate a rule set without storing it",
+)
 def validate(request: HttpRequest, payload: RuleSetIn) -> dict[str, Any]:
     require_agent(request)
     _one_source(payload)
@@ -97,13 +108,21 @@ def validate(request: HttpRequest, payload: RuleSetIn) -> dict[str, Any]:
     }
 
 
-@router.get("/versions", response=list[RuleSetVersionOut], summary="Every stored version")
+@router.get(
+    "/versions",
+    response={200: list[RuleSetVersionOut], **errors(401, 403)},
+    summary="Every stored version",
+)
 def versions(request: HttpRequest) -> list[dict[str, Any]]:
     require_agent(request)
     return [version_out(v) for v in RuleSetVersion.objects.select_related("author")]
 
 
-@router.get("/versions/{number}", response=RuleSetVersionDetail, summary="One version")
+@router.get(
+    "/versions/{number}",
+    response={200: RuleSetVersionDetail, **errors(401, 403, 404, 422)},
+    summary="One version",
+)
 def version(request: HttpRequest, number: int) -> dict[str, Any]:
     require_agent(request)
     return version_out(services.get_version(number), detail=True)
@@ -111,7 +130,7 @@ def version(request: HttpRequest, number: int) -> dict[str, Any]:
 
 @router.post(
     "/versions/{number}/restore",
-    response={201: RuleSetVersionDetail},
+    response={201: RuleSetVersionDetail, **errors(401, 403, 404, 422, rules=True)},
     summary="Make an earlier version active again (stored as a new version)",
 )
 def restore(request: HttpRequest, number: int) -> Status[Any]:
@@ -126,7 +145,11 @@ def schema(request: HttpRequest) -> dict[str, Any]:
     return rule_schema()
 
 
-@router.post("/dry-run", summary="Evaluate rules against a ticket without changing anything")
+@router.post(
+    "/dry-run",
+    response={200: dict[str, Any], **errors(401, 403, 404, *BODY_ERRORS, rules=True)},
+    summary="Evaluate rules against a ticket without changing anything",
+)
 def dry_run_view(request: HttpRequest, payload: DryRunIn) -> dict[str, Any]:
     user = require_agent(request)
     _one_source(payload)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+from django.conf import settings
 from ninja import Schema
 from ninja.schema import DjangoGetter
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
+from pydantic_core import PydanticCustomError
 
 from flowdesk.engine.vocabulary import Channel, Priority, Status, TicketType
 
@@ -24,6 +26,11 @@ Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 # Pagination: an offset past what a database can hold would fail in SQL, not as a clear 422.
 Limit = Annotated[int, Field(ge=1, le=200, description="page size, 1-200")]
 Offset = Annotated[int, Field(ge=0, le=1_000_000_000, description="items to skip, 0-1,000,000,000")]
+# The text of one message (FLOWDESK_MESSAGE_MAX_CHARS, docs/api.md).
+MESSAGE_MAX_CHARS = int(settings.FLOWDESK["MESSAGE_MAX_CHARS"])
+MessageText = Annotated[str, Field(max_length=MESSAGE_MAX_CHARS)]
+# As long as the database columns (longer text is refused on PostgreSQL, kept on SQLite).
+Tag = Annotated[str, Field(max_length=100)]
 
 
 class RequestIn(Schema):
@@ -38,28 +45,31 @@ class RequestIn(Schema):
         raw = data._obj if isinstance(data, DjangoGetter) else data
         if not isinstance(raw, dict):
             raise ValueError(f"expected a JSON object, got {_json_type(raw)}")
-        if (where := _nul_at(raw, "")) is not None:
-            raise ValueError(
-                f"{where or 'a key'}: text must not contain the NUL character (\\u0000)"
+        if (where := _nul_at(raw)) is not None:
+            # The path goes in the context: flowdesk.api.main adds it to the error's location.
+            raise PydanticCustomError(
+                "nul_character",
+                "text must not contain the NUL character (\\u0000)",
+                {"path": where},
             )
         return data
 
 
-def _nul_at(value: Any, path: str) -> str | None:
-    """The path of the first text (value or key) containing NUL, else None."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            sub = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and "\x00" in key:
-                return path or "(top level)"
-            if (found := _nul_at(item, sub)) is not None:
-                return found
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if (found := _nul_at(item, f"{path}[{i}]")) is not None:
-                return found
+def _nul_at(value: Any) -> list[str | int] | None:
+    """The path of the first text containing NUL (a key: the path of its mapping), else None.
+    Iterative: a request's nesting is limited, but not by this walk."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return path
+        elif isinstance(node, dict):
+            if any(isinstance(key, str) and "\x00" in key for key in node):
+                return path
+            stack.extend((item, [*path, str(key)]) for key, item in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((item, [*path, i]) for i, item in reversed(list(enumerate(node))))
     return None
 
 
@@ -83,16 +93,18 @@ class Attachment(RequestIn):
 
 class TicketCreate(RequestIn):
     subject: str = Field(min_length=1, max_length=500)
-    body: str = Field(min_length=1, description="The first message: what the customer asked.")
-    body_html: str = ""
+    body: MessageText = Field(
+        min_length=1, description="The first message: what the customer asked."
+    )
+    body_html: MessageText = ""
     channel: ChannelT = Channel.API
     requester_email: Email | None = Field(
         None, description="Agents create tickets for a customer (created when unknown)."
     )
-    requester_name: str = ""
+    requester_name: str = Field("", max_length=200)
     priority: PriorityT | None = None
     type: TypeT | None = None
-    tags: list[str] = []
+    tags: list[Tag] = []
     custom_fields: dict[str, Any] = {}
     assignee: Email | None = None
     team: str | None = None
@@ -100,9 +112,9 @@ class TicketCreate(RequestIn):
 
 
 class MessageIn(RequestIn):
-    body: str = Field(min_length=1)
-    body_html: str = ""
-    public: bool = True
+    body: MessageText = Field(min_length=1)
+    body_html: MessageText = ""
+    public: StrictBool = Field(True, description="false: an internal note (true or false only)")
     channel: ChannelT = Channel.API
     attachments: list[Attachment] = []
 
@@ -117,9 +129,9 @@ class TicketPatch(RequestIn):
     type: TypeT | None = None
     assignee: Email | None = Field(None, description="null unassigns")
     team: str | None = Field(None, description="null removes the team")
-    tags: list[str] | None = None
-    add_tags: list[str] | None = None
-    remove_tags: list[str] | None = None
+    tags: list[Tag] | None = None
+    add_tags: list[Tag] | None = None
+    remove_tags: list[Tag] | None = None
     custom_fields: dict[str, Any] | None = None
     add_followers: list[Email] | None = None
     remove_followers: list[Email] | None = None
@@ -205,8 +217,8 @@ class UpdateOut(Schema):
 class RuleSetIn(RequestIn):
     yaml: str | None = Field(None, description="The rule set as YAML text")
     definition: dict[str, Any] | None = Field(None, description="...or as a JSON object")
-    source: str = "api"
-    comment: str = ""
+    source: str = Field("api", max_length=300)
+    comment: str = Field("", max_length=500)
 
 
 class RuleSetVersionOut(Schema):
@@ -272,3 +284,63 @@ class OutboxOut(Schema):
 class OutboxPage(Schema):
     count: int
     items: list[OutboxOut]
+
+
+class RuleSetValidOut(Schema):
+    valid: bool
+    rules: list[str]
+    warnings: list[RuleWarning] = Field(
+        description="Static checks (never blocking), as for an import."
+    )
+
+
+# Error bodies (docs/api.md, "Errors"). Every operation declares the statuses it can answer with
+# `errors(...)`, so the OpenAPI spec documents them for clients and fuzzers.
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class FieldErrorOut(Schema):
+    field: str = Field(description="where: subject, message.body, custom_fields.plan, tags[0]")
+    message: str
+
+
+class ValidationErrorOut(Schema):
+    detail: str
+    errors: list[FieldErrorOut]
+
+
+class RuleIssueOut(Schema):
+    source: str
+    rule: str | None
+    path: str
+    line: int | None
+    message: str
+    suggestion: str | None
+    text: str = Field(description="the whole problem as one line, as the CLI prints it")
+
+
+class RuleSetErrorOut(Schema):
+    detail: str
+    errors: list[RuleIssueOut]
+
+
+class ConflictOut(Schema):
+    detail: str
+    current_version: int | None
+
+
+_ERROR_BODIES: dict[int, Any] = {409: ConflictOut, 422: ValidationErrorOut}
+# The statuses of an operation that takes a JSON body: malformed JSON, too large, invalid.
+BODY_ERRORS = (400, 413, 422)
+
+
+def errors(*statuses: int, rules: bool = False) -> dict[int, Any]:
+    """OpenAPI responses for the error statuses an operation can answer (``response={200: X,
+    **errors(401, 404)}``). ``rules``: its 422 may also be an invalid rule set."""
+    bodies = dict(_ERROR_BODIES)
+    if rules:
+        bodies[422] = ValidationErrorOut | RuleSetErrorOut
+    return {status: bodies.get(status, ErrorOut) for status in sorted(set(statuses))}

@@ -12,6 +12,7 @@ from pydantic import Field
 from flowdesk.accounts.models import User
 from flowdesk.api.auth import current_token, current_user
 from flowdesk.api.schemas import (
+    BODY_ERRORS,
     ChannelT,
     EventOut,
     Limit,
@@ -27,6 +28,7 @@ from flowdesk.api.schemas import (
     TicketPage,
     TicketPatch,
     UpdateOut,
+    errors,
 )
 from flowdesk.automation.explain import explain_update
 from flowdesk.core.clock import utcnow
@@ -97,7 +99,11 @@ def _create_changes(payload: TicketCreate) -> ChangeSet:
     return ChangeSet(values=values)
 
 
-@router.post("", response={201: TicketOut}, summary="Create a ticket (runs the rules)")
+@router.post(
+    "",
+    response={201: TicketOut, **errors(401, 403, *BODY_ERRORS)},
+    summary="Create a ticket (runs the rules)",
+)
 def create_ticket(request: HttpRequest, payload: TicketCreate) -> Status[Any]:
     user = current_user(request)
     # One transaction: a rejected ticket must not leave a newly created requester behind.
@@ -135,7 +141,11 @@ class TicketFilters(RequestIn):
     offset: Offset = 0
 
 
-@router.get("", response=TicketPage, summary="List tickets with filters and pagination")
+@router.get(
+    "",
+    response={200: TicketPage, **errors(401, 422)},
+    summary="List tickets with filters and pagination",
+)
 def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> dict[str, Any]:
     qs = tickets_for(current_user(request)).prefetch_related("followers")
     if filters.status:
@@ -169,13 +179,17 @@ def list_tickets(request: HttpRequest, filters: Query[TicketFilters]) -> dict[st
     return {"count": count, "limit": filters.limit, "offset": filters.offset, "items": items}
 
 
-@router.get("/{ticket_id}", response=TicketOut, summary="Read a ticket")
+@router.get(
+    "/{ticket_id}", response={200: TicketOut, **errors(401, 404, 422)}, summary="Read a ticket"
+)
 def get_ticket(request: HttpRequest, ticket_id: int) -> dict[str, Any]:
     return ticket_out(access_ticket_by_id(current_user(request), ticket_id))
 
 
 @router.patch(
-    "/{ticket_id}", response=TicketOut, summary="Update a ticket (409 on a stale version)"
+    "/{ticket_id}",
+    response={200: TicketOut, **errors(401, 403, 404, 409, *BODY_ERRORS)},
+    summary="Update a ticket (409 on a stale version)",
 )
 def update_ticket(request: HttpRequest, ticket_id: int, payload: TicketPatch) -> dict[str, Any]:
     ticket = access_ticket_by_id(current_user(request), ticket_id)
@@ -232,7 +246,11 @@ def message_out(m: Message) -> dict[str, Any]:
     }
 
 
-@router.get("/{ticket_id}/messages", response=list[MessageOut], summary="The conversation")
+@router.get(
+    "/{ticket_id}/messages",
+    response={200: list[MessageOut], **errors(401, 404, 422)},
+    summary="The conversation",
+)
 def list_messages(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
     user = current_user(request)
     return [message_out(m) for m in messages_for(user, access_ticket_by_id(user, ticket_id))]
@@ -240,7 +258,7 @@ def list_messages(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
 
 @router.post(
     "/{ticket_id}/messages",
-    response={201: TicketOut},
+    response={201: TicketOut, **errors(401, 403, 404, 409, *BODY_ERRORS)},
     summary="Add a reply or internal note (runs the rules)",
 )
 def add_message(request: HttpRequest, ticket_id: int, payload: MessageCreate) -> Status[Any]:
@@ -262,7 +280,11 @@ def _agent_only(request: HttpRequest) -> User:
     return user
 
 
-@router.get("/{ticket_id}/events", response=list[EventOut], summary="History: the event log")
+@router.get(
+    "/{ticket_id}/events",
+    response={200: list[EventOut], **errors(401, 403, 404, 422)},
+    summary="History: the event log",
+)
 def list_events(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
     ticket = access_ticket_by_id(_agent_only(request), ticket_id)
     events = TicketEvent.objects.filter(ticket=ticket).select_related("actor", "token")
@@ -287,7 +309,11 @@ def list_events(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/{ticket_id}/updates", response=list[UpdateOut], summary="Updates and what fired")
+@router.get(
+    "/{ticket_id}/updates",
+    response={200: list[UpdateOut], **errors(401, 403, 404, 422)},
+    summary="Updates and what fired",
+)
 def list_updates(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
     ticket = access_ticket_by_id(_agent_only(request), ticket_id)
     return [
@@ -303,7 +329,11 @@ def list_updates(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/{ticket_id}/explanation", summary="Why the rules did what they did")
+@router.get(
+    "/{ticket_id}/explanation",
+    response={200: dict[str, Any], **errors(401, 403, 404, 422)},
+    summary="Why the rules did what they did",
+)
 def explanation(request: HttpRequest, ticket_id: int, update: int | None = None) -> dict[str, Any]:
     """Every rule considered for one update (default: the latest one automation ran on): matched or
     not, the deciding condition, what fired rules changed, conflicts and how the cascade ended."""

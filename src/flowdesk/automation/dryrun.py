@@ -12,6 +12,7 @@ from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import FieldError, NotFound, ValidationFailed
 from flowdesk.engine import Catalog, CompiledRuleSet, compile_ruleset, explain, load_ruleset_yaml
 from flowdesk.engine.catalog import value_problem
+from flowdesk.engine.limits import check_nesting
 from flowdesk.tickets import snapshot as snap
 from flowdesk.tickets.fields import Registry
 from flowdesk.tickets.models import Ticket
@@ -91,6 +92,11 @@ def dry_run(
     yaml_text: str | None,
     definition: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    check_nesting(  # snapshots and events from a file (the CLI) are checked here
+        {"snapshot": snapshot, "event": event},
+        lambda path, message: ValidationFailed([FieldError(path, message)]),
+        levels_above=1,
+    )
     ruleset, label = _ruleset(yaml_text, definition)
     now = utcnow()
     catalog = build_catalog(check_names=False)

@@ -1,11 +1,16 @@
 """Settings, driven by environment variables so the same code runs embedded (SQLite) or scaled out.
 
 FLOWDESK_DATABASE_URL  database URL (default: SQLite file under FLOWDESK_DATA_DIR)
-FLOWDESK_DATA_DIR      where the embedded database lives (default: ./var)
+FLOWDESK_DATA_DIR      where the embedded database lives (default: the checkout's var/ when
+                       flowdesk runs from a source checkout, else a per-user data directory)
 FLOWDESK_SECRET_KEY    secret key (a development key is used when unset and DEBUG is on)
 FLOWDESK_DEBUG         "1" to enable debug pages
 FLOWDESK_ALLOWED_HOSTS comma-separated host names
 FLOWDESK_EMAIL_URL     not yet: e-mail goes through Django's EMAIL_BACKEND (console by default)
+FLOWDESK_API_MAX_BYTES, FLOWDESK_RULES_MAX_BYTES, FLOWDESK_MESSAGE_MAX_CHARS  request limits
+
+Importing settings creates nothing on disk: the commands that create the database (`flowdesk
+migrate`, `serve`, `demo`) create its directory; see flowdesk.cli.
 """
 
 from __future__ import annotations
@@ -16,7 +21,26 @@ from pathlib import Path
 import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("FLOWDESK_DATA_DIR", Path.cwd() / "var"))
+
+
+def _data_dir() -> Path:
+    """FLOWDESK_DATA_DIR; else the var/ of the source checkout flowdesk is installed from (the src
+    layout: <root>/src/flowdesk); else the per-user data directory. Never the working directory,
+    so every command finds the same database wherever it is run from."""
+    configured = os.environ.get("FLOWDESK_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser().absolute()
+    root = BASE_DIR.parent.parent
+    if BASE_DIR.parent.name == "src" and (root / "pyproject.toml").is_file():
+        return root / "var"
+    if os.name == "nt":
+        base = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
+    else:
+        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "flowdesk"
+
+
+DATA_DIR = _data_dir()
 
 DEBUG = os.environ.get("FLOWDESK_DEBUG", "0") == "1"
 SECRET_KEY = os.environ.get("FLOWDESK_SECRET_KEY", "")
@@ -34,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # its templates and static files: /api/docs works offline
     "django_tasks",
     "django_tasks_db",
     "flowdesk.core",
@@ -45,7 +70,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every error under /api/ (even one raised by the middleware below) is JSON.
+    "flowdesk.api.errors.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The embedded server (waitress) serves no static files: the API docs' assets come from here.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -74,7 +103,6 @@ TEMPLATES = [
 def _database() -> dict[str, object]:
     url = os.environ.get("FLOWDESK_DATABASE_URL")
     if not url:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no ./var yet
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "flowdesk.sqlite3"),
@@ -101,7 +129,12 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-STATIC_URL = "static/"
+STATIC_URL = "/static/"
+# Static files (the API docs' Swagger UI) are served by WhiteNoise straight from the installed
+# apps, so a fresh clone needs no collectstatic. Set FLOWDESK_STATIC_ROOT to collect them
+# (`flowdesk collectstatic`) for a proxy to serve instead.
+STATIC_ROOT = os.environ.get("FLOWDESK_STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = True
 
 TASKS = {
     "default": {
@@ -116,6 +149,14 @@ DEFAULT_FROM_EMAIL = os.environ.get("FLOWDESK_FROM_EMAIL", "support@flowdesk.loc
 # Used by the file-based backend (the demo's default): one file per delivery batch.
 EMAIL_FILE_PATH = os.environ.get("FLOWDESK_EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 
+# Request limits (flowdesk.api.errors answers 413 naming the limit; docs/api.md). Rule-set
+# imports, validation and dry runs may carry large rule sets; every other API body is small.
+_API_MAX_BYTES = int(os.environ.get("FLOWDESK_API_MAX_BYTES", str(1024 * 1024)))
+_RULES_MAX_BYTES = int(os.environ.get("FLOWDESK_RULES_MAX_BYTES", str(64 * 1024 * 1024)))
+# Django's own body limit (2.5 MB by default, answered with an HTML 400) must not cut in before
+# the API's limits; no other page accepts a body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(_API_MAX_BYTES, _RULES_MAX_BYTES)
+
 FLOWDESK = {
     # Outbox delivery: attempts before an item is marked failed, and the backoff base in seconds.
     "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("FLOWDESK_OUTBOX_MAX_ATTEMPTS", "5")),
@@ -124,6 +165,10 @@ FLOWDESK = {
     "PAGE_SIZE_MAX": 200,
     # Agents (not admins) see only their teams' tickets, unteamed ones, and their own.
     "AGENT_TEAM_SCOPE": os.environ.get("FLOWDESK_AGENT_TEAM_SCOPE", "1") == "1",
+    "API_MAX_BYTES": _API_MAX_BYTES,
+    "RULES_MAX_BYTES": _RULES_MAX_BYTES,
+    # The text of a message (a ticket's first message, a reply, a note), and its HTML.
+    "MESSAGE_MAX_CHARS": int(os.environ.get("FLOWDESK_MESSAGE_MAX_CHARS", "100000")),
 }
 
 NINJA_PAGINATION_PER_PAGE = 50

@@ -16,6 +16,7 @@ from .actions import ACTIONS, Action
 from .catalog import Catalog
 from .conditions import CONDITION_OPERATORS, operators_for_kind
 from .errors import Issue, RuleSetError
+from .limits import check_ruleset_nesting
 from .suggest import closest
 from .tree import CompiledRule, CondGroup, CondLeaf, CondNode
 from .triggers import TRIGGERS, Trigger
@@ -280,6 +281,7 @@ def compile_ruleset(
     lines: Mapping[str, int] | None = None,
 ) -> CompiledRuleSet:
     """Validate and compile; raises RuleSetError listing every problem found."""
+    check_ruleset_nesting(data, source, lines)  # before anything below recurses into it
     col = Collector(source, lines)
     if not isinstance(data, Mapping):
         col.add(None, "", "", "a rule set is a mapping with 'version' and 'rules'")

@@ -1,11 +1,14 @@
 """Rules as YAML: load with line numbers for every node, dump the normalised definition.
 
 Lines come from PyYAML's composed node tree (a path -> line map), so every compile issue points at
-the line of the offending node, or of the key itself for unknown keys.
+the line of the offending node, or of the key itself for unknown keys. PyYAML composes and
+constructs recursively, so the nesting is checked first on the event stream, which its parser
+produces with an explicit stack.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -13,6 +16,52 @@ import yaml
 from .catalog import Catalog
 from .compile import CompiledRuleSet, compile_ruleset, join
 from .errors import Issue, RuleSetError
+from .limits import MAX_NESTING, too_deep_message
+
+# libyaml's parser when PyYAML has it (the check then costs next to nothing), else PyYAML's own.
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+
+
+def check_yaml_nesting(text: str, *, source: str, limit: int = MAX_NESTING) -> None:
+    """Raise RuleSetError at the line of the first mapping/list nested deeper than ``limit``
+    levels, counting what aliases repeat; an alias inside the node it names is refused too.
+    A syntax error raises yaml.YAMLError, as PyYAML's own parser reports it."""
+    if _FAST_LOADER is not None:
+        try:
+            _walk_events(yaml.parse(text, Loader=_FAST_LOADER), source, limit)
+            return
+        except yaml.YAMLError:
+            pass  # libyaml words errors (and limits depth) differently: let PyYAML say it
+    _walk_events(yaml.parse(text, Loader=yaml.SafeLoader), source, limit)
+
+
+def _walk_events(events: Iterator[yaml.Event], source: str, limit: int) -> None:
+    open_nodes: list[list[Any]] = []  # per open collection: [anchor, height of its children]
+    heights: dict[str, int] = {}  # anchor -> levels of the node it names
+
+    def fail(event: yaml.Event, message: str) -> RuleSetError:
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        return RuleSetError([Issue(source, None, "", line, message)])
+
+    for event in events:
+        if isinstance(event, yaml.CollectionStartEvent):
+            open_nodes.append([event.anchor, 0])
+            if len(open_nodes) > limit:
+                raise fail(event, too_deep_message(limit))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, height = open_nodes.pop()
+            if anchor is not None:
+                heights[anchor] = height + 1
+            if open_nodes:
+                open_nodes[-1][1] = max(open_nodes[-1][1], height + 1)
+        elif isinstance(event, yaml.AliasEvent):
+            if any(node[0] == event.anchor for node in open_nodes):
+                raise fail(event, f"alias *{event.anchor} is inside the node it names")
+            height = heights.get(str(event.anchor), 0)
+            if len(open_nodes) + height > limit:
+                raise fail(event, too_deep_message(limit) + f", through alias *{event.anchor}")
+            if open_nodes:
+                open_nodes[-1][1] = max(open_nodes[-1][1], height)
 
 
 def line_map(text: str) -> tuple[dict[str, int], list[tuple[str, int]]]:
@@ -46,6 +95,7 @@ def line_map(text: str) -> tuple[dict[str, int], list[tuple[str, int]]]:
 def load_ruleset_yaml(text: str, *, catalog: Catalog, source: str = "<yaml>") -> CompiledRuleSet:
     """Parse and compile; YAML syntax errors and duplicate keys become issues with lines."""
     try:
+        check_yaml_nesting(text, source=source)
         lines, dups = line_map(text)
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
