@@ -13,8 +13,8 @@ literal, evaluated at most once per event.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
 from .conditions import CONDITION_OPERATORS, Operator
 from .tree import CompiledRule, CondGroup, CondLeaf, CondNode
@@ -88,28 +88,49 @@ class LitTable:
 Term = frozenset[Lit]
 
 
-def dnf(node: CondNode, neg: bool, lits: LitTable) -> list[Term] | None:
-    """Terms whose disjunction equals ``node`` (negated if ``neg``); None when too large."""
+L = TypeVar("L", bound=Hashable)
+
+
+def expand(
+    node: CondNode,
+    neg: bool,
+    leaf: Callable[[CondLeaf, bool], L],
+    opaque: Callable[[CondNode, bool], L] | None,
+    limit: int,
+) -> list[frozenset[L]] | None:
+    """DNF of ``node`` (negated if ``neg``) over literals made by ``leaf``: None past ``limit``
+    terms. A subtree past the limit becomes one ``opaque`` literal, or (without ``opaque``) makes
+    the whole expansion None. Shared by the matcher's index and the static checks (lint.py)."""
     if isinstance(node, CondLeaf):
-        return [frozenset([lits.leaf(node, neg)])]
+        return [frozenset([leaf(node, neg)])]
     assert isinstance(node, CondGroup)
     conj = (node.kind == "all") != neg if node.kind != "none" else not neg
     child_neg = neg != (node.kind == "none")
-    parts: list[list[Term]] = []
+    parts: list[list[frozenset[L]]] = []
     for child in node.children:
-        d = dnf(child, child_neg, lits)
-        parts.append(d if d is not None else [frozenset([lits.opaque(child, child_neg)])])
+        d = expand(child, child_neg, leaf, opaque, limit)
+        if d is None:
+            if opaque is None:
+                return None
+            d = [frozenset([opaque(child, child_neg)])]
+        parts.append(d)
+    terms: list[frozenset[L]]
     if conj:
-        terms: list[Term] = [frozenset()]
+        terms = [frozenset()]
         for d in parts:
-            if len(terms) * len(d) > MAX_TERMS:
+            if len(terms) * len(d) > limit:
                 return None
             terms = [a | b for a in terms for b in d]
     else:
         terms = [t for d in parts for t in d]
-        if len(terms) > MAX_TERMS:
+        if len(terms) > limit:
             return None
     return list(dict.fromkeys(terms))
+
+
+def dnf(node: CondNode, neg: bool, lits: LitTable) -> list[Term] | None:
+    """Terms whose disjunction equals ``node`` (negated if ``neg``); None when too large."""
+    return expand(node, neg, lits.leaf, lits.opaque, MAX_TERMS)
 
 
 def rule_terms(rule: CompiledRule, lits: LitTable) -> list[Term]:

@@ -26,6 +26,7 @@ from typing import Any
 from .actions import Action
 from .compile import CompiledRuleSet
 from .conditions import Operator, is_blank
+from .dnf import expand
 from .tree import CompiledRule, CondLeaf, CondNode
 from .triggers import TagsChanged, Trigger, _ChangeTrigger, _MessageTrigger
 
@@ -141,28 +142,7 @@ def literal(leaf: CondLeaf, neg: bool) -> Lit:
 
 def dnf(node: CondNode, neg: bool = False) -> list[Term] | None:
     """Terms whose disjunction equals ``node`` (negated if ``neg``); None past ``MAX_TERMS``."""
-    if isinstance(node, CondLeaf):
-        return [frozenset([literal(node, neg)])]
-    conj = (node.kind == "all") != neg if node.kind != "none" else not neg
-    child_neg = neg != (node.kind == "none")
-    parts = []
-    for child in node.children:
-        d = dnf(child, child_neg)
-        if d is None:
-            return None
-        parts.append(d)
-    terms: list[Term]
-    if conj:
-        terms = [frozenset()]
-        for d in parts:
-            if len(terms) * len(d) > MAX_TERMS:
-                return None
-            terms = [a | b for a in terms for b in d]
-    else:
-        terms = [t for d in parts for t in d]
-        if len(terms) > MAX_TERMS:
-            return None
-    return list(dict.fromkeys(terms))
+    return expand(node, neg, literal, None, MAX_TERMS)
 
 
 def rule_terms(rule: CompiledRule) -> list[Term] | None:
