@@ -72,6 +72,26 @@ def test_only_the_ticket_services_write_tickets_messages_tags_and_followers() ->
     assert _writes_outside_services(SRC / "tickets" / "services.py")
 
 
+def test_dependencies_point_one_way() -> None:
+    """The rules runner depends on the ticket services, never the other way (no import loop);
+    the engine imports nothing of the Django side."""
+    for package, forbidden in (
+        ("tickets", "flowdesk.automation"),
+        ("engine", "flowdesk.tickets"),
+        ("engine", "flowdesk.automation"),
+        ("engine", "django"),
+    ):
+        for path in sorted((SRC / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                bad = [n for n in names if n == forbidden or n.startswith(forbidden + ".")]
+                assert not bad, f"{path.relative_to(SRC)}:{node.lineno} imports {bad}"
+
+
 # --- delivery, decided in one place -------------------------------------------------------------
 
 pytestmark = pytest.mark.django_db(transaction=True)
