@@ -118,6 +118,10 @@ def _database() -> dict[str, object]:
     config = dict(dj_database_url.parse(url, conn_max_age=60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    elif os.environ.get("FLOWDESK_TEST_DB_NAME"):
+        # Test databases of concurrent runs on one server must not share a name (the suite
+        # drops and recreates its own); scripts/test gives each run its own.
+        config["TEST"] = {"NAME": os.environ["FLOWDESK_TEST_DB_NAME"]}
     return config
 
 
