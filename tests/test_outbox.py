@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -170,3 +170,154 @@ def test_idempotency_key_is_unique(desk: Desk) -> None:
     assert OutboxItem.objects.count() == 1
     assert created_a
     assert not created_b
+
+
+# --- leases, outcomes, idempotency headers, status ------------------------------------------
+
+
+def _hook_item(url: str, key: str) -> OutboxItem:
+    from flowdesk.outbox.services import do_enqueue
+
+    item, _ = do_enqueue(
+        kind="webhook", payload={"url": url, "body": {}}, idempotency_key=key, now=utcnow()
+    )
+    return item
+
+
+def test_a_live_lease_is_never_claimed_and_an_expired_one_is_taken_over(db: Any) -> None:
+    from flowdesk.outbox.services import claim_due, do_heartbeat
+
+    item = _hook_item("http://127.0.0.1:9/x", "lease-1")
+    now = utcnow()
+    (claim,) = claim_due("a", now, 10)
+    assert claim.item.attempts == 1
+    assert not claim.reclaimed
+    assert claim_due("b", now + timedelta(seconds=5), 10) == []
+    # The heartbeat keeps it: still not claimable after the first expiry.
+    assert do_heartbeat("a", [item.pk], now + timedelta(seconds=25)) == 1
+    assert claim_due("b", now + timedelta(seconds=40), 10) == []
+    (taken,) = claim_due("b", now + timedelta(seconds=60), 10)
+    assert taken.reclaimed
+    assert taken.item.attempts == 2
+    assert taken.item.lease_owner == "b"
+    assert do_heartbeat("a", [item.pk], now + timedelta(seconds=61)) == 0
+
+
+def test_claims_respect_the_per_destination_limit(db: Any) -> None:
+    from flowdesk.outbox.services import claim_due
+
+    for n in range(4):
+        _hook_item("http://slow.example:8080/x", f"dest-slow-{n}")
+    _hook_item("http://other.example/x", "dest-other")
+    claims = claim_due("a", utcnow(), 10, per_destination=2)
+    assert sorted(c.item.destination for c in claims) == [
+        "other.example:80",
+        "slow.example:8080",
+        "slow.example:8080",
+    ]
+    assert claim_due("b", utcnow(), 10, exclude=["slow.example:8080"]) == []
+
+
+def test_outcomes_timeout_is_retried_with_the_same_key_slow_and_unreachable(
+    desk: Desk, settings: Any
+) -> None:
+    """A receiver that answers after the timeout: the attempt is a timeout and the retry carries
+    the same key; one that answers within it but slowly is delivered, recorded as slow."""
+    import time
+
+    settings.FLOWDESK = {
+        **settings.FLOWDESK,
+        "OUTBOX_BACKOFF_SECONDS": 0.0,
+        "WEBHOOK_TIMEOUT_SECONDS": 0.5,
+        "OUTBOX_SLOW_SECONDS": 0.2,
+    }
+    seen: list[str] = []
+    delays = [1.0, 0.3]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append(self.headers["Idempotency-Key"])
+            time.sleep(delays.pop(0) if delays else 0)
+            try:
+                self.send_response(204)
+                self.end_headers()
+            except OSError:
+                pass
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        assert desk.admin.post("/rules", {"yaml": _rules(url)}).status == 201
+        r = desk.agent.post(
+            "/tickets",
+            {"subject": "D", "body": "x", "priority": "urgent", "requester_email": "x@example.org"},
+        )
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+        _work()
+    finally:
+        server.shutdown()
+        server.server_close()
+    item = OutboxItem.objects.get(ticket_id=r.data["id"], kind="webhook")
+    assert item.status == "delivered"
+    assert seen == [item.idempotency_key, item.idempotency_key]
+    events = desk.agent.get(f"/tickets/{r.data['id']}/events").data
+    hook = [e for e in events if e["data"].get("outbox_id") == item.pk]
+    assert [(e["kind"], e["data"]["outcome"]) for e in hook[1:]] == [
+        ("delivery_attempt_failed", "timeout"),
+        ("delivered", "slow"),
+    ]
+    assert hook[2]["data"]["idempotency_key"] == item.idempotency_key
+
+    unreachable = _hook_item("http://127.0.0.1:9/x", "unreachable-1")
+    from flowdesk.outbox.delivery import DELIVERERS, DeliveryError, outcome_of
+
+    with pytest.raises(DeliveryError) as failed:
+        DELIVERERS.get("webhook").deliver(unreachable)
+    assert outcome_of(failed.value) == "unreachable"
+
+
+def test_a_repeated_mail_is_the_same_message(desk: Desk, smtp: Any) -> None:
+    from flowdesk.outbox.delivery import DELIVERERS, message_id_for
+    from flowdesk.outbox.services import do_enqueue
+
+    item, _ = do_enqueue(
+        kind="notify",
+        payload={"to": ["a@example.org"], "subject": "s", "body": "b"},
+        idempotency_key="mail-twice",
+        now=utcnow(),
+    )
+    DELIVERERS.get("notify").deliver(item)
+    DELIVERERS.get("notify").deliver(item)  # as after a crash before the outcome was recorded
+    ids = {m["Message-ID"] for m in smtp.received}
+    assert ids == {message_id_for("mail-twice")}
+    assert {m["X-Flowdesk-Outbox"] for m in smtp.received} == {"mail-twice"}
+
+
+def test_status_shows_backlog_oldest_age_and_expired_leases(desk: Desk) -> None:
+    from io import StringIO
+
+    dead = _hook_item("http://127.0.0.1:9/a", "status-1")
+    _hook_item("http://127.0.0.1:9/b", "status-2")
+    OutboxItem.objects.filter(pk=dead.pk).update(  # its worker died: the lease ran out
+        lease_owner="dead-worker", lease_expires_at=utcnow() - timedelta(minutes=1), attempts=1
+    )
+    s = desk.agent.get("/outbox/status")
+    assert s.status == 200, s
+    assert s.data["pending"] == 2
+    assert s.data["expired_leases"] == 1
+    assert s.data["in_flight"] == 0
+    assert s.data["due"] == 2
+    assert s.data["oldest_pending_age_seconds"] >= 0
+    assert s.data["backlog_by_destination"] == {"127.0.0.1:9": 2}
+    assert desk.customer.get("/outbox/status").status == 403
+    out = StringIO()
+    call_command("status", stdout=out)
+    assert "2 pending (2 due, 0 in flight), 1 expired lease(s)" in out.getvalue()
+    out = StringIO()
+    call_command("status", "--json", stdout=out)
+    assert json.loads(out.getvalue())["expired_leases"] == 1

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Field, Query, Router, Schema
 
 from flowdesk.api.auth import require_admin, require_agent
 from flowdesk.api.schemas import Id, Limit, Offset, OutboxOut, OutboxPage, RequestIn, errors
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import Conflict, NotFound
 from flowdesk.outbox.models import OutboxItem, OutboxStatus
-from flowdesk.outbox.services import do_retry
+from flowdesk.outbox.services import do_retry, outbox_status
 
 router = Router(tags=["outbox"])
 
@@ -60,6 +60,33 @@ def list_outbox(request: HttpRequest, filters: Query[OutboxFilters]) -> dict[str
         qs = qs.filter(ticket_id=filters.ticket)
     page = qs[filters.offset : filters.offset + filters.limit]
     return {"count": qs.count(), "items": [item_out(i) for i in page]}
+
+
+class OutboxStatusOut(Schema):
+    pending: int = Field(description="items not yet delivered or given up (the backlog)")
+    due: int = Field(description="pending items a worker may claim now")
+    in_flight: int = Field(description="items leased by a live worker (an attempt under way)")
+    expired_leases: int = Field(
+        description="leases whose worker stopped renewing them (it died); any worker takes "
+        "them over on its next poll, so a number that stays above 0 means no worker runs"
+    )
+    failed: int = Field(description="items given up after their last attempt")
+    oldest_pending_age_seconds: float | None = Field(
+        description="age of the oldest pending item, null when there is none"
+    )
+    backlog_by_destination: dict[str, int] = Field(
+        description="pending items per destination (webhook host:port, smtp), largest first"
+    )
+
+
+@router.get(
+    "/status",
+    response={200: OutboxStatusOut, **errors(401, 403)},
+    summary="Is delivery keeping up: backlog, oldest pending item, stuck leases",
+)
+def status(request: HttpRequest) -> dict[str, Any]:
+    require_agent(request)
+    return outbox_status(utcnow())
 
 
 def _get(item_id: int) -> OutboxItem:

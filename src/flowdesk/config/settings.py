@@ -173,6 +173,22 @@ FLOWDESK = {
     "RULES_MAX_BYTES": _RULES_MAX_BYTES,
     # The text of a message (a ticket's first message, a reply, a note), and its HTML.
     "MESSAGE_MAX_CHARS": int(os.environ.get("FLOWDESK_MESSAGE_MAX_CHARS", "100000")),
+    # Outbox workers (docs/deployment.md, "Delivery"): deliveries in flight per worker, per
+    # destination (webhook host or SMTP server) per worker, the lease a claim holds (renewed by a
+    # heartbeat; an expired one is taken over by any worker), how often a worker looks for due
+    # items, the circuit breaker (consecutive failures, then the destination waits), the answer
+    # time above which a delivery is recorded as slow, and the SMTP timeout (when Django's
+    # EMAIL_TIMEOUT is unset).
+    "OUTBOX_CONCURRENCY": int(os.environ.get("FLOWDESK_OUTBOX_CONCURRENCY", "4")),
+    "OUTBOX_DESTINATION_CONCURRENCY": int(
+        os.environ.get("FLOWDESK_OUTBOX_DESTINATION_CONCURRENCY", "2")
+    ),
+    "OUTBOX_LEASE_SECONDS": float(os.environ.get("FLOWDESK_OUTBOX_LEASE_SECONDS", "30")),
+    "OUTBOX_POLL_SECONDS": float(os.environ.get("FLOWDESK_OUTBOX_POLL_SECONDS", "0.5")),
+    "OUTBOX_BREAKER_FAILURES": int(os.environ.get("FLOWDESK_OUTBOX_BREAKER_FAILURES", "5")),
+    "OUTBOX_BREAKER_SECONDS": float(os.environ.get("FLOWDESK_OUTBOX_BREAKER_SECONDS", "30")),
+    "OUTBOX_SLOW_SECONDS": float(os.environ.get("FLOWDESK_OUTBOX_SLOW_SECONDS", "2")),
+    "MAIL_TIMEOUT_SECONDS": float(os.environ.get("FLOWDESK_MAIL_TIMEOUT", "10")),
 }
 
 NINJA_PAGINATION_PER_PAGE = 50

@@ -2,8 +2,8 @@
 
 Whatever the task backend (the database one, an immediate one, a broker), a transaction that
 rolls back enqueues nothing, and a task never runs before the rows it needs are visible. If the
-process dies between the commit and the enqueue, nothing is lost: the rows are committed and the
-worker's sweep re-queues due outbox items.
+process dies between the commit and the enqueue, nothing is lost: the rows are committed and every
+worker's periodic poll finds due outbox items without a task.
 """
 
 from __future__ import annotations
@@ -17,15 +17,36 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 
-def enqueue_after_commit(task: Any, *args: Any, run_after: datetime | None = None) -> None:
+def enqueue_after_commit(
+    task: Any, *args: Any, run_after: datetime | None = None, coalesce: bool = False
+) -> None:
     """``task`` is a django-tasks task; it is enqueued with ``args`` once the transaction commits
-    (at once when no transaction is open)."""
+    (at once when no transaction is open). ``coalesce``: a wake-up without arguments, skipped when
+    the database backend already holds one that has not started (a read instead of a write, so a
+    busy web process adds no write per request; the queued one runs after this commit, so it sees
+    the rows this transaction wrote)."""
 
     def enqueue() -> None:
         target = task.using(run_after=run_after) if run_after is not None else task
         try:
+            if coalesce and not args and run_after is None and _already_queued(target):
+                return
             target.enqueue(*args)
-        except Exception:  # the committed rows stay due; the sweep picks them up
+        except Exception:  # the committed rows stay due; the workers' poll picks them up
             log.exception("could not enqueue %s%r after commit", getattr(task, "name", task), args)
 
     transaction.on_commit(enqueue, robust=True)
+
+
+def _already_queued(task: Any) -> bool:
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult
+
+    backend = task.get_backend()
+    if not isinstance(backend, DatabaseBackend):
+        return False
+    return bool(
+        DBTaskResult.objects.ready()
+        .filter(task_path=task.module_path, backend_name=backend.alias)
+        .exists()
+    )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import smtplib
+import socket
 import urllib.error
 import urllib.request
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 
 from flowdesk.core.registry import Registry
 from flowdesk.outbox.models import OutboxItem
@@ -16,6 +20,58 @@ from flowdesk.outbox.models import OutboxItem
 
 class DeliveryError(Exception):
     """A delivery attempt failed; the item is retried with backoff until max_attempts."""
+
+
+class DeliveryTimeout(DeliveryError):
+    """The request was (or may have been) sent but no answer came in time: the receiver may have
+    acted on it, so it is retried with the same idempotency key (``outcome: timeout``)."""
+
+
+class DeliveryUnreachable(DeliveryError):
+    """Nothing was sent: no connection could be made (``outcome: unreachable``)."""
+
+
+def outcome_of(exc: BaseException) -> str:
+    """The ``data.outcome`` of a failed attempt: timeout, unreachable, rejected (the receiver
+    answered with a refusal) or error. A deliverer that raises a plain DeliveryError is
+    classified by the exception that caused it."""
+    if isinstance(exc, DeliveryTimeout):
+        return "timeout"
+    if isinstance(exc, DeliveryUnreachable):
+        return "unreachable"
+    if not isinstance(exc, DeliveryError):
+        return "error"
+    cause = exc.__cause__
+    if isinstance(cause, urllib.error.HTTPError):
+        return "rejected"
+    if isinstance(cause, urllib.error.URLError):
+        cause = cause.reason if isinstance(cause.reason, BaseException) else None
+    if isinstance(cause, TimeoutError | socket.timeout):
+        return "timeout"
+    if isinstance(cause, OSError):
+        return "unreachable"
+    return "rejected"
+
+
+def destination_of(kind: str, payload: dict[str, Any]) -> str:
+    """The receiver an item occupies: a webhook's host:port, or the SMTP server for mail."""
+    if kind == "webhook":
+        parts = urlsplit(str(payload.get("url", "")))
+        default_port = 443 if parts.scheme == "https" else 80
+        try:
+            port = parts.port or default_port
+        except ValueError:
+            port = default_port
+        return f"{parts.hostname or ''}:{port}"
+    return "smtp"
+
+
+def message_id_for(key: str) -> str:
+    """A stable Message-ID per idempotency key: a repeated send is the same message to the
+    recipient's client (which shows it once)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    domain = str(settings.DEFAULT_FROM_EMAIL).rpartition("@")[2] or "flowdesk.localhost"
+    return f"<outbox.{digest}@{domain}>"
 
 
 class Deliverer:
@@ -31,15 +87,24 @@ DELIVERERS: Registry[Deliverer] = Registry("outbox deliverer")
 def _send_mail(to: list[str], subject: str, body: str, item: OutboxItem) -> None:
     if not to:
         raise DeliveryError("no recipients")
+    timeout = settings.EMAIL_TIMEOUT or settings.FLOWDESK["MAIL_TIMEOUT_SECONDS"]
     message = EmailMessage(
         subject=subject,
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=to,
-        headers={"X-Flowdesk-Outbox": item.idempotency_key},
+        headers={
+            "X-Flowdesk-Outbox": item.idempotency_key,
+            "Message-ID": message_id_for(item.idempotency_key),
+        },
+        connection=get_connection(fail_silently=False, timeout=timeout),
     )
     try:
         message.send(fail_silently=False)
+    except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:
+        raise DeliveryTimeout(f"mail: {exc or 'timed out'}") from exc
+    except (ConnectionError, socket.gaierror, smtplib.SMTPConnectError) as exc:
+        raise DeliveryUnreachable(f"mail: {exc}") from exc
     except Exception as exc:  # any transport error is a failed attempt, not a crash
         raise DeliveryError(f"mail: {exc}") from exc
 

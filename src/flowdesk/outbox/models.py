@@ -48,10 +48,21 @@ class OutboxItem(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=utcnow)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Where it goes (a webhook's host:port, "smtp" for mail): the unit of per-destination
+    # concurrency and of the circuit breaker, so a slow receiver delays only its own items.
+    destination = models.CharField(max_length=300, blank=True, default="")
+    # A claim is a lease: the worker that holds it, until when (extended by its heartbeat), and
+    # when the attempt began. Any worker may take over an item whose lease has expired.
+    lease_owner = models.CharField(max_length=100, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["status", "lease_expires_at"], name="outbox_lease_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"

@@ -1,33 +1,36 @@
-"""Background tasks (django-tasks: the backend is a setting, the database backend by default)."""
+"""Background tasks (django-tasks: the backend is a setting, the database backend by default).
+
+One task wakes a batch delivery: ``deliver_outbox`` does not name an item; it hands every due,
+unleased item to this process's delivery pool (a running worker), or delivers them in the calling
+thread when there is none (batch mode, the immediate backend). The lease on the outbox row, not
+the task, is what makes each attempt happen once, so a duplicate or lost wake-up is harmless:
+every worker also polls on its own.
+"""
 
 from __future__ import annotations
 
 from django_tasks import task
 
-from flowdesk.core.clock import utcnow
-from flowdesk.core.oncommit import enqueue_after_commit
-from flowdesk.outbox.models import OutboxStatus
+
+@task()
+def deliver_outbox() -> str:
+    from flowdesk.outbox.runner import wake_or_drain
+
+    return wake_or_drain()
 
 
 @task()
 def deliver_outbox_item(item_id: int) -> str:
-    from flowdesk.outbox.services import do_attempt_delivery
+    """Tasks queued by earlier versions (one per item): now a wake-up like any other."""
+    from flowdesk.outbox.runner import wake_or_drain
 
-    item = do_attempt_delivery(item_id, utcnow())
-    if item is None:
-        return "skipped"
-    if item.status == OutboxStatus.PENDING:
-        # Failed this time: try again after the backoff the attempt recorded.
-        enqueue_after_commit(deliver_outbox_item, item_id, run_after=item.next_attempt_at)
-    return str(item.status)
+    return wake_or_drain()
 
 
 @task()
 def sweep_outbox() -> int:
-    """Re-enqueue due items whose task was lost (e.g. a worker died mid-attempt)."""
-    from flowdesk.outbox.services import due_items
+    """Deliver what is due, expired leases included (kept for callers of earlier versions;
+    every worker now sweeps on each poll)."""
+    from flowdesk.outbox.services import drain
 
-    ids = due_items(utcnow())
-    for item_id in ids:
-        enqueue_after_commit(deliver_outbox_item, item_id)
-    return len(ids)
+    return drain("sweep")

@@ -22,6 +22,12 @@ class Command(BaseCommand):
             help="don't run the in-process worker (run `flowdesk worker` instead)",
         )
         parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=None,
+            help="outbox deliveries in flight at once in the in-process worker (default: 4)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         import waitress
@@ -42,20 +48,21 @@ class Command(BaseCommand):
                 _, token = do_create_token(User.objects.get(email=ADMIN_EMAIL), "demo")
                 self.stdout.write(f"demo admin {ADMIN_EMAIL}; API token: {token}")
         if not opts["no_worker"]:
-            self._start_worker()
+            self._start_worker(opts["concurrency"])
         url = f"http://{opts['host']}:{opts['port']}"
         self.stdout.write(f"flowdesk is serving on {url}  (API docs: {url}/api/docs)")
         waitress.serve(
             application, host=opts["host"], port=opts["port"], threads=opts["threads"], _quiet=True
         )
 
-    def _start_worker(self) -> None:
-        """The embedded default: one worker thread in the web process, no other service needed."""
+    def _start_worker(self, concurrency: int | None) -> None:
+        """The embedded default: the worker runs in the web process, no other service needed:
+        django-tasks' database worker in one thread, the outbox delivery pool beside it."""
         from django_tasks_db.management.commands.db_worker import Worker
 
-        from flowdesk.outbox.tasks import sweep_outbox
+        from flowdesk.outbox.runner import OutboxRunner
 
-        sweep_outbox.call()
+        runner = OutboxRunner(concurrency=concurrency).start()
         worker = Worker(
             queue_names=["default"],
             interval=1.0,
@@ -63,7 +70,7 @@ class Command(BaseCommand):
             backend_name="default",
             startup_delay=False,
             max_tasks=None,
-            worker_id="in-process",
+            worker_id=runner.owner[:64],
             excluded_queue_names=[],
         )
         threading.Thread(target=worker.run, name="flowdesk-worker", daemon=True).start()
