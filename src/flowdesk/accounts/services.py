@@ -193,19 +193,32 @@ def do_create_user(
     attributes: dict[str, Any] | None = None,
     password: str | None = None,
     teams: Iterable[Team] = (),
+    existing_ok: bool = False,
 ) -> User:
-    with transaction.atomic():
-        user = User.objects.create_user(
-            email,
-            password,
-            name=name,
-            role=role,
-            organization=organization,
-            attributes=attributes or {},
-            is_staff=role == Role.ADMIN,
-            created_at=utcnow(),
-        )
-        user.teams.set(list(teams))
+    """``existing_ok``: insert-or-get. When another transaction creates the same e-mail first
+    (20 simultaneous tickets for one new requester), return that user instead of failing on the
+    unique constraint; the insert runs in a savepoint, so the caller's transaction goes on."""
+    try:
+        with transaction.atomic():  # a savepoint inside the caller's transaction
+            user = User.objects.create_user(
+                email,
+                password,
+                name=name,
+                role=role,
+                organization=organization,
+                attributes=attributes or {},
+                is_staff=role == Role.ADMIN,
+                created_at=utcnow(),
+            )
+            user.teams.set(list(teams))
+    except IntegrityError:
+        if not existing_ok:
+            raise
+        # The other insert has committed (PostgreSQL made ours wait for it), so it is visible.
+        existing = User.objects.filter(email=User.objects.normalize_email(email).lower()).first()
+        if existing is None:
+            raise
+        return existing
     return user
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Status
 
 from flowdesk.api.auth import require_admin, require_agent
@@ -19,8 +19,9 @@ from flowdesk.api.schemas import (
     errors,
 )
 from flowdesk.automation import services
-from flowdesk.automation.dryrun import dry_run
+from flowdesk.automation.dryrun import DryRunRateLimited, check_dry_run_rate, dry_run
 from flowdesk.automation.models import RuleSetVersion
+from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import FieldError, NotFound, ValidationFailed
 from flowdesk.engine import dump_ruleset_yaml, rule_schema
 from flowdesk.tickets.selectors import access_ticket_by_id
@@ -147,11 +148,19 @@ def schema(request: HttpRequest) -> dict[str, Any]:
 
 @router.post(
     "/dry-run",
-    response={200: dict[str, Any], **errors(401, 403, 404, *BODY_ERRORS, rules=True)},
+    response={200: dict[str, Any], **errors(401, 403, 404, 429, *BODY_ERRORS, rules=True)},
     summary="Evaluate rules against a ticket without changing anything",
+    description="Rate-limited per user (FLOWDESK_DRY_RUN_PER_MINUTE, default 30 a minute): "
+    "over it, 429 with a Retry-After header (seconds).",
 )
-def dry_run_view(request: HttpRequest, payload: DryRunIn) -> dict[str, Any]:
+def dry_run_view(request: HttpRequest, payload: DryRunIn) -> dict[str, Any] | HttpResponse:
     user = require_agent(request)
+    try:
+        check_dry_run_rate(user, utcnow())
+    except DryRunRateLimited as exc:
+        return JsonResponse(
+            exc.as_dict(), status=429, headers={"Retry-After": str(exc.retry_after)}
+        )
     _one_source(payload)
     if (payload.ticket_id is None) == (payload.snapshot is None):
         raise ValidationFailed(

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import difflib
+import math
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+
+from flowdesk.accounts.models import User
 from flowdesk.automation.catalog import build_catalog
 from flowdesk.automation.runner import event_from_json
 from flowdesk.automation.services import active_version, compiled_version
 from flowdesk.core.clock import utcnow
-from flowdesk.core.errors import FieldError, NotFound, ValidationFailed
+from flowdesk.core.errors import FieldError, FlowdeskError, NotFound, ValidationFailed
 from flowdesk.engine import Catalog, CompiledRuleSet, compile_ruleset, explain, load_ruleset_yaml
 from flowdesk.engine.catalog import value_problem
 from flowdesk.engine.limits import check_nesting
@@ -19,6 +25,45 @@ from flowdesk.tickets.models import Ticket
 from flowdesk.tickets.services import write_guard
 
 EVENT_KINDS = ("created", "updated")
+RATE_WINDOW_SECONDS = 60
+
+
+class DryRunRateLimited(FlowdeskError):
+    """Too many dry runs by one user in the current minute; ``retry_after`` is in seconds."""
+
+    status = 429
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"at most {limit} dry runs per minute per user (setting FLOWDESK_DRY_RUN_PER_MINUTE); "
+            f"retry in {retry_after} s"
+        )
+
+
+def check_dry_run_rate(user: User, now: datetime) -> None:
+    """Count one dry run of ``user`` and refuse it past ``FLOWDESK_DRY_RUN_PER_MINUTE``.
+
+    A dry run compiles whatever rule set the caller sends (up to the rules body limit) and runs
+    it: without a limit one agent could keep a worker busy. Fixed one-minute windows, counted in
+    Django's cache (``cache.add`` + ``cache.incr`` are atomic): per process with the default
+    local-memory cache, shared by every process when ``CACHES`` points at a shared one. The key
+    has the user's creation time too, so a user re-created under a reused id starts afresh."""
+    limit = int(settings.FLOWDESK.get("DRY_RUN_PER_MINUTE", 30))
+    if limit <= 0:
+        return
+    ts = now.timestamp()
+    window = int(ts // RATE_WINDOW_SECONDS)
+    key = f"flowdesk:dry-run:{user.pk}:{user.created_at.timestamp():.6f}:{window}"
+    cache.add(key, 0, timeout=2 * RATE_WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=2 * RATE_WINDOW_SECONDS)
+        count = 1
+    if count > limit:
+        retry = math.ceil((window + 1) * RATE_WINDOW_SECONDS - ts)
+        raise DryRunRateLimited(limit, max(1, retry))
 
 
 def _ruleset(

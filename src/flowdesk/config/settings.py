@@ -8,6 +8,7 @@ FLOWDESK_DEBUG         "1" to enable debug pages
 FLOWDESK_ALLOWED_HOSTS comma-separated host names
 FLOWDESK_EMAIL_URL     not yet: e-mail goes through Django's EMAIL_BACKEND (console by default)
 FLOWDESK_API_MAX_BYTES, FLOWDESK_RULES_MAX_BYTES, FLOWDESK_MESSAGE_MAX_CHARS  request limits
+FLOWDESK_DRY_RUN_PER_MINUTE  dry runs per user per minute (0: unlimited)
 
 Importing settings creates nothing on disk: the commands that create the database (`flowdesk
 migrate`, `serve`, `demo`) create its directory; see flowdesk.cli.
@@ -189,6 +190,8 @@ FLOWDESK = {
     "OUTBOX_BREAKER_SECONDS": float(os.environ.get("FLOWDESK_OUTBOX_BREAKER_SECONDS", "30")),
     "OUTBOX_SLOW_SECONDS": float(os.environ.get("FLOWDESK_OUTBOX_SLOW_SECONDS", "2")),
     "MAIL_TIMEOUT_SECONDS": float(os.environ.get("FLOWDESK_MAIL_TIMEOUT", "10")),
+    # Dry runs (POST /api/rules/dry-run) per user per minute; 0 = unlimited. Over it: 429.
+    "DRY_RUN_PER_MINUTE": int(os.environ.get("FLOWDESK_DRY_RUN_PER_MINUTE", "30")),
 }
 
 NINJA_PAGINATION_PER_PAGE = 50

@@ -9,10 +9,10 @@ compilation) happens in ``__init__``, i.e. once at compile time, never per event
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from flowdesk.core.registry import Registry
@@ -88,7 +88,8 @@ class TextValue(_Strict):
 
 class PatternValue(_Strict):
     value: StrictStr = Field(
-        description="Python regular expression, searched anywhere (re.search)."
+        description="Regular expression in RE2 syntax (linear time: no backreferences or "
+        "lookaround), searched anywhere; case-sensitive unless it starts with (?i)."
     )
 
 
@@ -420,9 +421,129 @@ class StartsWith(_TextOp[TextValue]):
         return f"({f} is not None and {f}.startswith({v.const(self.needle)}))"
 
 
+class RegexError(ValueError):
+    """A pattern the linear-time engine refuses; ``hint`` says what to write instead."""
+
+    def __init__(self, message: str, hint: str | None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+# RE2 error text (prefix) -> (the construct, a hint). RE2 keeps its linear-time guarantee by
+# leaving out exactly the constructs that need backtracking, so they get a sentence each.
+_RE2_UNSUPPORTED: tuple[tuple[str, str, str], ...] = (
+    (
+        "invalid perl operator: (?=",
+        "lookahead (?=...)",
+        "match the text itself, or add a second condition",
+    ),
+    (
+        "invalid perl operator: (?!",
+        "negative lookahead (?!...)",
+        "use a not-matching condition: put the pattern under 'none'",
+    ),
+    (
+        "invalid perl operator: (?<=",
+        "lookbehind (?<=...)",
+        "include the preceding text in the pattern",
+    ),
+    (
+        "invalid perl operator: (?<!",
+        "negative lookbehind (?<!...)",
+        "use a second condition under 'none'",
+    ),
+    (
+        "invalid perl operator: (?>",
+        "atomic group (?>...)",
+        "use a plain group (?:...): RE2 never backtracks, so it is not needed",
+    ),
+    (
+        "invalid perl operator: (?P",
+        "named backreference (?P=name)",
+        "backreferences need backtracking; match the repeated text explicitly",
+    ),
+    ("invalid perl operator: (?#", "comment group (?#...)", "remove the comment"),
+    (
+        "invalid perl operator: (?x",
+        "verbose flag (?x)",
+        "write the pattern without whitespace and comments",
+    ),
+    ("bad repetition operator: ++", "possessive quantifier ++", "use + (RE2 never backtracks)"),
+    ("bad repetition operator: *+", "possessive quantifier *+", "use * (RE2 never backtracks)"),
+    ("bad repetition operator: ?+", "possessive quantifier ?+", "use ? (RE2 never backtracks)"),
+    ("invalid escape sequence: \\Z", "\\Z", "use \\z (end of text)"),
+    ("invalid escape sequence: \\u", "\\uXXXX escape", "use \\x{XXXX}"),
+    ("invalid escape sequence: \\U", "\\UXXXXXXXX escape", "use \\x{XXXXXX}"),
+    ("invalid escape sequence: \\N", "\\N{NAME} escape", "use \\x{XXXX}"),
+    (
+        "invalid repetition size",
+        "a repetition count over 1000",
+        "repetition counts are at most 1000, nested counts multiplied; use + or * instead",
+    ),
+    (
+        "pattern too large",
+        "a pattern this large (over the 8 MiB program limit)",
+        "split it into several conditions under 'any'",
+    ),
+)
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # the error is reported to whoever wrote the rule, not stderr
+    options.never_capture = True  # a condition only asks "is there a match"
+    return options
+
+
+def compile_regex(pattern: str) -> Any:
+    """Compile a rule regex with RE2, whose matching time is linear in the text whatever the
+    pattern (Python's ``re`` backtracks: ``(a+)+$`` on 30 characters takes minutes, and anyone
+    who can send a subject could send those). Raises ``RegexError`` naming the construct."""
+    try:
+        return re2.compile(pattern, _re2_options())
+    except re2.error as exc:
+        raw = exc.args[0] if exc.args else exc
+        detail = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    raise RegexError(*_unsupported(detail))
+
+
+def _unsupported(detail: str) -> tuple[str, str | None]:
+    engine = "the linear-time regex engine (RE2)"
+    for prefix, construct, hint in _RE2_UNSUPPORTED:
+        if detail.startswith(prefix):
+            return f"{construct} is not supported by {engine}: {detail}", hint
+    if detail.startswith("invalid escape sequence: \\") and detail[-1:].isdigit():
+        ref = detail.rsplit(" ", 1)[-1]
+        return f"backreference {ref} is not supported by {engine}", (
+            "backreferences need backtracking; match the repeated text explicitly"
+        )
+    return f"invalid regular expression: {detail}", None
+
+
+def _searcher(compiled: Any) -> Any:
+    """``text -> bool``: whether ``compiled`` matches anywhere in ``text``.
+
+    Straight to RE2's ``Match`` on the UTF-8 bytes when the binding exposes it (no match object
+    and no offset decoding: faster than ``re.search``); else through the public ``search``."""
+    low = getattr(compiled, "_regexp", None)
+    match = getattr(low, "Match", None)
+    unanchored = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
+    if match is None or unanchored is None:
+        search = compiled.search
+        return lambda text: search(text) is not None
+    anchor = unanchored.UNANCHORED
+
+    def found(text: str) -> bool:
+        data = text.encode("utf-8", "surrogatepass")
+        return bool(match(anchor, data, 0, len(data))[0][0] >= 0)
+
+    return found
+
+
 @register
 class Matches(_TextOp[PatternValue]):
-    """Python regex searched anywhere; compiled once so a bad pattern fails when saved."""
+    """RE2 regex searched anywhere: linear time in the text whatever the pattern, so no rule and
+    no text can hold an update; compiled once so a bad (or unsupported) pattern fails when saved."""
 
     name = "matches"
     Config = PatternValue
@@ -430,13 +551,16 @@ class Matches(_TextOp[PatternValue]):
     @classmethod
     def problems(cls, catalog: Catalog, field: FieldSpec, config: PatternValue) -> list[Problem]:
         try:
-            re.compile(config.value)
-        except re.error as exc:
-            return [("value", f"invalid regular expression: {exc}", None)]
+            compile_regex(config.value)
+        except RegexError as exc:
+            # The hint is advice, not a name: Issue.suggestion renders as "did you mean ...?"
+            hint = f"; hint: {exc.hint}" if exc.hint else ""
+            return [("value", f"{exc}{hint}", None)]
         return []
 
     def prepare(self) -> None:
-        self.pattern = re.compile(self.value)
+        self.pattern = compile_regex(self.value)
+        self.search = _searcher(self.pattern)
         self.needles = required_needles(self.value)
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
@@ -445,7 +569,7 @@ class Matches(_TextOp[PatternValue]):
             return False
         if not isinstance(v, str):
             raise TypeError(f"{self.fname}: matches needs text, got {type(v).__name__}")
-        return self.pattern.search(v) is not None
+        return bool(self.search(v))
 
     def index_into(self, sink: FieldSink, bit: int) -> bool:
         # A regex is dearer than the index's whole step, and most texts cannot match it: when
@@ -459,7 +583,7 @@ class Matches(_TextOp[PatternValue]):
         if self.field.kind != "text":
             return None
         r = v.raw()
-        return f"({r} is not None and {v.const(self.pattern.search)}({r}) is not None)"
+        return f"({r} is not None and {v.const(self.search)}({r}))"
 
 
 _CMP_SYMBOLS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}

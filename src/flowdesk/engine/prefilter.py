@@ -4,6 +4,12 @@ A ``matches`` condition costs a regex search per event, over the whole text, and
 cannot match: when every match must contain one of a few literal strings, the field's needle
 automaton (which runs anyway) tells at once whether any of them is there, and the regex only runs
 on texts that have one.
+
+Rule regexes run on RE2 (``conditions.compile_regex``); this module only *reads* the pattern,
+with Python's parser, and never runs it. The two syntaxes agree on every literal except inside
+POSIX classes (``[[:alpha:]]`` is a class to RE2, but a set plus a literal ``]`` to Python), so
+patterns with those get no needles; RE2-only syntax Python cannot parse (``\\pL``, ``\\x{41}``,
+``\\z``, ``\\Q...\\E``, a mid-pattern ``(?i)``) simply loses the shortcut.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ def required_needles(pattern: str, most: int = 16) -> frozenset[str]:
     literal, its folded form contains the folded literal. Case-insensitive patterns and flag
     groups are left alone (their literals need not occur as written).
     """
+    if "[:" in pattern:  # maybe a POSIX class, which Python would misread (see above)
+        return frozenset()
     try:
         parsed = _sre_parser.parse(pattern)
     except Exception:  # an odd pattern only loses the shortcut

@@ -342,8 +342,11 @@ def _finish(w: TicketWrite) -> None:
     if w.stored_tags - wanted:
         TicketTag.objects.filter(ticket=ticket, name__in=sorted(w.stored_tags - wanted)).delete()
     if wanted - w.stored_tags:
+        # Conflict-safe: the rows are an index of ticket.tags, so a row already there (however
+        # it got there) is the row wanted; the unique (ticket, name) key must never be a 500.
         TicketTag.objects.bulk_create(
-            [TicketTag(ticket=ticket, name=n) for n in sorted(wanted - w.stored_tags)]
+            [TicketTag(ticket=ticket, name=n) for n in sorted(wanted - w.stored_tags)],
+            ignore_conflicts=True,
         )
     w.stored_tags = wanted
     if w._update_saved:
@@ -428,7 +431,8 @@ def check_requester(actor: User, email: str | None, name: str = "") -> User:
     existing = User.objects.filter(email=email.strip().lower()).first()
     if existing is not None:
         return existing
-    return do_create_user(email, name=name, role=Role.CUSTOMER)
+    # Insert-or-get: a concurrent request may be creating the same requester right now.
+    return do_create_user(email.strip(), name=name, role=Role.CUSTOMER, existing_ok=True)
 
 
 def check_create_ticket(
