@@ -169,7 +169,16 @@ FLOWDESK = {
     "RULES_MAX_BYTES": _RULES_MAX_BYTES,
     # The text of a message (a ticket's first message, a reply, a note), and its HTML.
     "MESSAGE_MAX_CHARS": int(os.environ.get("FLOWDESK_MESSAGE_MAX_CHARS", "100000")),
+    # Webhooks: how many bytes of an answer are read (the rest is not waited for).
+    "WEBHOOK_MAX_RESPONSE_BYTES": int(
+        os.environ.get("FLOWDESK_WEBHOOK_MAX_RESPONSE_BYTES", "65536")
+    ),
 }
+# Hosts, addresses or CIDR networks webhooks may reach although private (comma-separated; empty:
+# none). A setting of its own: a list among FLOWDESK's numbers would untype all of them.
+FLOWDESK_WEBHOOK_ALLOW_PRIVATE = [
+    h.strip() for h in os.environ.get("FLOWDESK_WEBHOOK_ALLOW_PRIVATE", "").split(",") if h.strip()
+]
 
 NINJA_PAGINATION_PER_PAGE = 50
 
