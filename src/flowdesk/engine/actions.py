@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from flowdesk.core.registry import Registry
 
@@ -614,14 +614,19 @@ class WebhookConfig(_Strict):
         description="JSON body; {{ placeholders }} in its strings are filled when the rule fires.",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str | None) -> str | None:
+        if url is not None:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError(f"webhook url must be http(s)://host/..., got {url!r}")
+        return url
+
     @model_validator(mode="after")
-    def _http(self) -> WebhookConfig:
+    def _one_target(self) -> WebhookConfig:
         if (self.endpoint is None) == (self.url is None):
             raise ValueError("give exactly one of 'endpoint' or 'url'")
-        if self.url is not None:
-            parsed = urlparse(self.url)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise ValueError(f"webhook url must be http(s)://host/..., got {self.url!r}")
         return self
 
 
