@@ -45,7 +45,12 @@ def hook() -> Iterator[tuple[Hook, str]]:
     server = HTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}/hook"
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    # The sink is on loopback: registered as an endpoint whose host may be private.
+    from flowdesk.outbox.webhooks import do_create_endpoint
+
+    do_create_endpoint(name="sink", url=url, prefix=False, allow_private=True, author=None)
+    yield state, url
     server.shutdown()
     server.server_close()
 
@@ -145,6 +150,8 @@ def test_failing_webhook_retries_with_backoff_then_fails(
 def test_backoff_schedules_next_attempt(desk: Desk, settings: Any) -> None:
     settings.FLOWDESK = {**settings.FLOWDESK, "OUTBOX_BACKOFF_SECONDS": 30.0}
     url = "http://127.0.0.1:9/unreachable"
+    hook = {"name": "closed", "url": url, "allow_private": True}
+    assert desk.admin.post("/webhooks", hook).status == 201
     assert desk.admin.post("/rules", {"yaml": _rules(url)}).status == 201
     r = desk.agent.post(
         "/tickets",
@@ -252,6 +259,9 @@ def test_outcomes_timeout_is_retried_with_the_same_key_slow_and_unreachable(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        from flowdesk.outbox.webhooks import do_create_endpoint
+
+        do_create_endpoint(name="slow", url=url, prefix=False, allow_private=True, author=None)
         assert desk.admin.post("/rules", {"yaml": _rules(url)}).status == 201
         r = desk.agent.post(
             "/tickets",
@@ -273,6 +283,9 @@ def test_outcomes_timeout_is_retried_with_the_same_key_slow_and_unreachable(
     ]
     assert hook[2]["data"]["idempotency_key"] == item.idempotency_key
 
+    do_create_endpoint(
+        name="nowhere", url="http://127.0.0.1:9/x", prefix=False, allow_private=True, author=None
+    )
     unreachable = _hook_item("http://127.0.0.1:9/x", "unreachable-1")
     from flowdesk.outbox.delivery import DELIVERERS, DeliveryError, outcome_of
 

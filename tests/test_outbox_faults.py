@@ -162,6 +162,13 @@ def _settled() -> bool:
 
 
 def _enqueue(url: str, hooks: int, mails: int, tag: str) -> list[str]:
+    from flowdesk.outbox.webhooks import do_create_endpoint
+
+    # The sink is on loopback: registered (prefix) as an endpoint whose host may be private.
+    if hooks:
+        do_create_endpoint(
+            name=f"sink-{tag}", url=f"{url}/", prefix=True, allow_private=True, author=None
+        )
     keys = []
     for i in range(hooks):
         key = f"{tag}-hook-{i}"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from flowdesk.accounts.models import Organization, Role, Team, User
+from flowdesk.automation.models import WebhookEndpoint
 from flowdesk.engine import Catalog, FieldSpec, default_catalog
+from flowdesk.engine.netguard import Allowlist, Endpoint, GuardedCatalog, WebhookPolicy
 from flowdesk.engine.vocabulary import ORGANIZATION_FIELDS
 from flowdesk.tickets.fields import base_specs, custom_spec
 from flowdesk.tickets.models import CustomFieldDef
@@ -50,7 +54,7 @@ def build_catalog(*, check_names: bool) -> Catalog:
         agents = frozenset(
             User.objects.filter(role__in=[Role.AGENT, Role.ADMIN]).values_list("email", flat=True)
         )
-    return default_catalog(
+    base = default_catalog(
         custom_fields=custom_field_specs(),
         requester_attrs=requester_attrs,
         organization_attrs=org_attrs,
@@ -58,3 +62,23 @@ def build_catalog(*, check_names: bool) -> Catalog:
         agents=agents,
         base=base_specs(),
     )
+    # Stored versions compile without the destination checks (an endpoint retired later must not
+    # make the active rule set uncompilable); delivery checks every call again.
+    policy = webhook_policy() if check_names else WebhookPolicy(check=False)
+    return GuardedCatalog(base.fields, base.teams, base.agents, webhooks=policy)
+
+
+def private_allowlist() -> Allowlist:
+    """FLOWDESK_WEBHOOK_ALLOW_PRIVATE: hosts, addresses and networks webhooks may reach although
+    they are private (every endpoint can also vouch for its own host: allow_private)."""
+    return Allowlist.parse(getattr(settings, "FLOWDESK_WEBHOOK_ALLOW_PRIVATE", ()))
+
+
+def endpoint_of(row: WebhookEndpoint) -> Endpoint:
+    return Endpoint(row.name, row.url, prefix=row.prefix, allow_private=row.allow_private)
+
+
+def webhook_policy() -> WebhookPolicy:
+    """Rules may call registered endpoints only: an unregistered URL is refused at import."""
+    endpoints = tuple(endpoint_of(e) for e in WebhookEndpoint.objects.order_by("name"))
+    return WebhookPolicy(endpoints, private_allowlist(), require_endpoint=True)

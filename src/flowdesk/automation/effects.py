@@ -86,6 +86,9 @@ class NotifyEffect(EffectApplier):
 
 
 class WebhookEffect(EffectApplier):
+    """Queues the call; which endpoint signs it and where it may connect is decided again when
+    it is delivered (flowdesk.outbox.webhooks), with the endpoint's secrets of that moment."""
+
     def apply(self, ctx: EffectContext, config: dict[str, Any]) -> None:
         ticket = ctx.w.ticket
         body = config.get("body")
@@ -101,7 +104,8 @@ class WebhookEffect(EffectApplier):
         ctx.queue(
             "webhook",
             {
-                "url": config["url"],
+                "endpoint": config.get("endpoint"),
+                "url": config.get("url"),
                 "method": config.get("method", "POST"),
                 "headers": config.get("headers") or {},
                 "body": body,

@@ -42,3 +42,43 @@ class RuleSetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"rule set v{self.number}"
+
+
+class WebhookEndpoint(models.Model):
+    """A destination rules may call: every call to it is signed with its active secrets.
+
+    ``prefix``: every URL under ``url`` (same scheme, host and port, path below it) belongs to
+    it; otherwise ``url`` exactly. ``allow_private``: an admin vouches that this host may be (or
+    resolve to) a private address, e.g. a service on the desk's own network."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.CharField(max_length=2000)
+    prefix = models.BooleanField(default=False)
+    allow_private = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=utcnow)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"webhook endpoint {self.name}"
+
+
+class WebhookSecret(models.Model):
+    """One signing secret. It must be readable to sign, so it is stored as issued (database
+    access is secret access, like FLOWDESK_SECRET_KEY); the API shows it once, when issued.
+    Two may be active during a rotation; a retired one never signs again."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="secrets")
+    secret = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=utcnow)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"secret {self.pk} of {self.endpoint_id}"

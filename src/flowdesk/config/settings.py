@@ -192,7 +192,16 @@ FLOWDESK = {
     "MAIL_TIMEOUT_SECONDS": float(os.environ.get("FLOWDESK_MAIL_TIMEOUT", "10")),
     # Dry runs (POST /api/rules/dry-run) per user per minute; 0 = unlimited. Over it: 429.
     "DRY_RUN_PER_MINUTE": int(os.environ.get("FLOWDESK_DRY_RUN_PER_MINUTE", "30")),
+    # Webhooks: how many bytes of an answer are read (the rest is not waited for).
+    "WEBHOOK_MAX_RESPONSE_BYTES": int(
+        os.environ.get("FLOWDESK_WEBHOOK_MAX_RESPONSE_BYTES", "65536")
+    ),
 }
+# Hosts, addresses or CIDR networks webhooks may reach although private (comma-separated; empty:
+# none). A setting of its own: a list among FLOWDESK's numbers would untype all of them.
+FLOWDESK_WEBHOOK_ALLOW_PRIVATE = [
+    h.strip() for h in os.environ.get("FLOWDESK_WEBHOOK_ALLOW_PRIVATE", "").split(",") if h.strip()
+]
 
 NINJA_PAGINATION_PER_PAGE = 50
 

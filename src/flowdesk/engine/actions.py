@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from flowdesk.core.registry import Registry
 
+from . import netguard
 from .catalog import PRIORITIES, Catalog, check_value
 from .suggest import closest
 from .types import Effect, Rejection
@@ -597,25 +598,45 @@ class Notify(Action[NotifyConfig]):
 
 
 class WebhookConfig(_Strict):
-    url: str = Field(description="http(s) URL.")
+    endpoint: str | None = Field(
+        default=None, description="Name of a registered webhook endpoint (its URL is called)."
+    )
+    url: str | None = Field(
+        default=None, description="http(s) URL of, or under, a registered webhook endpoint."
+    )
     method: Literal["POST", "PUT", "PATCH"] = "POST"
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra headers; Host, hop-by-hop, Content-Length and X-Flowdesk-* are refused.",
+    )
     body: JsonValue = Field(
         default=None,
         description="JSON body; {{ placeholders }} in its strings are filled when the rule fires.",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str | None) -> str | None:
+        if url is not None:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError(f"webhook url must be http(s)://host/..., got {url!r}")
+        return url
+
     @model_validator(mode="after")
-    def _http(self) -> WebhookConfig:
-        parsed = urlparse(self.url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"webhook url must be http(s)://host/..., got {self.url!r}")
+    def _one_target(self) -> WebhookConfig:
+        if (self.endpoint is None) == (self.url is None):
+            raise ValueError("give exactly one of 'endpoint' or 'url'")
         return self
+
+
+_REGISTER = "register it with POST /api/webhooks {name, url} and name it with 'endpoint: NAME'"
 
 
 @register
 class Webhook(Action[WebhookConfig]):
-    """Call an HTTP endpoint after commit (effect only; delivered by the outbox)."""
+    """Call an HTTP endpoint after commit, signed with the endpoint's secret (effect only;
+    delivered by the outbox)."""
 
     name = "webhook"
     Config = WebhookConfig
@@ -624,11 +645,34 @@ class Webhook(Action[WebhookConfig]):
     def check(
         cls, catalog: Catalog, config: WebhookConfig, templates: Mapping[str, Any]
     ) -> list[Problem]:
-        return json_placeholder_problems(catalog, config.body, "body")
+        out = json_placeholder_problems(catalog, config.body, "body")
+        policy = netguard.policy_of(catalog)
+        if not policy.check:
+            return out
+        for key, value in config.headers.items():
+            bad = netguard.header_problem(key, value)
+            if bad is not None:
+                out.append((f"headers.{key}", bad, None))
+        if config.endpoint is not None:
+            if policy.endpoint(config.endpoint) is None and (
+                policy.endpoints or policy.require_endpoint
+            ):
+                names = [e.name for e in policy.endpoints]
+                hint = closest(config.endpoint, names)
+                out.append(("endpoint", f"unknown webhook endpoint {config.endpoint!r}", hint))
+            return out
+        url = config.url or ""
+        owner = policy.endpoint_for(url)
+        problems = netguard.url_problems(url, policy.allowlist_for(owner))
+        out += [("url", msg, None) for msg in problems]
+        if not problems and owner is None and policy.require_endpoint:
+            why = f"webhook url {url!r} belongs to no registered webhook endpoint: {_REGISTER}"
+            out.append(("url", why, None))
+        return out
 
     def apply(self, ctx: ActionContext) -> None:
-        data = self.config.model_dump(mode="json")
-        data["body"] = ctx.render_json(data["body"])
+        data = self.config.model_dump(mode="json", exclude_none=True)
+        data["body"] = ctx.render_json(data.get("body"))
         ctx.emit("webhook", data)
 
 

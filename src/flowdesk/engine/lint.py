@@ -535,7 +535,9 @@ def _placeholders(facts: _Facts) -> list[LintWarning]:
             if action.name != "webhook":
                 continue
             cfg = action.config
-            spots = [(f"actions[{i}].url", getattr(cfg, "url", ""))]
+            # an endpoint's own URL is registered text, never a template: only a rule's url
+            url = getattr(cfg, "url", None)
+            spots = [(f"actions[{i}].url", url)] if url is not None else []
             headers = getattr(cfg, "headers", {}) or {}
             spots += [(f"actions[{i}].headers.{k}", v) for k, v in headers.items()]
             for path, text in spots:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import smtplib
 import socket
 import urllib.error
@@ -122,24 +121,20 @@ for _kind in ("reply", "notify", "survey"):
 
 
 class WebhookDeliverer(Deliverer):
+    """Signed, guarded delivery: flowdesk.outbox.webhooks does the work."""
+
     def deliver(self, item: OutboxItem) -> None:
-        p: dict[str, Any] = item.payload
-        data = json.dumps(p.get("body"), default=str).encode()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": item.idempotency_key}
-        headers.update({str(k): str(v) for k, v in (p.get("headers") or {}).items()})
-        request = urllib.request.Request(
-            p["url"], data=data, headers=headers, method=p.get("method", "POST")
-        )
+        from flowdesk.outbox import webhooks
+
         timeout = settings.FLOWDESK["WEBHOOK_TIMEOUT_SECONDS"]
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            raise DeliveryError(f"webhook answered HTTP {exc.code}") from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise DeliveryError(f"webhook unreachable: {exc}") from exc
-        if not 200 <= status < 300:
-            raise DeliveryError(f"webhook answered HTTP {status}")
+            webhooks.deliver(item.payload, item.idempotency_key, timeout)
+        except webhooks.WebhookTimeout as exc:
+            raise DeliveryTimeout(str(exc)) from exc
+        except webhooks.WebhookUnreachable as exc:
+            raise DeliveryUnreachable(str(exc)) from exc
+        except (webhooks.WebhookRefused, webhooks.WebhookFailed) as exc:
+            raise DeliveryError(str(exc)) from exc
 
 
 DELIVERERS.add("webhook", WebhookDeliverer())
