@@ -78,7 +78,7 @@ def main() -> None:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT / "src"))
     sys.path.insert(0, str(ROOT / "bench"))
-    token, customers = _prepare()
+    token, admin_token, customers = _prepare()
     from flowdesk.demo.seed import CHANNELS, REQUESTS
 
     port = args.port or _free_port()
@@ -88,7 +88,7 @@ def main() -> None:
         server = procs[0]
         print(f"setup: {_describe(args)}; clients: {args.clients}; {args.seconds:.0f} s per phase")
         if args.extra_rules:
-            _large(port, token, args.extra_rules, args.seed, server)
+            _large(port, admin_token, args.extra_rules, args.seed, server)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         rng = random.Random(args.seed)
 
@@ -147,8 +147,8 @@ def _recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _prepare() -> tuple[str, list[str]]:
-    """Migrate, seed the demo desk (no tickets), and make an agent's API token."""
+def _prepare() -> tuple[str, str, list[str]]:
+    """Migrate, seed the demo desk (no tickets); API tokens of an agent and of the admin."""
     import django
 
     django.setup()
@@ -158,17 +158,18 @@ def _prepare() -> tuple[str, list[str]]:
     from flowdesk.accounts.models import Role, User
     from flowdesk.accounts.services import do_create_token
     from flowdesk.core.clock import utcnow
-    from flowdesk.demo.seed import seed_demo
+    from flowdesk.demo.seed import ADMIN_EMAIL, seed_demo
 
     seed_demo(tickets=0, now=utcnow())
     agent = User.objects.filter(role=Role.AGENT).order_by("id").first()
     assert agent is not None
     customers = list(User.objects.filter(role=Role.CUSTOMER).values_list("email", flat=True))
     _, token = do_create_token(agent, "load-bench")
+    _, admin_token = do_create_token(User.objects.get(email=ADMIN_EMAIL), "load-bench")
     from django.db import connections
 
     connections.close_all()
-    return token, customers
+    return token, admin_token, customers
 
 
 def _start(args: argparse.Namespace, env: dict[str, str], port: int) -> list[subprocess.Popen[Any]]:

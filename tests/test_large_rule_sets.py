@@ -74,6 +74,7 @@ def large(desk: Desk) -> Desk:
     assert _size(r.data) < SMALL
     assert r.data["rule_count"] == RULES + 1
     assert [w["code"] for w in r.data["warnings"]] == [services.PAIRS_SKIPPED]
+    assert r.data["warning_count"] == 1
     return desk
 
 

@@ -380,8 +380,9 @@ class RuleSetPageOut(RuleSetVersionSummary):
 class RuleSetImportPageOut(RuleSetPageOut):
     warnings: list[RuleWarning] = Field(
         description="Static checks (never blocking): rules that can never match, writes that "
-        "another rule always overwrites, ..."
+        "another rule always overwrites, ...; the first 100 (POST /api/rules/validate lists all)"
     )
+    warning_count: int = Field(description="all the warnings, listed or not")
 
 
 class RulePageQuery(RequestIn):
