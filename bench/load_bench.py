@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -232,7 +233,7 @@ def _wait_ready(port: int, timeout: float = 60.0) -> None:
 def _phase(port: int, clients: int, seconds: float, call: Any, *, expect: int) -> dict[str, Any]:
     """``clients`` threads call ``call(conn)`` back to back for ``seconds``; latencies in s."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
-    failures: list[int] = [0] * clients
+    failures: list[Counter[int]] = [Counter() for _ in range(clients)]
     start = threading.Barrier(clients + 1)
     stop_at = [0.0]
 
@@ -251,7 +252,7 @@ def _phase(port: int, clients: int, seconds: float, call: Any, *, expect: int) -
             if status == expect:
                 mine.append(time.perf_counter() - t)
             else:
-                failures[i] += 1
+                failures[i][status] += 1
         conn.close()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
@@ -264,18 +265,26 @@ def _phase(port: int, clients: int, seconds: float, call: Any, *, expect: int) -
         t.join()
     elapsed = time.perf_counter() - t0
     done = sorted(x for xs in latencies for x in xs)
-    return {"n": len(done), "rate": len(done) / elapsed, "lat": done, "failed": sum(failures)}
+    failed: Counter[int] = sum(failures, Counter())
+    return {"n": len(done), "rate": len(done) / elapsed, "lat": done, "failed": failed}
 
 
 def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(len(xs) * q))] * 1000 if xs else float("nan")
 
 
+def _failed(failed: Counter[int]) -> str:
+    """Failures by status (-1: the connection failed)."""
+    if not failed:
+        return "0 failed"
+    return "failed: " + ", ".join(f"{n} x {status}" for status, n in sorted(failed.items()))
+
+
 def _report(label: str, r: dict[str, Any]) -> None:
     lat = r["lat"]
     med = statistics.median(lat) * 1000 if lat else float("nan")
     print(
-        f"{label}: {r['rate']:.1f}/s ({r['n']} ok, {r['failed']} failed)  p50 {med:.1f} ms  "
+        f"{label}: {r['rate']:.1f}/s ({r['n']} ok, {_failed(r['failed'])})  p50 {med:.1f} ms  "
         f"p95 {_pct(lat, 0.95):.1f} ms  p99 {_pct(lat, 0.99):.1f} ms"
     )
 
