@@ -113,6 +113,10 @@ def test_rule_set_answers_are_pages_unless_full_is_asked(large: Desk) -> None:
     assert len(full["definition"]["rules"]) == RULES + 1
     assert _load(full["yaml"]) == full["definition"]
 
+    valid = desk.agent.post("/rules/validate", {"definition": full["definition"]}).data
+    assert _size(valid) < SMALL
+    assert (valid["rule_count"], len(valid["rules"]), valid["warning_count"]) == (RULES + 1, 50, 1)
+
     exported = desk.agent.client.get("/api/rules/export")
     assert exported.status_code == 200
     assert exported["Content-Type"].startswith("application/yaml")
@@ -238,3 +242,8 @@ def test_above_the_pairwise_limit_the_per_rule_checks_still_run(
         ("b", "duplicate-rule"),
     ]
     assert r.data["warnings"][0]["text"].startswith("note: 3 rules: the checks that compare")
+    assert (r.data["rule_count"], r.data["rules"], r.data["warning_count"]) == (
+        3,
+        ["a", "never", "b"],
+        3,
+    )

@@ -380,7 +380,7 @@ class RuleSetPageOut(RuleSetVersionSummary):
 class RuleSetImportPageOut(RuleSetPageOut):
     warnings: list[RuleWarning] = Field(
         description="Static checks (never blocking): rules that can never match, writes that "
-        "another rule always overwrites, ...; the first 100 (POST /api/rules/validate lists all)"
+        "another rule always overwrites, ...: the first 100"
     )
     warning_count: int = Field(description="all the warnings, listed or not")
 
@@ -389,3 +389,13 @@ class RulePageQuery(RequestIn):
     limit: Limit = 50
     offset: Offset = 0
     full: bool = Field(False, description="also the whole definition and its YAML")
+
+
+class RuleSetValidPageOut(Schema):
+    valid: bool
+    rule_count: int
+    rules: list[str] = Field(description="the names of the first 50 rules")
+    warnings: list[RuleWarning] = Field(
+        description="Static checks (never blocking), as for an import: the first 100."
+    )
+    warning_count: int = Field(description="all the warnings, listed or not")
