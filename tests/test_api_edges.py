@@ -132,7 +132,7 @@ def test_body_over_the_api_limit_is_json_413(desk: Desk) -> None:
 
 
 def test_a_rule_set_over_djangos_default_limit_imports(demo_rules: Desk) -> None:
-    definition = demo_rules.admin.get("/rules").data["definition"]
+    definition = demo_rules.admin.get("/rules", full="true").data["definition"]
     definition["rules"][0]["description"] = "word " * (3 * MB // 5)  # Django's default: 2.5 MB
     r = _post(demo_rules.admin.client, "/rules", {"definition": definition})
     assert r.status_code == 201, r.content[:300]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api_helpers import Desk
+from flowdesk.engine.explain import OUTCOMES
 
 
 def _create(api: Any, **fields: Any) -> Any:
@@ -74,9 +75,23 @@ def test_explanation_names_deciding_conditions(demo_rules: Desk) -> None:
     assert deciding["actual"] == "free"
     # default-queue did not match: the team was already set by route-billing.
     assert rules["default-queue"]["deciding"]["field"] == "team"
-    # A rule whose trigger did not match says so.
-    assert rules["reopen-on-customer-reply"]["trigger_matched"] is False
+    # The default answer is a summary: rules whose trigger did not match are counted, not listed.
+    assert "reopen-on-customer-reply" not in rules
+    assert ex["full"] is False
+    counts = ex["counts"]
+    assert counts["fired"] == 2
+    assert counts["total"] == sum(counts[k] for k in OUTCOMES)
+    assert counts["listed_misses"] == counts["missed"] == len(ex["rules"]) - 2
+    assert "conditions" not in rules["enterprise-first"]
     assert ex["stored"]["fired"] == ["tag-billing", "route-billing"]
+    # ...and the full answer lists every rule: one whose trigger did not match says so.
+    full = desk.admin.get(f"/tickets/{t['id']}/explanation", full="true").data
+    assert full["full"] is True
+    every = {x["name"]: x for x in full["rules"]}
+    assert len(every) == counts["total"]
+    assert every["reopen-on-customer-reply"]["trigger_matched"] is False
+    assert every["enterprise-first"]["conditions"]["passed"] is False
+    assert every["enterprise-first"]["deciding"] == deciding
 
 
 def test_customer_reply_reopens_pending_and_solved_sends_survey(demo_rules: Desk) -> None:
@@ -176,7 +191,7 @@ def test_versions_restore_and_dry_run(demo_rules: Desk) -> None:
     assert r.status == 201
     assert r.data["number"] == 3
     assert r.data["restored_from"] == 1
-    assert desk.agent.get("/rules").data["rules"][0] == "enterprise-first"
+    assert desk.agent.get("/rules").data["rules"][0]["name"] == "enterprise-first"
     assert desk.admin.post("/rules/versions/99/restore").status == 404
 
     t = _create(desk.other_customer)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Func, IntegerField
+from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import Router, Status
+from ninja import Query, Router, Status
 
 from flowdesk.api.auth import require_admin, require_agent
 from flowdesk.api.schemas import (
     BODY_ERRORS,
     DryRunIn,
-    RuleSetImportOut,
+    RulePageQuery,
+    RuleSetImportPageOut,
     RuleSetIn,
-    RuleSetValidOut,
-    RuleSetVersionDetail,
-    RuleSetVersionOut,
+    RuleSetPageOut,
+    RuleSetValidPageOut,
+    RuleSetVersionSummary,
     errors,
 )
 from flowdesk.automation import services
@@ -24,24 +27,72 @@ from flowdesk.automation.models import RuleSetVersion
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import FieldError, NotFound, ValidationFailed
 from flowdesk.engine import dump_ruleset_yaml, rule_schema
+from flowdesk.engine.explain import summarise
 from flowdesk.tickets.selectors import access_ticket_by_id
 
 router = Router(tags=["rules"])
 
 
-def version_out(v: RuleSetVersion, detail: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
+#: rules per page when the client does not say
+DEFAULT_PAGE = 50
+#: warnings an import or a validation answers (50,000 generated rules had 1.5 MB of them)
+IMPORT_WARNINGS = 100
+
+
+class _RuleCount(Func):
+    """The number of rules in a stored definition, counted by the database (no definition is
+    sent to Python for it)."""
+
+    function = "JSON_ARRAY_LENGTH"
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="JSONB_ARRAY_LENGTH", **extra)
+
+
+def _meta(v: RuleSetVersion, rule_count: int) -> dict[str, Any]:
+    return {
         "number": v.number,
         "author": v.author.email if v.author else None,
         "comment": v.comment,
         "source_name": v.source_name,
         "restored_from": v.restored_from,
         "created_at": v.created_at,
-        "rules": [r.get("name", "") for r in v.definition.get("rules", [])],
+        "rule_count": rule_count,
     }
-    if detail:
-        out["definition"] = v.definition
-        out["yaml"] = dump_ruleset_yaml(v.definition)
+
+
+def version_page(
+    v: RuleSetVersion, *, limit: int = DEFAULT_PAGE, offset: int = 0, full: bool = False
+) -> dict[str, Any]:
+    """A version's summary and one page of its rules (names, triggers); with ``full`` also the
+    whole definition and its YAML."""
+    definition = v.definition
+    rules = definition.get("rules", [])
+    trigger_counts: dict[str, int] = {}
+    for rule in rules:
+        for trigger in rule.get("triggers", []):
+            kind = trigger.get("type", "") if isinstance(trigger, dict) else str(trigger)
+            trigger_counts[kind] = trigger_counts.get(kind, 0) + 1
+    out = {
+        **_meta(v, len(rules)),
+        "enabled_count": sum(1 for r in rules if r.get("enabled", True)),
+        "templates": list(definition.get("templates") or {}),
+        "trigger_counts": trigger_counts,
+        "limit": limit,
+        "offset": offset,
+        "rules": [
+            {
+                "name": r.get("name", ""),
+                "enabled": r.get("enabled", True),
+                "triggers": r.get("triggers", []),
+            }
+            for r in rules[offset : offset + limit]
+        ],
+    }
+    if full:
+        out["definition"] = definition
+        out["yaml"] = dump_ruleset_yaml(definition)
     return out
 
 
@@ -52,20 +103,32 @@ def _one_source(payload: RuleSetIn | DryRunIn) -> None:
 
 @router.get(
     "",
-    response={200: RuleSetVersionDetail, **errors(401, 403, 404)},
-    summary="The active rule set",
+    response={200: RuleSetPageOut, **errors(401, 403, 404, 422)},
+    summary="The active rule set: its summary and a page of rules (full=true: all of it)",
 )
-def active(request: HttpRequest) -> dict[str, Any]:
+def active(request: HttpRequest, page: Query[RulePageQuery]) -> dict[str, Any]:
     require_agent(request)
     version = services.active_version()
     if version is None:
         raise NotFound("no rule set has been imported yet")
-    return version_out(version, detail=True)
+    return version_page(version, limit=page.limit, offset=page.offset, full=page.full)
+
+
+@router.get(
+    "/export",
+    response={200: str, **errors(401, 403, 404, 422)},
+    summary="A version (default: the active one) as YAML text",
+)
+def export(request: HttpRequest, version: int | None = None) -> HttpResponse:
+    require_agent(request)
+    return HttpResponse(
+        services.export_yaml(version), content_type="application/yaml; charset=utf-8"
+    )
 
 
 @router.post(
     "",
-    response={201: RuleSetImportOut, **errors(401, 403, *BODY_ERRORS, rules=True)},
+    response={201: RuleSetImportPageOut, **errors(401, 403, *BODY_ERRORS, rules=True)},
     summary="Import a rule set (all or nothing) as the new active version",
 )
 def import_rules(request: HttpRequest, payload: RuleSetIn) -> Status[Any]:
@@ -84,12 +147,19 @@ def import_rules(request: HttpRequest, payload: RuleSetIn) -> Status[Any]:
     warnings = services.rule_warnings(
         services.compiled_version(version), yaml_text=payload.yaml, source=payload.source
     )
-    return Status(201, {**version_out(version, detail=True), "warnings": warnings})
+    return Status(
+        201,
+        {
+            **version_page(version),
+            "warnings": warnings[:IMPORT_WARNINGS],
+            "warning_count": len(warnings),
+        },
+    )
 
 
 @router.post(
     "/validate",
-    response={200: RuleSetValidOut, **errors(401, 403, *BODY_ERRORS, rules=True)},
+    response={200: RuleSetValidPageOut, **errors(401, 403, *BODY_ERRORS, rules=True)},
     summary="Validate a rule set without storing it",
 )
 def validate(request: HttpRequest, payload: RuleSetIn) -> dict[str, Any]:
@@ -101,44 +171,52 @@ def validate(request: HttpRequest, payload: RuleSetIn) -> dict[str, Any]:
         ruleset = services.validate_definition(payload.definition, payload.source)
     else:
         raise ValidationFailed([FieldError("yaml", "send the rule set as yaml or definition")])
+    # Static checks (docs/automation.md): reported, never blocking.
+    warnings = services.rule_warnings(ruleset, yaml_text=payload.yaml, source=payload.source)
     return {
         "valid": True,
-        "rules": [r["name"] for r in ruleset.definition["rules"]],
-        # Static checks (docs/automation.md): reported, never blocking.
-        "warnings": services.rule_warnings(ruleset, yaml_text=payload.yaml, source=payload.source),
+        "rule_count": len(ruleset.rules),
+        "rules": ruleset.names[:DEFAULT_PAGE],
+        "warnings": warnings[:IMPORT_WARNINGS],
+        "warning_count": len(warnings),
     }
 
 
 @router.get(
     "/versions",
-    response={200: list[RuleSetVersionOut], **errors(401, 403)},
-    summary="Every stored version",
+    response={200: list[RuleSetVersionSummary], **errors(401, 403)},
+    summary="Every stored version (newest first), with its number of rules",
 )
 def versions(request: HttpRequest) -> list[dict[str, Any]]:
     require_agent(request)
-    return [version_out(v) for v in RuleSetVersion.objects.select_related("author")]
+    rows = (
+        RuleSetVersion.objects.select_related("author")
+        .defer("definition", "source_text")
+        .annotate(rule_count=_RuleCount(KeyTransform("rules", "definition")))
+    )
+    return [_meta(v, v.rule_count or 0) for v in rows]
 
 
 @router.get(
     "/versions/{number}",
-    response={200: RuleSetVersionDetail, **errors(401, 403, 404, 422)},
-    summary="One version",
+    response={200: RuleSetPageOut, **errors(401, 403, 404, 422)},
+    summary="One version: its summary and a page of rules (full=true: all of it)",
 )
-def version(request: HttpRequest, number: int) -> dict[str, Any]:
+def version(request: HttpRequest, number: int, page: Query[RulePageQuery]) -> dict[str, Any]:
     require_agent(request)
-    return version_out(services.get_version(number), detail=True)
+    return version_page(
+        services.get_version(number), limit=page.limit, offset=page.offset, full=page.full
+    )
 
 
 @router.post(
     "/versions/{number}/restore",
-    response={201: RuleSetVersionDetail, **errors(401, 403, 404, 422, rules=True)},
+    response={201: RuleSetPageOut, **errors(401, 403, 404, 422, rules=True)},
     summary="Make an earlier version active again (stored as a new version)",
 )
 def restore(request: HttpRequest, number: int) -> Status[Any]:
     user = require_admin(request)
-    return Status(
-        201, version_out(services.check_restore_version(number, author=user), detail=True)
-    )
+    return Status(201, version_page(services.check_restore_version(number, author=user)))
 
 
 @router.get("/schema", summary="JSON Schema of the rule-set format", auth=None)
@@ -153,7 +231,10 @@ def schema(request: HttpRequest) -> dict[str, Any]:
     description="Rate-limited per user (FLOWDESK_DRY_RUN_PER_MINUTE, default 30 a minute): "
     "over it, 429 with a Retry-After header (seconds).",
 )
-def dry_run_view(request: HttpRequest, payload: DryRunIn) -> dict[str, Any] | HttpResponse:
+def dry_run_view(
+    request: HttpRequest, payload: DryRunIn, full: bool = False
+) -> dict[str, Any] | HttpResponse:
+    """The explanation is summarised (fired rules, closest misses, counts) unless full=true."""
     user = require_agent(request)
     try:
         check_dry_run_rate(user, utcnow())
@@ -167,10 +248,11 @@ def dry_run_view(request: HttpRequest, payload: DryRunIn) -> dict[str, Any] | Ht
             [FieldError("ticket_id", "give exactly one of ticket_id or snapshot")]
         )
     ticket = access_ticket_by_id(user, payload.ticket_id) if payload.ticket_id is not None else None
-    return dry_run(
+    result = dry_run(
         ticket=ticket,
         snapshot=payload.snapshot,
         event=payload.event,
         yaml_text=payload.yaml,
         definition=payload.definition,
     )
+    return result if full else summarise(result)

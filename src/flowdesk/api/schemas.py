@@ -344,3 +344,58 @@ def errors(*statuses: int, rules: bool = False) -> dict[int, Any]:
     if rules:
         bodies[422] = ValidationErrorOut | RuleSetErrorOut
     return {status: bodies.get(status, ErrorOut) for status in sorted(set(statuses))}
+
+
+# Rule sets, summarised: large rule sets (tens of thousands of rules) are paged, and the whole
+# definition and YAML come only on request (docs/api.md, "Rules").
+
+
+class RuleBriefOut(Schema):
+    name: str
+    enabled: bool
+    triggers: list[Any]
+
+
+class RuleSetVersionSummary(Schema):
+    number: int
+    author: str | None
+    comment: str
+    source_name: str
+    restored_from: int | None
+    created_at: datetime
+    rule_count: int
+
+
+class RuleSetPageOut(RuleSetVersionSummary):
+    enabled_count: int
+    templates: list[str]
+    trigger_counts: dict[str, int] = Field(description="rules per trigger type")
+    limit: int
+    offset: int
+    rules: list[RuleBriefOut] = Field(description="one page of rules: names and triggers")
+    definition: dict[str, Any] | None = Field(None, description="the whole definition (full=true)")
+    yaml: str | None = Field(None, description="the whole rule set as YAML (full=true)")
+
+
+class RuleSetImportPageOut(RuleSetPageOut):
+    warnings: list[RuleWarning] = Field(
+        description="Static checks (never blocking): rules that can never match, writes that "
+        "another rule always overwrites, ...: the first 100"
+    )
+    warning_count: int = Field(description="all the warnings, listed or not")
+
+
+class RulePageQuery(RequestIn):
+    limit: Limit = 50
+    offset: Offset = 0
+    full: bool = Field(False, description="also the whole definition and its YAML")
+
+
+class RuleSetValidPageOut(Schema):
+    valid: bool
+    rule_count: int
+    rules: list[str] = Field(description="the names of the first 50 rules")
+    warnings: list[RuleWarning] = Field(
+        description="Static checks (never blocking), as for an import: the first 100."
+    )
+    warning_count: int = Field(description="all the warnings, listed or not")

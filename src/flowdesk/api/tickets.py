@@ -334,9 +334,14 @@ def list_updates(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
     response={200: dict[str, Any], **errors(401, 403, 404, 422)},
     summary="Why the rules did what they did",
 )
-def explanation(request: HttpRequest, ticket_id: int, update: int | None = None) -> dict[str, Any]:
-    """Every rule considered for one update (default: the latest one automation ran on): matched or
-    not, the deciding condition, what fired rules changed, conflicts and how the cascade ended."""
+def explanation(
+    request: HttpRequest, ticket_id: int, update: int | None = None, full: bool = False
+) -> dict[str, Any]:
+    """Why the rules did what they did on one update (default: the latest one automation ran
+    on): the rules that fired, what they changed, conflicts and how the cascade ended, and of the
+    other rules the closest misses (trigger matched, conditions did not: the deciding condition),
+    every rule counted by outcome in `counts`. `full=true` lists every rule with its whole
+    condition tree (large with a large rule set)."""
     ticket = access_ticket_by_id(_agent_only(request), ticket_id)
     qs = TicketUpdate.objects.filter(ticket=ticket, ruleset_version__isnull=False)
     row = qs.filter(pk=update).first() if update is not None else qs.order_by("-id").first()
@@ -346,4 +351,4 @@ def explanation(request: HttpRequest, ticket_id: int, update: int | None = None)
             if update is None
             else f"update {update} of ticket {ticket_id} not found or not evaluated"
         )
-    return explain_update(row)
+    return explain_update(row, full=full)

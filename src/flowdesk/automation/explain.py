@@ -1,7 +1,9 @@
 """Recomputes the explanation of a stored update from its snapshot, event and rule-set version.
 
-Only what fired is stored; the full explanation (including rules that did not match and why)
-is recomputed from the exact engine input, so it is the same answer the engine gave then.
+Only what fired is stored; the explanation (including rules that did not match and why) is
+recomputed from the exact engine input, so it is the same answer the engine gave then. By default
+it is a summary (the fired rules and the closest misses, every rule counted); ``full=True`` lists
+every rule with its condition tree.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 from typing import Any
 
 from flowdesk.automation.runner import event_from_json
-from flowdesk.automation.services import compiled_version, get_version
+from flowdesk.automation.services import compiled_number
 from flowdesk.engine import explain
 from flowdesk.engine.actions import Guard
 from flowdesk.engine.types import to_jsonable
@@ -32,16 +34,17 @@ def _replayed_guard(stored: dict[str, Any]) -> Guard:
     return guard
 
 
-def explain_update(update: TicketUpdate) -> dict[str, Any]:
+def explain_update(update: TicketUpdate, *, full: bool = False) -> dict[str, Any]:
     assert update.ruleset_version is not None
     assert update.engine_snapshot is not None
-    ruleset = compiled_version(get_version(update.ruleset_version))
+    ruleset = compiled_number(update.ruleset_version)
     result = explain(
         ruleset,
         snap.from_json(update.engine_snapshot),
         event_from_json(update.engine_event or {"kind": "updated"}),
         now=update.created_at,
         guard=_replayed_guard(update.automation or {}),
+        full=full,
     )
     return {
         "ticket_id": update.ticket_id,

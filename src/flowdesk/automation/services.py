@@ -22,6 +22,7 @@ from flowdesk.engine import (
     load_ruleset_yaml,
 )
 from flowdesk.engine.compile import Collector
+from flowdesk.engine.lint import LintWarning, _duplicates, _Facts, _never_matches, _placeholders
 from flowdesk.engine.yamlio import line_map
 
 
@@ -34,6 +35,9 @@ class ActiveRuleSet:
 
 #: compiled rule sets kept per process (the active one and a few recent ones)
 CACHE_SIZE = 4
+#: ...and at most this many rules in all besides the newest version's: a compiled set of 50,000
+#: rules is over a gigabyte, so a large older version is compiled for its explanation and freed
+CACHE_RULES = 20_000
 _cache: dict[tuple[str, str], tuple[CompiledRuleSet, tuple[str, ...]]] = {}
 _cache_lock = threading.Lock()
 
@@ -55,17 +59,35 @@ def _compiled(
     key = (digest, _fingerprint())
     with _cache_lock:
         cached = _cache.get(key)
+        if cached is not None:
+            _cache[key] = _cache.pop(key)  # most recently used last
     if cached is not None:
         return cached
     if isinstance(version, tuple):
         version = RuleSetVersion.objects.get(number=number)
     catalog = build_catalog(check_names=False)
     ruleset = compile_ruleset(version.definition, catalog=catalog, source=f"v{version.number}")
-    entry = (ruleset, tuple(catalog.fields))
+    head = RuleSetVersion.objects.aggregate(m=Max("number"))["m"]
+    return _remember(key, ruleset, newest=version.number == head)
+
+
+def _remember(
+    key: tuple[str, str], ruleset: CompiledRuleSet, *, newest: bool
+) -> tuple[CompiledRuleSet, tuple[str, ...]]:
+    """Cache a compiled set. The newest version's set evicts the least recently used others
+    beyond CACHE_SIZE sets or CACHE_RULES rules; an older version's set is cached only if it
+    fits (else its caller uses it once and it is freed)."""
+    entry = (ruleset, tuple(ruleset.catalog.fields))
     with _cache_lock:
+        others = sum(len(rs) for k, (rs, _) in _cache.items() if k != key)
+        if not newest and others + len(ruleset) > CACHE_RULES and _cache:
+            return entry
         _cache[key] = entry
-        while len(_cache) > CACHE_SIZE:  # the oldest compiled set; explanations recompile it
-            del _cache[next(iter(_cache))]
+        while len(_cache) > 1 and (
+            len(_cache) > CACHE_SIZE
+            or sum(len(rs) for k, (rs, _) in _cache.items() if k != key) > CACHE_RULES
+        ):
+            del _cache[next(k for k in _cache if k != key)]  # the least recently used
         _freeze_heap()
     return entry
 
@@ -82,8 +104,17 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def compiled_version(version: RuleSetVersion) -> CompiledRuleSet:
+def compiled_version(version: RuleSetVersion | tuple[int, str]) -> CompiledRuleSet:
+    """``version`` may be a (number, digest) pair: the definition is then read only on a miss."""
     return _compiled(version)[0]
+
+
+def compiled_number(number: int) -> CompiledRuleSet:
+    """The compiled version ``number`` without loading its definition when it is cached."""
+    head = RuleSetVersion.objects.filter(number=number).values_list("number", "digest").first()
+    if head is None:
+        raise NotFound(f"rule-set version {number} not found")
+    return _compiled(head)[0]
 
 
 def active_version() -> RuleSetVersion | None:
@@ -117,13 +148,14 @@ def _store(
     comment: str,
     restored_from: int | None = None,
 ) -> RuleSetVersion:
+    digest = definition_digest(ruleset.definition)
     for _ in range(3):
         try:
             with transaction.atomic():
                 top = RuleSetVersion.objects.aggregate(m=Max("number"))["m"] or 0
-                return RuleSetVersion.objects.create(
+                version = RuleSetVersion.objects.create(
                     number=top + 1,
-                    digest=definition_digest(ruleset.definition),
+                    digest=digest,
                     definition=ruleset.definition,
                     source_text=source_text,
                     source_name=source_name,
@@ -133,6 +165,12 @@ def _store(
                 )
         except IntegrityError:
             continue  # another admin stored a version at the same moment: take the next number
+        # What validation compiled is what the runtime would compile (names are not checked at
+        # run time, which changes no compiled rule): keep it instead of compiling it again. The
+        # key is the content's digest, so a rolled-back import leaves only a harmless entry.
+        ruleset.source = f"v{version.number}"
+        _remember((digest, _fingerprint()), ruleset, newest=True)
+        return version
     raise RuntimeError("could not allocate a rule-set version number")
 
 
@@ -147,10 +185,11 @@ def check_import_yaml(
 def check_import_definition(
     data: Any, *, source: str, author: User | None, comment: str = ""
 ) -> RuleSetVersion:
+    """The YAML source is kept only when an admin sent YAML; export dumps the definition."""
     ruleset = validate_definition(data, source)
     return _store(
         ruleset,
-        source_text=dump_ruleset_yaml(ruleset.definition),
+        source_text="",
         source_name=source,
         author=author,
         comment=comment,
@@ -185,6 +224,31 @@ def export_yaml(number: int | None = None) -> str:
     return dump_ruleset_yaml(version.definition)
 
 
+#: rules up to which the static checks compare every pair of rules (their cost grows with the
+#: square of the size: about 3 s at 1,000 rules); above it only the per-rule checks run, and a
+#: note says which checks were left out
+LINT_PAIRS_MAX = 1_000
+PAIRS_SKIPPED = "pairwise-checks-skipped"
+
+
+def _lint(ruleset: CompiledRuleSet) -> list[LintWarning]:
+    if len(ruleset) <= LINT_PAIRS_MAX:
+        return lint(ruleset)
+    facts = _Facts(ruleset)
+    out: list[LintWarning] = []
+    for r in facts.rules:
+        w = _never_matches(r, facts.terms[r.index])
+        if w is not None:
+            out.append(w)
+    out += _duplicates(facts) + _placeholders(facts)
+    out.sort(key=lambda w: ruleset.by_name[w.rule].index)  # stable: checks in lint's order
+    note = (
+        f"{len(ruleset):,} rules: the checks that compare pairs of rules (always-overwritten, "
+        f"unreachable-after-stop) run up to {LINT_PAIRS_MAX:,} rules and were skipped"
+    )
+    return [LintWarning("", "", note, PAIRS_SKIPPED), *out]
+
+
 def rule_warnings(
     ruleset: CompiledRuleSet, *, yaml_text: str | None = None, source: str = ""
 ) -> list[dict[str, Any]]:
@@ -192,8 +256,11 @@ def rule_warnings(
     lines = line_map(yaml_text)[0] if yaml_text is not None else {}
     locate = Collector(source, lines)
     position = {r.name: i for i, r in enumerate(ruleset.rules)}
-    out = []
-    for w in lint(ruleset):
+    out: list[dict[str, Any]] = []
+    for w in _lint(ruleset):
+        if w.rule not in position:  # a note on the whole rule set
+            out.append({**w.to_dict(), "line": None, "text": f"note: {w.message}"})
+            continue
         full = f"rules[{position[w.rule]}]" + (f".{w.path}" if w.path else "")
         line = locate.line_of(full) if lines else None
         where = f"{source}:{line}" if line is not None else source

@@ -23,6 +23,17 @@ def explanation_lines(ex: dict[str, Any]) -> Iterator[str]:
             yield f"           + {effect['type']}"
         if rule.get("caused_by"):
             yield f"           (because of {', '.join(rule['caused_by'])})"
+    counts = ex.get("counts") or {}
+    if counts:
+        yield (
+            f"rules: {counts.get('total', 0)}: {counts.get('fired', 0)} fired, "
+            f"{counts.get('missed', 0)} triggered but did not match, "
+            f"{counts.get('not_triggered', 0)} not triggered, {counts.get('disabled', 0)} disabled"
+            + (f", {counts['not_evaluated']} not evaluated" if counts.get("not_evaluated") else "")
+        )
+        if not ex.get("full", True):
+            listed = counts.get("listed_misses", 0)
+            yield f"  (the {listed} closest misses are listed; --full lists every rule)"
     yield f"cascade: {ex.get('termination', '')}"
     for conflict in ex.get("conflicts", []):
         writes = ", ".join(f"{r} -> {_v(v)}" for r, v in conflict["writes"])

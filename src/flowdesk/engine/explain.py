@@ -1,6 +1,11 @@
 """Explanations: the same cascade, evaluated by a tracing evaluator that walks each rule's tree.
 
 Because it does not use the index, it doubles as the reference the fast path is tested against.
+
+A full explanation describes every rule (with its whole condition tree); a summary (``full=False``)
+lists the rules that fired and, of the others, only the closest misses: rules whose trigger matched
+but whose conditions did not hold, fewest failing conditions first, with their deciding condition.
+Every other rule is counted, not listed, so the answer stays small with tens of thousands of rules.
 """
 
 from __future__ import annotations
@@ -133,8 +138,82 @@ class RuleTrace:
         return out
 
 
+#: closest misses a summary lists by default
+SUMMARY_MISSES = 20
+#: what ``counts`` counts, besides the total: every rule has exactly one of these outcomes
+OUTCOMES = ("fired", "missed", "not_triggered", "disabled", "not_evaluated")
+
+
+def failing_leaves(res: CondResult | dict[str, Any] | None) -> int:
+    """How far a rule was from matching: its failing leaf conditions (a CondResult or its dict)."""
+    if res is None:
+        return 0
+    if isinstance(res, CondResult):
+        if res.group is None:
+            return 0 if res.passed else 1
+        return sum(failing_leaves(c) for c in res.children)
+    children = res.get("children")
+    if children is None:
+        return 0 if res.get("passed") else 1
+    return sum(failing_leaves(c) for c in children)
+
+
+def _outcome(*, enabled: bool, evaluated: bool, trigger_matched: bool, fired: bool) -> str:
+    if fired:
+        return "fired"
+    if not enabled:
+        return "disabled"
+    if not evaluated:
+        return "not_evaluated"
+    if not trigger_matched:
+        return "not_triggered"
+    return "missed"
+
+
+def summary_counts(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """Rules per outcome: fired, missed (trigger matched), not_triggered, disabled,
+    not_evaluated, and the total."""
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for e in entries:
+        counts[
+            _outcome(
+                enabled=e["enabled"],
+                evaluated=e["evaluated"],
+                trigger_matched=e["trigger_matched"],
+                fired=e["fired"],
+            )
+        ] += 1
+    counts["total"] = len(entries)
+    return counts
+
+
+def _closest(candidates: list[tuple[int, int]], limit: int) -> set[int]:
+    """Of (failing leaves, rule index) pairs, the indices of the ``limit`` closest."""
+    return {index for _, index in sorted(candidates)[:limit]}
+
+
+def summarise(explanation: dict[str, Any], *, misses: int = SUMMARY_MISSES) -> dict[str, Any]:
+    """The summary of a full explanation's dict (``to_dict(full=True)``, e.g. a dry run's)."""
+    entries = explanation["rules"]
+    counts = summary_counts(entries)
+    candidates = [
+        (failing_leaves(e.get("conditions")), i)
+        for i, e in enumerate(entries)
+        if not e["fired"] and e["enabled"] and e["evaluated"] and e["trigger_matched"]
+    ]
+    keep = _closest(candidates, misses)
+    listed = [
+        {k: v for k, v in e.items() if k != "conditions"}
+        for i, e in enumerate(entries)
+        if e["fired"] or i in keep
+    ]
+    counts["listed_misses"] = len(keep)
+    return {**explanation, "full": False, "counts": counts, "rules": listed}
+
+
 class TracingEvaluator:
-    def __init__(self, ruleset: CompiledRuleSet) -> None:
+    def __init__(self, ruleset: CompiledRuleSet, *, trace_untriggered: bool = True) -> None:
+        self.trace_untriggered = trace_untriggered
         self.rules = ruleset.rules
         self.done: set[int] = set()
         self.traces = [RuleTrace(r.name, r.index, r.enabled) for r in ruleset.rules]
@@ -148,7 +227,7 @@ class TracingEvaluator:
         hit = rule.trigger_hit(TriggerContext(event.kind, state.changes, event.messages))
         t.trigger_matched = hit is not None
         t.trigger = hit.describe() if hit is not None else None
-        if rule.conditions is not None:
+        if rule.conditions is not None and (t.trigger_matched or self.trace_untriggered):
             t.conditions = trace(rule.conditions, state.values, state.changes)
             errs = _errors(t.conditions)
             if errs and t.trigger_matched:
@@ -183,10 +262,15 @@ class TracingEvaluator:
 
 @dataclass
 class Explanation:
+    """``rules`` holds every rule when ``full``, else the fired rules and the closest misses
+    (without their condition trees); ``counts`` counts every rule by outcome either way."""
+
     rules: list[dict[str, Any]]
     result: CascadeResult
     termination: str
     suppressed: list[dict[str, str]]
+    full: bool = True
+    counts: dict[str, int] = dc_field(default_factory=dict)
 
     @property
     def fired(self) -> list[str]:
@@ -214,6 +298,8 @@ class Explanation:
             ],
             "suppressed": self.suppressed,
             "errors": [{"rule": e.rule, "message": e.message} for e in res.errors],
+            "full": self.full,
+            "counts": self.counts,
             "rules": to_jsonable(self.rules),
         }
 
@@ -226,16 +312,37 @@ def explain(
     now: Any,
     max_passes: int = 10,
     guard: Guard | None = None,
+    full: bool = True,
+    misses: int = SUMMARY_MISSES,
 ) -> Explanation:
-    """Run the cascade with the tracing evaluator and describe every rule's outcome."""
-    ev = TracingEvaluator(ruleset)
+    """Run the cascade with the tracing evaluator and describe every rule's outcome (``full``)
+    or the fired rules and the ``misses`` closest misses (a summary; module docstring)."""
+    ev = TracingEvaluator(ruleset, trace_untriggered=full)
     res = cascade(
         ruleset, snapshot, event, now=now, max_passes=max_passes, evaluator=ev, guard=guard
     )
     fired = {f.index: f for f in res.fired}
+    counts = dict.fromkeys(OUTCOMES, 0)
+    candidates = []
+    for t in ev.traces:
+        outcome = _outcome(
+            enabled=t.enabled,
+            evaluated=t.evaluated,
+            trigger_matched=t.trigger_matched,
+            fired=t.index in fired,
+        )
+        counts[outcome] += 1
+        if outcome == "missed":
+            candidates.append((failing_leaves(t.conditions), t.index))
+    counts["total"] = len(ev.traces)
+    keep = None if full else _closest(candidates, misses)
+    if keep is not None:
+        counts["listed_misses"] = len(keep)
     rules = []
     for t in ev.traces:
         f = fired.get(t.index)
+        if keep is not None and f is None and t.index not in keep:
+            continue
         entry: dict[str, Any] = {
             "name": t.name,
             "enabled": t.enabled,
@@ -246,13 +353,14 @@ def explain(
             "fired": f is not None,
             "pass_no": f.pass_no if f is not None else t.pass_no,
             "deciding": t.deciding(),
-            "conditions": t.conditions.to_dict() if t.conditions is not None else None,
             "changes": {k: list(v) for k, v in f.changes.items()} if f else {},
             "effects": [e.to_dict() for e in f.effects] if f else [],
             "caused_by": list(f.caused_by) if f else [],
             "rejected": [r.to_dict() for r in f.rejected] if f else [],
             "error": t.error,
         }
+        if full:
+            entry["conditions"] = t.conditions.to_dict() if t.conditions is not None else None
         if not t.enabled:
             entry["reason"] = "rule is disabled"
         elif not t.evaluated:
@@ -291,4 +399,11 @@ def explain(
         }
         for name in res.suppressed
     ]
-    return Explanation(rules=rules, result=res, termination=termination, suppressed=suppressed)
+    return Explanation(
+        rules=rules,
+        result=res,
+        termination=termination,
+        suppressed=suppressed,
+        full=full,
+        counts=counts,
+    )

@@ -20,6 +20,8 @@ from .limits import MAX_NESTING, too_deep_message
 
 # libyaml's parser when PyYAML has it (the check then costs next to nothing), else PyYAML's own.
 _FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+# libyaml's emitter likewise (about 10x faster than PyYAML's for a large rule set).
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def check_yaml_nesting(text: str, *, source: str, limit: int = MAX_NESTING) -> None:
@@ -117,4 +119,10 @@ def load_ruleset_yaml(text: str, *, catalog: Catalog, source: str = "<yaml>") ->
 
 def dump_ruleset_yaml(definition: dict[str, Any]) -> str:
     """YAML text of a (normalised) definition; loads back to the same definition."""
-    return yaml.safe_dump(definition, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return yaml.dump(
+        definition,
+        Dumper=_DUMPER,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+    )

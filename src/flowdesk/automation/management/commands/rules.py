@@ -15,6 +15,7 @@ from flowdesk.automation.explain import explain_update
 from flowdesk.automation.models import RuleSetVersion
 from flowdesk.core.errors import FlowdeskError
 from flowdesk.engine import RuleSetError
+from flowdesk.engine.explain import summarise
 from flowdesk.tickets.models import Ticket, TicketUpdate
 
 
@@ -25,6 +26,12 @@ def _read(path: str) -> tuple[str, str]:
     if not p.is_file():
         raise CommandError(f"{path}: no such file")
     return p.read_text(encoding="utf-8"), path
+
+
+FULL_HELP = (
+    "list every rule (with its condition tree in --json); default: the rules that fired and "
+    "the closest misses, every rule counted"
+)
 
 
 class Command(BaseCommand):
@@ -46,11 +53,13 @@ class Command(BaseCommand):
         src.add_argument("--snapshot", help="a JSON file with a ticket snapshot")
         d.add_argument("--rules", help="a candidate YAML rule set (default: the active one)")
         d.add_argument("--event", help='JSON, e.g. {"kind": "updated", "changes": {...}}')
-        d.add_argument("--json", action="store_true", help="print the full JSON result")
+        d.add_argument("--json", action="store_true", help="print the result as JSON")
+        d.add_argument("--full", action="store_true", help=FULL_HELP)
         x = sub.add_parser("explain", help="why rules did what they did on a ticket")
         x.add_argument("ticket", type=int)
         x.add_argument("--update", type=int, help="an update id (default: the latest)")
         x.add_argument("--json", action="store_true")
+        x.add_argument("--full", action="store_true", help=FULL_HELP)
         sub.add_parser("versions", help="list stored versions")
         r = sub.add_parser("restore", help="make an earlier version active again")
         r.add_argument("number", type=int)
@@ -89,12 +98,12 @@ class Command(BaseCommand):
 
     def do_import(self, opts: dict[str, Any]) -> None:
         text, name = _read(opts["file"])
-        ruleset = services.validate_yaml(text, name)
-        for w in services.rule_warnings(ruleset, yaml_text=text, source=name):
-            self.stdout.write(w["text"])
         version = services.check_import_yaml(
             text, source=name, author=None, comment=opts["comment"]
-        )
+        )  # validated and compiled once; the compiled set is then cached
+        ruleset = services.compiled_version(version)
+        for w in services.rule_warnings(ruleset, yaml_text=text, source=name):
+            self.stdout.write(w["text"])
         self.stdout.write(
             f"imported {name} as v{version.number} "
             f"({len(version.definition['rules'])} rules, now active)"
@@ -133,6 +142,8 @@ class Command(BaseCommand):
         result = dry_run(
             ticket=ticket, snapshot=snapshot, event=event, yaml_text=yaml_text, definition=None
         )
+        if not opts["full"]:
+            result = summarise(result)
         if opts["json"]:
             self.stdout.write(json.dumps(result, indent=2, default=str))
         else:
@@ -145,7 +156,7 @@ class Command(BaseCommand):
         )
         if update is None:
             raise CommandError(f"ticket {opts['ticket']}: no update evaluated by rules")
-        result = explain_update(update)
+        result = explain_update(update, full=opts["full"])
         if opts["json"]:
             self.stdout.write(json.dumps(result, indent=2, default=str))
         else:
