@@ -9,15 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flowdesk.engine.types import to_jsonable
 from flowdesk.tickets.cause import Cause
 from flowdesk.tickets.fields import BASE
 from flowdesk.tickets.models import EventKind, TicketEvent, TicketUpdate
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, frozenset | set):
-        return sorted(value)
-    return value
 
 
 def new_update(ticket_id: int, cause: Cause, now: datetime) -> TicketUpdate:
@@ -56,8 +51,8 @@ class EventLog:
             update=self.update,
             kind=kind,
             field=field,
-            old_value=_jsonable(old),
-            new_value=_jsonable(new),
+            old_value=to_jsonable(old),
+            new_value=to_jsonable(new),
             data=data or {},
             cause_kind=cause.kind,
             cause_detail=cause.detail,

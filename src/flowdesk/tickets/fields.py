@@ -196,45 +196,49 @@ class Tags(Binding):
         ticket.tags = list(resolved.target)
 
 
-class Assignee(Binding):
+class Ref(Binding):
+    """A foreign key named by a natural key: an assignee by e-mail, a team by name. The model
+    stores the row; the snapshot, the API and rules use the name."""
+
     settable = True
-    event = "assigned"
+
+    def __init__(
+        self,
+        spec: FieldSpec,
+        *,
+        attr: str,
+        name_of: Callable[[Any], str],
+        find: Callable[[Lookups, str], Any],
+        missing: Callable[[Lookups, str], str],
+        expected: str,
+        event: str = "field_changed",
+    ) -> None:
+        super().__init__(spec)
+        self.attr = attr
+        self.name_of = name_of
+        self.find = find
+        self.missing = missing
+        self.expected = expected
+        self.event = event
 
     def read(self, ticket: Ticket, state: ReadState) -> Any:
-        return ticket.assignee.email if ticket.assignee_id and ticket.assignee else None
+        if getattr(ticket, f"{self.attr}_id") is None:
+            return None
+        row = getattr(ticket, self.attr)
+        return self.name_of(row) if row is not None else None
 
     def resolve(self, value: Any, lookups: Lookups) -> Resolved | str:
         if value is None:
             return Resolved(None, None)
         if not isinstance(value, str):
-            return "assignee must be an agent's e-mail address"
-        user = lookups.agent(value)
-        if user is None:
-            return f"no active agent with e-mail {value!r}"
-        return Resolved(user.email, user)
+            return f"{self.key} must be {self.expected}"
+        row = self.find(lookups, value)
+        if row is None:
+            return self.missing(lookups, value)
+        return Resolved(self.name_of(row), row)
 
     def apply(self, ticket: Ticket, resolved: Resolved) -> None:
-        ticket.assignee = resolved.target
-
-
-class TeamBinding(Binding):
-    settable = True
-
-    def read(self, ticket: Ticket, state: ReadState) -> Any:
-        return ticket.team.name if ticket.team_id and ticket.team else None
-
-    def resolve(self, value: Any, lookups: Lookups) -> Resolved | str:
-        if value is None:
-            return Resolved(None, None)
-        if not isinstance(value, str):
-            return "team must be a team name"
-        team = lookups.team(value)
-        if team is None:
-            return f"no team named {value!r} (teams: {lookups.known_teams()})"
-        return Resolved(team.name, team)
-
-    def apply(self, ticket: Ticket, resolved: Resolved) -> None:
-        ticket.team = resolved.target
+        setattr(ticket, self.attr, resolved.target)
 
 
 class Followers(Binding):
@@ -318,8 +322,23 @@ def _base_bindings() -> dict[str, Binding]:
         Attr(s["type"], settable=True),
         Attr(s["channel"]),
         Tags(s["tags"]),
-        Assignee(s["assignee"]),
-        TeamBinding(s["team"]),
+        Ref(
+            s["assignee"],
+            attr="assignee",
+            name_of=lambda user: user.email,
+            find=Lookups.agent,
+            missing=lambda _, v: f"no active agent with e-mail {v!r}",
+            expected="an agent's e-mail address",
+            event="assigned",
+        ),
+        Ref(
+            s["team"],
+            attr="team",
+            name_of=lambda team: team.name,
+            find=Lookups.team,
+            missing=lambda lookups, v: f"no team named {v!r} (teams: {lookups.known_teams()})",
+            expected="a team name",
+        ),
         Followers(s["followers"]),
         Related(s["requester.email"], lambda t: t.requester.email),
         Related(s["requester.name"], lambda t: t.requester.name),
