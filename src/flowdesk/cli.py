@@ -62,7 +62,10 @@ def _sqlite_file() -> Path | None:
     """The file of an SQLite database (None for another database, or an in-memory one)."""
     db = _settings_db()
     name = str(db.get("NAME") or "")
-    if db["ENGINE"] != "django.db.backends.sqlite3" or name in ("", ":memory:"):
+    if db["ENGINE"] not in ("django.db.backends.sqlite3", "flowdesk.core.sqlite") or name in (
+        "",
+        ":memory:",
+    ):
         return None
     return None if name.startswith("file:") else Path(name)
 

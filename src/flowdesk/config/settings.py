@@ -101,12 +101,20 @@ TEMPLATES = [
 ]
 
 
+SQLITE_ENGINE = "flowdesk.core.sqlite"
+
+
 def _database() -> dict[str, object]:
     url = os.environ.get("FLOWDESK_DATABASE_URL")
     if not url:
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's SQLite backend with the writers of a process queued in memory
+            # (flowdesk.core.sqlite: no busy-wait sleeps between writers).
+            "ENGINE": SQLITE_ENGINE,
             "NAME": str(DATA_DIR / "flowdesk.sqlite3"),
+            # Connections stay open across requests (opening one runs the PRAGMAs again).
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
             # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN so two
             # writers queue up instead of failing half-way with "database is locked".
             "OPTIONS": {
@@ -118,6 +126,7 @@ def _database() -> dict[str, object]:
         }
     config = dict(dj_database_url.parse(url, conn_max_age=60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["ENGINE"] = SQLITE_ENGINE
         config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
     elif os.environ.get("FLOWDESK_TEST_DB_NAME"):
         # Test databases of concurrent runs on one server must not share a name (the suite

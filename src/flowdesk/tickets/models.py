@@ -84,6 +84,10 @@ class Ticket(models.Model):
     # Optimistic concurrency: every update bumps it; an update based on an older one is refused.
     version = models.PositiveIntegerField(default=1)
 
+    #: Not a column: the followers' e-mails as the writers left them after an update, so the
+    #: answer to that update needs no query (None: not known, read the join table).
+    follower_emails: frozenset[str] | None = None
+
     class Meta:
         indexes = [
             models.Index(fields=["status", "priority"]),

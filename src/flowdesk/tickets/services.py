@@ -381,8 +381,11 @@ def do_create_ticket(
     cause: Cause,
     now: datetime,
 ) -> Ticket:
-    """A new ticket whose first message is the requester's request (whoever typed it in)."""
-    with transaction.atomic():
+    """A new ticket whose first message is the requester's request (whoever typed it in).
+
+    Inside a caller's transaction it adds no savepoint: a refused ticket rolls the caller's
+    transaction back too (the API creates the requester and the ticket all or nothing)."""
+    with transaction.atomic(savepoint=False):
         ticket = Ticket(
             subject=subject.strip(),
             channel=channel,
@@ -412,6 +415,8 @@ def do_create_ticket(
         # The first message is the request itself, not a reply: only `created` triggers fire.
         run_update_hooks(w, Event("created"), initial_state)
         _finish(w)
+        # What the answer needs, known here: no reload after the commit.
+        ticket.follower_emails = w.followers
         return ticket
 
 
@@ -428,7 +433,9 @@ def check_requester(actor: User, email: str | None, name: str = "") -> User:
         raise ValidationFailed(
             [FieldError("requester_email", "required when an agent creates a ticket")]
         )
-    existing = User.objects.filter(email=email.strip().lower()).first()
+    existing = (
+        User.objects.select_related("organization").filter(email=email.strip().lower()).first()
+    )
     if existing is not None:
         return existing
     # Insert-or-get: a concurrent request may be creating the same requester right now.
@@ -507,6 +514,7 @@ def do_update_ticket(
         run_update_hooks(w, Event("updated", field_changes, tuple(w.messages)), w.snapshot())
         ticket.version += 1
         _finish(w)
+        ticket.follower_emails = w.followers
         return ticket
 
 
