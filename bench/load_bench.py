@@ -112,15 +112,22 @@ def main() -> None:
             r.read()
             return r.status
 
+        db = None if args.setup == "embedded" else urlsplit(args.database).path.lstrip("/")
         _phase(port, args.clients, 2.0, me, expect=200)  # warm-up: connections, caches
         _phase(port, args.clients, 2.0, create, expect=201)
+        cpu0 = _cpu(procs, db)
         base = _phase(port, args.clients, args.seconds, me, expect=200)
+        cpu1 = _cpu(procs, db)
         since = _now_db()
         load = _phase(port, args.clients, args.seconds, create, expect=201)
+        cpu2 = _cpu(procs, db)
         _report("baseline GET /api/me", base)
         _report("POST /api/tickets", load)
         print(f"tickets/s / baseline requests/s: {load['rate'] / base['rate']:.3f}")
+        _cpu_report("GET /api/me", cpu0, cpu1, base["n"])
+        _cpu_report("POST /api/tickets", cpu1, cpu2, load["n"])
         _delivery(since, timeout=max(30.0, args.seconds))
+        _cpu_report("POST /api/tickets, until delivered", cpu1, _cpu(procs, db), load["n"])
         print(f"web server resident memory: {_rss_mb(server):.0f} MB (peak {_hwm_mb(server):.0f})")
     finally:
         for proc in reversed(procs):
@@ -316,6 +323,64 @@ def _delivery(since: Any, timeout: float) -> None:
         f"p99 {_pct(delays, 0.99) / 1000:.2f} s"
     )
     connections.close_all()
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its descendants."""
+    pids, i = [root], 0
+    while i < len(pids):
+        pid = pids[i]
+        i += 1
+        try:
+            pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            continue
+    return pids
+
+
+def _ticks(pid: int) -> int:
+    """User + system CPU ticks of a process, its threads included."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _cpu(procs: list[subprocess.Popen[Any]], db: str | None) -> dict[str, dict[int, int]]:
+    """CPU ticks per process of the web server, the workers and (production) the PostgreSQL
+    backends connected to the benchmark's database, whatever else runs on the machine."""
+    groups: dict[str, dict[int, int]] = {"web": {}, "worker": {}, "postgres": {}}
+    for i, proc in enumerate(procs):
+        for pid in _tree(proc.pid):
+            groups["web" if i == 0 else "worker"][pid] = _ticks(pid)
+    if db:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmd = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if cmd.startswith("postgres: ") and f" {db} " in cmd:
+                groups["postgres"][int(entry.name)] = _ticks(int(entry.name))
+    return groups
+
+
+def _cpu_report(
+    label: str, a: dict[str, dict[int, int]], b: dict[str, dict[int, int]], n: int
+) -> None:
+    """CPU milliseconds per request on the server side: less sensitive to what else runs on a
+    shared machine than requests per second (a process that exited between the samples is not
+    counted; PostgreSQL backends persist across requests)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    parts, total = [], 0.0
+    for group in ("web", "worker", "postgres"):
+        ms = sum(t - a[group].get(pid, 0) for pid, t in b[group].items()) * 1000 / hz / max(n, 1)
+        total += ms
+        if b[group]:
+            parts.append(f"{group} {ms:.2f}")
+    print(f"CPU ms per request, {label}: {total:.2f} ({', '.join(parts)})")
 
 
 def _proc_status(proc: subprocess.Popen[Any], key: str) -> float:

@@ -533,11 +533,9 @@ def do_create_token(user: User, name: str) -> tuple[ApiToken, str]:
 def access_token(raw: str) -> ApiToken | None:
     """The only loader of tokens by key: unknown, revoked and inactive-user tokens are all None.
     A loader never writes; the caller records the use with ``do_touch_token``."""
-    return (
-        ApiToken.objects.select_related("user", "user__organization")
-        .filter(key_hash=hash_token(raw), revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
+    from flowdesk.accounts.lookups import token_by_hash
+
+    return token_by_hash(hash_token(raw))
 
 
 def do_touch_token(token: ApiToken, now: datetime) -> None:

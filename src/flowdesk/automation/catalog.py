@@ -11,8 +11,7 @@ from flowdesk.automation.models import WebhookEndpoint
 from flowdesk.engine import Catalog, FieldSpec, default_catalog
 from flowdesk.engine.netguard import Allowlist, Endpoint, GuardedCatalog, WebhookPolicy
 from flowdesk.engine.vocabulary import ORGANIZATION_FIELDS
-from flowdesk.tickets.fields import base_specs, custom_spec
-from flowdesk.tickets.models import CustomFieldDef
+from flowdesk.tickets.fields import base_specs, custom_field_defs, custom_spec
 
 
 def _attr_kinds(rows: list[dict[str, Any]]) -> dict[str, str]:
@@ -32,7 +31,7 @@ def _attr_kinds(rows: list[dict[str, Any]]) -> dict[str, str]:
 
 def custom_field_specs() -> dict[str, FieldSpec]:
     specs: dict[str, FieldSpec] = {}
-    for d in CustomFieldDef.objects.order_by("key"):
+    for d in custom_field_defs():
         specs[d.key] = custom_spec(d.key, d.kind, d.choices)
     return specs
 

@@ -7,13 +7,14 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
 from flowdesk.accounts.models import User
 from flowdesk.automation.catalog import build_catalog, custom_field_specs
 from flowdesk.automation.models import RuleSetVersion, definition_digest
 from flowdesk.core.errors import NotFound
+from flowdesk.core.rows import first
 from flowdesk.engine import (
     CompiledRuleSet,
     compile_ruleset,
@@ -123,9 +124,11 @@ def active_version() -> RuleSetVersion | None:
 
 def active_ruleset() -> ActiveRuleSet | None:
     """The compiled active rule set; per update this reads the newest version's number only."""
-    head = RuleSetVersion.objects.order_by("-number").values_list("number", "digest").first()
-    if head is None:
+    table = connection.ops.quote_name(RuleSetVersion._meta.db_table)
+    row = first(f"SELECT number, digest FROM {table} ORDER BY number DESC LIMIT 1", [])
+    if row is None:
         return None
+    head = (int(row[0]), str(row[1]))
     ruleset, fields = _compiled(head)
     return ActiveRuleSet(head[0], ruleset, fields)
 

@@ -128,7 +128,7 @@ def _database() -> dict[str, object]:
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["ENGINE"] = SQLITE_ENGINE
         config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
-    elif os.environ.get("FLOWDESK_TEST_DB_NAME"):
+    if config["ENGINE"] != SQLITE_ENGINE and os.environ.get("FLOWDESK_TEST_DB_NAME"):
         # Test databases of concurrent runs on one server must not share a name (the suite
         # drops and recreates its own); scripts/test gives each run its own.
         config["TEST"] = {"NAME": os.environ["FLOWDESK_TEST_DB_NAME"]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flowdesk.core import rows
 from flowdesk.engine.types import to_jsonable
 from flowdesk.tickets.cause import Cause
 from flowdesk.tickets.fields import BASE
@@ -94,7 +95,7 @@ class EventLog:
 
     def flush(self) -> None:
         if self.rows:
-            TicketEvent.objects.bulk_create(self.rows)
+            rows.insert_many(self.rows)
             self.rows = []
 
 

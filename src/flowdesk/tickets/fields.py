@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flowdesk.accounts.lookups import team_by_name
 from flowdesk.accounts.models import Role, Team, User
+from flowdesk.core.rows import Rows, fetch, sql
 from flowdesk.engine import Catalog, FieldSpec
 from flowdesk.engine.catalog import value_problem
 from flowdesk.engine.vocabulary import BASE_FIELDS
@@ -50,7 +52,7 @@ class Lookups:
 
     def team(self, name: str) -> Team | None:
         if name not in self._teams:
-            self._teams[name] = Team.objects.filter(name=name).first()
+            self._teams[name] = team_by_name(name)
         return self._teams[name]
 
     def known_teams(self) -> str:
@@ -60,10 +62,22 @@ class Lookups:
         """custom.<key> -> its spec, from the admin's definitions (loaded once per update)."""
         if self._custom is None:
             self._custom = {
-                d.key: custom_spec(d.key, d.kind, d.choices)
-                for d in CustomFieldDef.objects.order_by("key")
+                d.key: custom_spec(d.key, d.kind, d.choices) for d in custom_field_defs()
             }
         return self._custom
+
+
+_DEFS = Rows(CustomFieldDef, "d")
+
+
+def custom_field_defs() -> list[CustomFieldDef]:
+    """The admin's custom field definitions by key (read per update: prepared SQL, core.rows)."""
+    text = sql(
+        ("custom_field_defs",),
+        lambda: f"SELECT {_DEFS.columns()} FROM {_DEFS.table} ORDER BY {_DEFS.column('key')}",
+    )
+    rows = fetch(text, [])
+    return [d for d in map(_DEFS.build, rows) if d is not None]
 
 
 def custom_spec(key: str, kind: str, choices: Any) -> FieldSpec:

@@ -21,7 +21,9 @@ from typing import Any
 
 from django.db import transaction
 
+from flowdesk.accounts.lookups import user_by_email
 from flowdesk.accounts.models import Role, User
+from flowdesk.core import rows
 from flowdesk.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from flowdesk.engine import Event, MessageInfo
 from flowdesk.engine.actions import Guard
@@ -134,7 +136,7 @@ class TicketWrite:
     def update_row(self) -> TicketUpdate:
         """The update row, inserted the first time something needs to point at it."""
         if not self._update_saved:
-            self.update.save(force_insert=True)
+            rows.insert(self.update)
             self._update_saved = True
         return self.update
 
@@ -288,7 +290,7 @@ def do_add_message(
 ) -> Message:
     """Add a public message or an internal note; whether it leaves flowdesk (e-mail to the
     requester) is decided in one place, ``tickets.delivery``, for every author."""
-    message = Message.objects.create(
+    message = Message(
         ticket=w.ticket,
         update=w.update_row(),
         author=author,
@@ -300,6 +302,7 @@ def do_add_message(
         attachments=msg.attachments,
         created_at=w.now,
     )
+    rows.insert(message)
     w.ticket.message_count += 1
     w._latest, w._latest_loaded = message, True
     w.messages.append(MessageInfo(author_kind, msg.public))
@@ -337,7 +340,7 @@ def _finish(w: TicketWrite) -> None:
     else:
         ticket.solved_at = None
     ticket.updated_at = w.now
-    ticket.save(update_fields=_TICKET_FIELDS)
+    rows.update_fields(ticket, _TICKET_FIELDS)
     wanted = frozenset(ticket.tags)
     if w.stored_tags - wanted:
         TicketTag.objects.filter(ticket=ticket, name__in=sorted(w.stored_tags - wanted)).delete()
@@ -351,8 +354,8 @@ def _finish(w: TicketWrite) -> None:
     w.stored_tags = wanted
     if w._update_saved:
         if w.update.ruleset_version is not None:
-            w.update.save(
-                update_fields=["ruleset_version", "engine_snapshot", "engine_event", "automation"]
+            rows.update_fields(
+                w.update, ["ruleset_version", "engine_snapshot", "engine_event", "automation"]
             )
     else:
         w.update_row()
@@ -394,7 +397,7 @@ def do_create_ticket(
             created_at=now,
             updated_at=now,
         )
-        ticket.save(force_insert=True)
+        rows.insert(ticket)
         w = TicketWrite(ticket, cause, now, new=True)
         # Initial values, not changes: they are part of the `created` event, not events of
         # their own.
@@ -433,9 +436,7 @@ def check_requester(actor: User, email: str | None, name: str = "") -> User:
         raise ValidationFailed(
             [FieldError("requester_email", "required when an agent creates a ticket")]
         )
-    existing = (
-        User.objects.select_related("organization").filter(email=email.strip().lower()).first()
-    )
+    existing = user_by_email(email.strip().lower())
     if existing is not None:
         return existing
     # Insert-or-get: a concurrent request may be creating the same requester right now.

@@ -1,0 +1,189 @@
+"""Hot-path reads and writes without the ORM's per-query compilation.
+
+Building and compiling a queryset costs far more than running it: on the 2-core reference
+machine a token lookup with its user and organization took 560 us through the ORM and 18 us as
+the same SQL on a cursor. A ticket create runs a handful of such lookups (the token, the
+requester, the active rule set's head, the custom fields, a team named by a rule), so the few
+that every request or every update makes are written here as SQL over the models' own table and
+column names and turned into model instances with the same database converters the ORM applies
+(datetimes on SQLite, JSON everywhere). Everything else uses the ORM.
+
+The writes of a ticket update (the ticket, its update row, messages, events) are the same kind of
+cost: ``insert``, ``insert_many`` and ``update_fields`` are ``save(force_insert=True)``,
+``bulk_create`` and ``save(update_fields=...)`` with the statement built once per model and
+column list. They prepare every value with the field's own ``pre_save`` and
+``get_db_prep_save`` as the ORM does; they send no model signals (flowdesk connects none to the
+models they write).
+
+Statements run on ``django.db.connection``'s cursor, so they take part in the caller's
+transaction and show up in Django's query capture like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, Generic, TypeVar
+
+from django.db import connection
+from django.db.models import Field, Model
+
+M = TypeVar("M", bound=Model)
+Converter = Callable[[Any, Any, Any], Any]
+
+
+class Rows(Generic[M]):
+    """The columns of ``model`` under a table alias, and a row's slice turned into an instance
+    (``Model.from_db``: a loaded instance, as the ORM makes it)."""
+
+    def __init__(self, model: type[M], alias: str) -> None:
+        self.model = model
+        self.alias = alias
+        self.fields = list(model._meta.concrete_fields)
+        self.attnames = [f.attname for f in self.fields]
+        self._converters: dict[str, list[list[tuple[Converter, Any]]]] = {}
+
+    @property
+    def table(self) -> str:
+        return f"{_q(self.model._meta.db_table)} {_q(self.alias)}"
+
+    def columns(self) -> str:
+        return ", ".join(f"{_q(self.alias)}.{_q(f.column)}" for f in self.fields)
+
+    def column(self, name: str) -> str:
+        field = self.model._meta.get_field(name)
+        column = getattr(field, "column", None)
+        if not isinstance(column, str):
+            raise TypeError(f"{self.model.__name__}.{name} is not a column")
+        return f"{_q(self.alias)}.{_q(column)}"
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def build(self, row: Sequence[Any], start: int = 0) -> M | None:
+        """The instance in ``row[start:start + len(self)]``; None for a LEFT JOIN's missing
+        row (its primary key is NULL)."""
+        values = list(row[start : start + len(self.fields)])
+        if values[self._pk_index()] is None:
+            return None
+        for i, steps in enumerate(self._converters_for()):
+            for convert, expression in steps:
+                values[i] = convert(values[i], expression, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+    def _pk_index(self) -> int:
+        return next(i for i, f in enumerate(self.fields) if f.primary_key)
+
+    def _converters_for(self) -> list[list[tuple[Converter, Any]]]:
+        """What the ORM's compiler applies to each column on this database (per vendor)."""
+        vendor = connection.vendor
+        cached = self._converters.get(vendor)
+        if cached is None:
+            cached = []
+            for f in self.fields:
+                col = f.get_col(self.model._meta.db_table)
+                steps = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+                cached.append([(step, col) for step in steps])
+            self._converters[vendor] = cached
+        return cached
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def first(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return tuple(row) if row is not None else None
+
+
+_SQL: dict[tuple[Any, ...], str] = {}
+
+
+def sql(key: tuple[Any, ...], build: Callable[[], str]) -> str:
+    """A statement built once per database vendor and ``key``."""
+    full = (connection.vendor, *key)
+    text = _SQL.get(full)
+    if text is None:
+        text = _SQL[full] = build()
+    return text
+
+
+def _insert_fields(obj: Model) -> list[Field[Any, Any]]:
+    return [
+        f
+        for f in obj._meta.concrete_fields
+        if not (f.primary_key and getattr(obj, f.attname) is None)
+    ]
+
+
+def _insert_sql(model: type[Model], fields: list[Field[Any, Any]], rows: int) -> str:
+    meta = model._meta
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return (
+        f"INSERT INTO {_q(meta.db_table)} ({', '.join(_q(f.column) for f in fields)}) "
+        f"VALUES {', '.join([one] * rows)} RETURNING {_q(meta.pk.column)}"
+    )
+
+
+def _values(obj: Model, fields: list[Field[Any, Any]], add: bool) -> list[Any]:
+    return [f.get_db_prep_save(f.pre_save(obj, add), connection) for f in fields]
+
+
+def _loaded(obj: Model, pk: Any) -> None:
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = connection.alias
+
+
+#: rows per INSERT statement (far below SQLite's limit on bound parameters)
+CHUNK = 200
+
+
+def insert(obj: Model) -> None:
+    """``obj.save(force_insert=True)``: one INSERT; the new primary key is set on ``obj``."""
+    insert_many([obj])
+
+
+def insert_many(objs: Sequence[Model]) -> None:
+    """``bulk_create(objs)`` for instances of one model: one INSERT per ``CHUNK`` rows; every
+    instance gets its primary key."""
+    if not objs:
+        return
+    model = type(objs[0])
+    fields = _insert_fields(objs[0])
+    names = tuple(f.attname for f in fields)
+    for start in range(0, len(objs), CHUNK):
+        chunk = objs[start : start + CHUNK]
+        text = sql(
+            ("insert", model, names, len(chunk)), partial(_insert_sql, model, fields, len(chunk))
+        )
+        params = [v for obj in chunk for v in _values(obj, fields, True)]
+        with connection.cursor() as cursor:
+            cursor.execute(text, params)
+            pks = [row[0] for row in cursor.fetchall()]
+        for obj, pk in zip(chunk, pks, strict=True):
+            _loaded(obj, pk)
+
+
+def update_fields(obj: Model, names: Sequence[str]) -> None:
+    """``obj.save(update_fields=names)`` for a row known to exist: one UPDATE by primary key."""
+    model = type(obj)
+    meta = model._meta
+    fields: list[Field[Any, Any]] = [meta.get_field(n) for n in names]  # type: ignore[misc]
+
+    def build() -> str:
+        assignments = ", ".join(f"{_q(f.column)} = %s" for f in fields)
+        return f"UPDATE {_q(meta.db_table)} SET {assignments} WHERE {_q(meta.pk.column)} = %s"
+
+    text = sql(("update", model, tuple(names)), build)
+    with connection.cursor() as cursor:
+        cursor.execute(text, [*_values(obj, fields, False), obj.pk])

@@ -1,0 +1,129 @@
+"""The prepared hot-path statements (core.rows, accounts.lookups) agree with the ORM they replace,
+on every database the suite runs on: same rows, same Python values (datetimes, JSON, booleans,
+foreign keys, NULLs)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
+
+from api_helpers import Desk
+from flowdesk.accounts.lookups import team_by_name, token_by_hash, user_by_email
+from flowdesk.accounts.models import ApiToken, Team, User, hash_token
+from flowdesk.accounts.services import do_revoke_token
+from flowdesk.core import rows
+from flowdesk.core.clock import utcnow
+from flowdesk.tickets.fields import custom_field_defs
+from flowdesk.tickets.models import CustomFieldDef, Message, Ticket, TicketUpdate
+
+
+def _values(obj: Model) -> dict[str, Any]:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def _token(desk: Desk) -> str:
+    return str(desk.agent.client.defaults["HTTP_AUTHORIZATION"]).split()[1]
+
+
+def test_token_lookup_matches_the_orm_with_user_and_organization(desk: Desk) -> None:
+    raw = str(desk.customer.client.defaults["HTTP_AUTHORIZATION"]).split()[1]
+    orm = ApiToken.objects.select_related("user", "user__organization").get(
+        key_hash=hash_token(raw)
+    )
+    with CaptureQueriesContext(connection) as q:
+        token = token_by_hash(hash_token(raw))
+        assert token is not None
+        org = token.user.organization
+    assert len(q.captured_queries) == 1  # the user and organization came with it
+    assert _values(token) == _values(orm)
+    assert _values(token.user) == _values(orm.user)
+    assert org is not None
+    assert orm.user.organization is not None
+    assert _values(org) == _values(orm.user.organization)
+    assert org.attributes == {"tier": "enterprise"}  # JSON decoded
+    assert token.created_at.tzinfo is not None  # aware datetimes on every database
+    assert not token._state.adding
+
+
+def test_token_lookup_refuses_revoked_tokens_and_inactive_users(desk: Desk) -> None:
+    raw = _token(desk)
+    token = token_by_hash(hash_token(raw))
+    assert token is not None
+    assert token.user.organization is None  # an agent without organization: LEFT JOIN
+    assert token_by_hash(hash_token(raw + "x")) is None
+    User.objects.filter(pk=token.user.pk).update(is_active=False)
+    assert token_by_hash(hash_token(raw)) is None
+    User.objects.filter(pk=token.user.pk).update(is_active=True)
+    do_revoke_token(token, utcnow())
+    assert token_by_hash(hash_token(raw)) is None
+
+
+def test_user_team_and_custom_field_lookups_match_the_orm(desk: Desk) -> None:
+    user = user_by_email(desk.customer_email)
+    orm = User.objects.select_related("organization").get(email=desk.customer_email)
+    assert user is not None
+    assert _values(user) == _values(orm)
+    assert user_by_email("nobody@example.org") is None
+    team = team_by_name("Tier 2")
+    assert team is not None
+    assert _values(team) == _values(Team.objects.get(name="Tier 2"))
+    assert team_by_name("tier 2") is None  # names are exact, as in the ORM query
+    defs = custom_field_defs()
+    assert [_values(d) for d in defs] == [
+        _values(d) for d in CustomFieldDef.objects.order_by("key")
+    ]
+    assert next(d for d in defs if d.key == "plan").choices == ["starter", "pro"]
+
+
+def test_insert_update_and_insert_many_store_what_the_orm_reads_back(desk: Desk) -> None:
+    requester = User.objects.get(email=desk.customer_email)
+    now = utcnow()
+    ticket = Ticket(
+        subject="Prepared",
+        requester=requester,
+        organization=requester.organization,
+        tags=["a", "b"],
+        custom_fields={"plan": "pro", "nested": {"x": [1, None]}},
+        created_at=now,
+        updated_at=now,
+    )
+    rows.insert(ticket)
+    assert ticket.pk is not None
+    assert not ticket._state.adding
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert _values(stored) == _values(ticket)
+
+    team = Team.objects.get(name="Tier 1")
+    ticket.team = team
+    ticket.type = None
+    ticket.solved_at = now + timedelta(hours=1)
+    ticket.tags = []
+    ticket.version = 2
+    rows.update_fields(ticket, ["team", "type", "solved_at", "tags", "version"])
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert stored.team_id == team.pk
+    assert stored.solved_at == now + timedelta(hours=1)
+    assert (stored.tags, stored.version, stored.type) == ([], 2, None)
+    assert stored.subject == "Prepared"  # untouched columns stay
+
+    update = TicketUpdate(ticket_id=ticket.pk, created_at=now, cause_kind="system")
+    rows.insert(update)
+    messages = [
+        Message(
+            ticket=ticket,
+            update=update,
+            author=requester,
+            author_kind="customer",
+            body_text=f"body {i}",
+            created_at=now,
+        )
+        for i in range(rows.CHUNK + 5)  # more than one statement
+    ]
+    rows.insert_many(messages)
+    assert len({m.pk for m in messages}) == len(messages)
+    stored_bodies = dict(Message.objects.filter(ticket=ticket).values_list("pk", "body_text"))
+    assert stored_bodies == {m.pk: m.body_text for m in messages}
