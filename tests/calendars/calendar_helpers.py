@@ -149,7 +149,7 @@ def reference_add(cal: Calendar, t: dt.datetime, seconds: int) -> dt.datetime:
 
     day = _local_date(cal, t) - dt.timedelta(days=1)
     remaining = dt.timedelta(seconds=seconds)
-    for _ in range(5000):
+    for _ in range(50_000):
         for start, end in open_periods_on(cal, day):
             if end <= t:
                 continue
