@@ -158,6 +158,7 @@ def test_seconds_in_times_round_trip() -> None:
         (base(time_zone="Mars/Olympus_Mons"), 'time_zone: "Mars/Olympus_Mons" is not an IANA'),
         (base(time_zone="../etc/passwd"), 'time_zone: "../etc/passwd" is not an IANA time zone'),
         (base(time_zone=1), "time_zone: 1 is not an IANA time zone"),
+        (base(time_zone="localtime"), 'time_zone: "localtime" is not an IANA time zone'),
         ({"weekly": {}}, "time_zone: is required"),
         ({"time_zone": "UTC"}, "weekly: is required"),
         (base(holidays={"country": "XX"}), 'holidays.country: "XX" is not a country the holidays'),

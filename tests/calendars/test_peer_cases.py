@@ -1,5 +1,9 @@
 """All 200 peer-library cases (data/, see data/PROVENANCE.md) and the holiday checks.
 
+data/cases.json and data/PROVENANCE.md are verbatim copies from the project's shared data set
+``sla-business-hours``, so the tests run on a fresh clone; the set's cases.csv (the same cases,
+flattened) and zammad_sla_scenarios.json (for SLA policies, a later part) are not copied.
+
 Each case either gives the peer library's answer or is listed in DISAGREEMENTS with the reason
 (a semantics chosen in docs/sla.md) and *our* answer, which is asserted: a listed case fails if
 our behaviour drifts, and also if it starts agreeing with the peer (then the entry must go).
