@@ -127,3 +127,36 @@ def test_insert_update_and_insert_many_store_what_the_orm_reads_back(desk: Desk)
     assert len({m.pk for m in messages}) == len(messages)
     stored_bodies = dict(Message.objects.filter(ticket=ticket).values_list("pk", "body_text"))
     assert stored_bodies == {m.pk: m.body_text for m in messages}
+
+
+def test_the_rule_set_head_carries_the_custom_field_layout_the_cache_is_keyed_by(
+    demo_rules: Desk,
+) -> None:
+    """One statement gives the newest version and the custom fields; its fingerprint must be
+    the one the compile cache is filled with, or every update would compile the set again."""
+    import json
+
+    from flowdesk.automation.services import (
+        _fingerprint,
+        _fingerprint_of,
+        _head_sql,
+        active_ruleset,
+    )
+
+    def head_fingerprint() -> str:
+        row = rows.first(_head_sql(), [])
+        assert row is not None
+        return _fingerprint_of(json.loads(row[2]) if row[2] else None)
+
+    assert head_fingerprint() == _fingerprint()
+    CustomFieldDef.objects.create(key="zone", label="Zone", kind="enum", choices=["eu", "us"])
+    assert head_fingerprint() == _fingerprint()
+    CustomFieldDef.objects.all().delete()
+    assert head_fingerprint() == _fingerprint() == "[]"
+    first = active_ruleset()
+    with CaptureQueriesContext(connection) as q:
+        again = active_ruleset()
+    assert first is not None
+    assert again is not None
+    assert again.ruleset is first.ruleset  # cached: no compile, one statement
+    assert len(q.captured_queries) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from flowdesk.accounts.models import User
 from flowdesk.automation.catalog import build_catalog, custom_field_specs
 from flowdesk.automation.models import RuleSetVersion, definition_digest
 from flowdesk.core.errors import NotFound
-from flowdesk.core.rows import first
+from flowdesk.core.rows import first, sql
 from flowdesk.engine import (
     CompiledRuleSet,
     compile_ruleset,
@@ -25,6 +26,8 @@ from flowdesk.engine import (
 from flowdesk.engine.compile import Collector
 from flowdesk.engine.lint import LintWarning, _duplicates, _Facts, _never_matches, _placeholders
 from flowdesk.engine.yamlio import line_map
+from flowdesk.tickets.fields import custom_spec
+from flowdesk.tickets.models import CustomFieldDef
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,32 @@ def _fingerprint() -> str:
     return repr(sorted((k, s.kind, s.choices) for k, s in custom_field_specs().items()))
 
 
+def _fingerprint_of(defs: list[Any] | None) -> str:
+    """``_fingerprint()`` from the [key, kind, choices] triples the head statement returns."""
+    specs = {key: custom_spec(key, kind, choices) for key, kind, choices in defs or ()}
+    return repr(sorted((k, s.kind, s.choices) for k, s in specs.items()))
+
+
+def _head_sql() -> str:
+    """The newest version's (number, digest) and the custom-field layout, in one statement: both
+    are read on every update, and the layout is part of the compile-cache key."""
+    q = connection.ops.quote_name
+    versions, defs = q(RuleSetVersion._meta.db_table), q(CustomFieldDef._meta.db_table)
+    if connection.vendor == "postgresql":
+        layout = (
+            f"(SELECT json_agg(json_build_array(key, kind, choices) ORDER BY key) FROM {defs})"
+            "::text"
+        )
+    else:
+        layout = (
+            "(SELECT json_group_array(json_array(key, kind, json(choices))) "
+            f"FROM (SELECT key, kind, choices FROM {defs} ORDER BY key))"
+        )
+    return f"SELECT number, digest, {layout} FROM {versions} ORDER BY number DESC LIMIT 1"
+
+
 def _compiled(
-    version: RuleSetVersion | tuple[int, str],
+    version: RuleSetVersion | tuple[int, str], fingerprint: str | None = None
 ) -> tuple[CompiledRuleSet, tuple[str, ...]]:
     """Compiled once per process per definition (and custom-field layout), never per event.
 
@@ -57,7 +84,7 @@ def _compiled(
     number, digest = version if isinstance(version, tuple) else (version.number, version.digest)
     if not digest:  # a row stored before digests existed
         digest = definition_digest(RuleSetVersion.objects.get(number=number).definition)
-    key = (digest, _fingerprint())
+    key = (digest, fingerprint if fingerprint is not None else _fingerprint())
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None:
@@ -124,12 +151,12 @@ def active_version() -> RuleSetVersion | None:
 
 def active_ruleset() -> ActiveRuleSet | None:
     """The compiled active rule set; per update this reads the newest version's number only."""
-    table = connection.ops.quote_name(RuleSetVersion._meta.db_table)
-    row = first(f"SELECT number, digest FROM {table} ORDER BY number DESC LIMIT 1", [])
+    row = first(sql(("ruleset_head",), _head_sql), [])
     if row is None:
         return None
     head = (int(row[0]), str(row[1]))
-    ruleset, fields = _compiled(head)
+    layout = json.loads(row[2]) if row[2] else None
+    ruleset, fields = _compiled(head, _fingerprint_of(layout))
     return ActiveRuleSet(head[0], ruleset, fields)
 
 
