@@ -15,7 +15,7 @@ column list. They prepare every value with the field's own ``pre_save`` and
 ``get_db_prep_save`` as the ORM does; they send no model signals (flowdesk connects none to the
 models they write).
 
-Statements run on ``django.db.connection``'s cursor, so they take part in the caller's
+Statements run on the default connection's cursor, so they take part in the caller's
 transaction and show up in Django's query capture like any other.
 """
 
@@ -25,10 +25,16 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
+
+
+def _db() -> Any:
+    """This thread's connection itself (``django.db.connection`` is a proxy that looks it up
+    on every attribute access: measurable when it is read once per column)."""
+    return connections[DEFAULT_DB_ALIAS]
 Converter = Callable[[Any, Any, Any], Any]
 
 
@@ -63,43 +69,45 @@ class Rows(Generic[M]):
     def build(self, row: Sequence[Any], start: int = 0) -> M | None:
         """The instance in ``row[start:start + len(self)]``; None for a LEFT JOIN's missing
         row (its primary key is NULL)."""
+        db = _db()
         values = list(row[start : start + len(self.fields)])
         if values[self._pk_index()] is None:
             return None
         for i, steps in enumerate(self._converters_for()):
             for convert, expression in steps:
-                values[i] = convert(values[i], expression, connection)
-        return self.model.from_db(connection.alias, self.attnames, values)
+                values[i] = convert(values[i], expression, db)
+        return self.model.from_db(db.alias, self.attnames, values)
 
     def _pk_index(self) -> int:
         return next(i for i, f in enumerate(self.fields) if f.primary_key)
 
     def _converters_for(self) -> list[list[tuple[Converter, Any]]]:
         """What the ORM's compiler applies to each column on this database (per vendor)."""
-        vendor = connection.vendor
+        db = _db()
+        vendor = db.vendor
         cached = self._converters.get(vendor)
         if cached is None:
             cached = []
             for f in self.fields:
                 col = f.get_col(self.model._meta.db_table)
-                steps = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+                steps = db.ops.get_db_converters(col) + col.get_db_converters(db)
                 cached.append([(step, col) for step in steps])
             self._converters[vendor] = cached
         return cached
 
 
 def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
+    return str(_db().ops.quote_name(name))
 
 
 def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
+    with _db().cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
 
 
 def first(sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-    with connection.cursor() as cursor:
+    with _db().cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return tuple(row) if row is not None else None
@@ -110,7 +118,7 @@ _SQL: dict[tuple[Any, ...], str] = {}
 
 def sql(key: tuple[Any, ...], build: Callable[[], str]) -> str:
     """A statement built once per database vendor and ``key``."""
-    full = (connection.vendor, *key)
+    full = (_db().vendor, *key)
     text = _SQL.get(full)
     if text is None:
         text = _SQL[full] = build()
@@ -135,13 +143,14 @@ def _insert_sql(model: type[Model], fields: list[Field[Any, Any]], rows: int) ->
 
 
 def _values(obj: Model, fields: list[Field[Any, Any]], add: bool) -> list[Any]:
-    return [f.get_db_prep_save(f.pre_save(obj, add), connection) for f in fields]
+    db = _db()
+    return [f.get_db_prep_save(f.pre_save(obj, add), db) for f in fields]
 
 
 def _loaded(obj: Model, pk: Any) -> None:
     obj.pk = pk
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = DEFAULT_DB_ALIAS
 
 
 #: rows per INSERT statement (far below SQLite's limit on bound parameters)
@@ -167,7 +176,7 @@ def insert_many(objs: Sequence[Model]) -> None:
             ("insert", model, names, len(chunk)), partial(_insert_sql, model, fields, len(chunk))
         )
         params = [v for obj in chunk for v in _values(obj, fields, True)]
-        with connection.cursor() as cursor:
+        with _db().cursor() as cursor:
             cursor.execute(text, params)
             pks = [row[0] for row in cursor.fetchall()]
         for obj, pk in zip(chunk, pks, strict=True):
@@ -185,5 +194,5 @@ def update_fields(obj: Model, names: Sequence[str]) -> None:
         return f"UPDATE {_q(meta.db_table)} SET {assignments} WHERE {_q(meta.pk.column)} = %s"
 
     text = sql(("update", model, tuple(names)), build)
-    with connection.cursor() as cursor:
+    with _db().cursor() as cursor:
         cursor.execute(text, [*_values(obj, fields, False), obj.pk])
