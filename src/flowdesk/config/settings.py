@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -133,11 +134,9 @@ def _database() -> dict[str, object]:
         # statement once per connection instead of once per call (docs/benchmarks.md, "HTTP
         # load": 4.6 -> 2.3-2.8 ms of PostgreSQL CPU per ticket create). Set 0 behind a pooler
         # that shares server connections between transactions (pgbouncer in transaction mode).
-        config["OPTIONS"] = {
-            "server_side_binding": True,
-            "prepare_threshold": 5,
-            **config.get("OPTIONS", {}),
-        }
+        options: dict[str, Any] = {"server_side_binding": True, "prepare_threshold": 5}
+        options.update(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+        config["OPTIONS"] = options
     if config["ENGINE"] != SQLITE_ENGINE and os.environ.get("FLOWDESK_TEST_DB_NAME"):
         # Test databases of concurrent runs on one server must not share a name (the suite
         # drops and recreates its own); scripts/test gives each run its own.

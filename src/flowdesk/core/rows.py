@@ -35,6 +35,8 @@ def _db() -> Any:
     """This thread's connection itself (``django.db.connection`` is a proxy that looks it up
     on every attribute access: measurable when it is read once per column)."""
     return connections[DEFAULT_DB_ALIAS]
+
+
 Converter = Callable[[Any, Any, Any], Any]
 
 

@@ -42,7 +42,7 @@ def _marker() -> None:
 def notify() -> None:
     """``NOTIFY`` once per transaction (outside one: at once, in autocommit)."""
     if connection.in_atomic_block:
-        if any(func is _marker for _, func, _ in connection.run_on_commit):
+        if any(entry[1] is _marker for entry in connection.run_on_commit):
             return
         transaction.on_commit(_marker)
     with connection.cursor() as cursor:
@@ -56,7 +56,9 @@ class Listener:
     def __init__(self, wake: Callable[[], None], stop: threading.Event) -> None:
         self._wake = wake
         self._stop = stop
-        self._thread = threading.Thread(target=self._run, name="flowdesk-outbox-listen", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="flowdesk-outbox-listen", daemon=True
+        )
 
     def start(self) -> Listener:
         self._thread.start()
