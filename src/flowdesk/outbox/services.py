@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from flowdesk.core.clock import utcnow
 from flowdesk.core.oncommit import enqueue_after_commit
@@ -315,22 +315,3 @@ def do_retry(item: OutboxItem, now: datetime) -> OutboxItem:
         )
         _wake_workers()
     return item
-
-
-def outbox_status(now: datetime) -> dict[str, Any]:
-    """What an operator needs to see whether delivery keeps up: the backlog, the oldest pending
-    item's age, leases in flight and expired ones (their worker died; a live worker takes them
-    over on its next poll), and the backlog per destination."""
-    pending = OutboxItem.objects.filter(status=OutboxStatus.PENDING)
-    oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
-    rows = pending.values("destination").order_by().annotate(n=Count("id")).order_by("-n")[:50]
-    backlog = {str(r["destination"]) or "-": int(r["n"]) for r in rows}
-    return {
-        "pending": pending.count(),
-        "due": claimable(now).count(),
-        "in_flight": pending.filter(lease_expires_at__gte=now).count(),
-        "expired_leases": pending.filter(lease_expires_at__lt=now).count(),
-        "failed": OutboxItem.objects.filter(status=OutboxStatus.FAILED).count(),
-        "oldest_pending_age_seconds": (now - oldest).total_seconds() if oldest else None,
-        "backlog_by_destination": backlog,
-    }
