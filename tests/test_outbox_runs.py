@@ -1,6 +1,6 @@
 """Runs and rounds: a worker claims a few items of one destination at once, delivers them one
 after the other, and records every finished attempt, gives back what it did not start and claims
-again in one transaction.
+again in one transaction; the embedded pool is woken by the commit itself, without a task row.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 
 from flowdesk.core.clock import utcnow
 from flowdesk.outbox.models import OutboxItem, OutboxStatus
@@ -175,6 +175,32 @@ def test_a_run_stops_at_a_failing_destination_and_gives_the_rest_back(settings: 
     assert not OutboxItem.objects.exclude(lease_owner="").exists()
 
 
+def test_the_embedded_pool_is_woken_by_the_commit_without_a_task_row(settings: Any) -> None:
+    _threads_share_a_real_database()
+    from django_tasks_db.models import DBTaskResult
+
+    from flowdesk.outbox.runner import OutboxRunner
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    runner = OutboxRunner(concurrency=2, poll_seconds=60).start()
+    try:
+        time.sleep(0.5)  # its first poll is done: only a wake-up can make it claim now
+        queued = time.monotonic()
+        with transaction.atomic():
+            _mail("woken")
+            time.sleep(0.3)
+            assert mail.outbox == []  # nothing leaves before the commit
+        _wait("the delivery", lambda: OutboxItem.objects.filter(status="delivered").exists())
+        assert time.monotonic() - queued < 5
+        assert [m.subject for m in mail.outbox] == ["woken"]
+        assert DBTaskResult.objects.count() == 0
+    finally:
+        runner.stop(timeout=10)
+    # Without a pool in this process, the wake-up is a task row for the workers.
+    _mail("queued")
+    assert DBTaskResult.objects.count() == 1
+
+
 def test_two_pools_share_a_backlog_and_send_each_item_once(
     sink: tuple[Counter[str], str], settings: Any
 ) -> None:
@@ -201,6 +227,27 @@ def test_two_pools_share_a_backlog_and_send_each_item_once(
     assert Counter(m.subject for m in mail.outbox) == Counter(dict.fromkeys(mails, 1))
     assert set(OutboxItem.objects.values_list("attempts", flat=True)) == {1}
     assert not OutboxItem.objects.exclude(lease_owner="").exists()
+
+
+def test_the_task_worker_reads_before_it_locks_and_runs_queued_tasks(settings: Any) -> None:
+    _threads_share_a_real_database()
+    from django_tasks_db.models import DBTaskResult
+
+    from flowdesk.outbox.taskworker import ReadFirstWorker
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    worker = ReadFirstWorker(worker_id="reader", interval=0.05)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        assert not worker.ready()
+        _mail("by-task")  # no pool in this process: a deliver_outbox task row
+        _wait("the task", lambda: DBTaskResult.objects.filter(status="SUCCESSFUL").exists())
+        _wait("the delivery", lambda: OutboxItem.objects.filter(status="delivered").exists())
+        assert [m.subject for m in mail.outbox] == ["by-task"]
+    finally:
+        worker.running = False
+        thread.join(5)
 
 
 def test_a_round_gets_the_sqlite_write_lock_between_other_writers(settings: Any) -> None:
@@ -239,3 +286,36 @@ def test_a_round_gets_the_sqlite_write_lock_between_other_writers(settings: Any)
     assert time.monotonic() - started < 2
     assert [o.outcome for o in outcomes] == ["delivered"] * 3
     assert set(OutboxItem.objects.values_list("status", flat=True)) == {"delivered"}
+
+
+def test_a_local_handler_replaces_the_task_only_after_a_commit() -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from flowdesk.core.oncommit import enqueue_after_commit, handle_locally
+    from flowdesk.outbox.tasks import deliver_outbox
+
+    calls: list[str] = []
+
+    class Abort(Exception):
+        pass
+
+    def rolled_back() -> None:
+        with transaction.atomic():
+            enqueue_after_commit(deliver_outbox, coalesce=True)
+            raise Abort
+
+    handle_locally(deliver_outbox, lambda: calls.append("woken"))
+    try:
+        with pytest.raises(Abort):
+            rolled_back()
+        assert calls == []
+        with transaction.atomic():
+            enqueue_after_commit(deliver_outbox, coalesce=True)
+            assert calls == []
+        assert calls == ["woken"]
+        assert DBTaskResult.objects.count() == 0
+    finally:
+        handle_locally(deliver_outbox, None)
+    enqueue_after_commit(deliver_outbox, coalesce=True)
+    assert DBTaskResult.objects.count() == 1
+    assert calls == ["woken"]

@@ -6,8 +6,9 @@ after the other by one thread (``Pace`` sizes it to about a second of that desti
 deliveries). One thread, the dispatcher, does the pool's writes in rounds: each round records
 every attempt finished since the last, gives back what a run did not start, and claims runs for
 the free threads, in one transaction. So a busy worker takes the database's write lock a few
-times per second whatever the number of items, and an idle one only reads. The
-``deliver_outbox`` task wakes the dispatcher, and it polls anyway.
+times per second whatever the number of items, and an idle one only reads. The embedded
+server's commits wake the dispatcher directly (core.oncommit, ``handle_locally``); other
+processes' wake it through the ``deliver_outbox`` task, and it polls anyway.
 
 A slow or dead receiver occupies at most ``OUTBOX_DESTINATION_CONCURRENCY`` threads; after
 ``OUTBOX_BREAKER_FAILURES`` consecutive failures its items wait ``OUTBOX_BREAKER_SECONDS`` (then
@@ -30,6 +31,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from flowdesk.core.clock import utcnow
+from flowdesk.core.oncommit import handle_locally
 from flowdesk.outbox.services import (
     Attempt,
     Claim,
@@ -39,6 +41,7 @@ from flowdesk.outbox.services import (
     drain,
     record_and_claim,
 )
+from flowdesk.outbox.tasks import deliver_outbox
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +154,8 @@ class OutboxRunner:
             thread.start()
             self._threads.append(thread)
         _CURRENT = self
+        # Items this process queues wake this pool directly after commit, without a task row.
+        handle_locally(deliver_outbox, self.wake)
         return self
 
     def stop(self, timeout: float | None = None) -> None:
@@ -160,6 +165,7 @@ class OutboxRunner:
         global _CURRENT
         if _CURRENT is self:
             _CURRENT = None
+            handle_locally(deliver_outbox, None)
         self._stop.set()
         self._wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
