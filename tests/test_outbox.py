@@ -323,14 +323,66 @@ def test_status_shows_backlog_oldest_age_and_expired_leases(desk: Desk) -> None:
     assert s.status == 200, s
     assert s.data["pending"] == 2
     assert s.data["expired_leases"] == 1
+    assert s.data["stuck_leases"] == 0
     assert s.data["in_flight"] == 0
     assert s.data["due"] == 2
     assert s.data["oldest_pending_age_seconds"] >= 0
+    assert s.data["oldest_due_wait_seconds"] >= 0
+    assert s.data["longest_attempt_seconds"] is None
     assert s.data["backlog_by_destination"] == {"127.0.0.1:9": 2}
     assert desk.customer.get("/outbox/status").status == 403
     out = StringIO()
-    call_command("status", stdout=out)
-    assert "2 pending (2 due, 0 in flight), 1 expired lease(s)" in out.getvalue()
+    with pytest.raises(SystemExit) as exited:  # a lease expired: exit status 2
+        call_command("status", stdout=out)
+    assert exited.value.code == 2
+    assert "2 pending (2 due, 0 in flight), 1 expired lease(s), 0 stuck" in out.getvalue()
     out = StringIO()
-    call_command("status", "--json", stdout=out)
+    with pytest.raises(SystemExit):
+        call_command("status", "--json", stdout=out)
     assert json.loads(out.getvalue())["expired_leases"] == 1
+
+
+def test_status_shows_how_late_delivery_is_and_stuck_leases(desk: Desk) -> None:
+    """A due item that waited ten minutes is ten minutes late (the backlog's delay, not its
+    size); a lease its live worker keeps renewing but whose attempt began ten minutes ago is
+    stuck (a hung delivery: no expiry will free it)."""
+    from io import StringIO
+
+    now = utcnow()
+    late = _hook_item("http://127.0.0.1:9/late", "late-1")
+    OutboxItem.objects.filter(pk=late.pk).update(
+        created_at=now - timedelta(minutes=11), next_attempt_at=now - timedelta(minutes=10)
+    )
+    retry_later = _hook_item("http://127.0.0.1:9/later", "later-1")
+    OutboxItem.objects.filter(pk=retry_later.pk).update(  # waiting for its backoff: not late
+        created_at=now - timedelta(hours=2), next_attempt_at=now + timedelta(minutes=30)
+    )
+    hung = _hook_item("http://127.0.0.1:9/hung", "hung-1")
+    OutboxItem.objects.filter(pk=hung.pk).update(
+        lease_owner="live-worker",
+        lease_expires_at=now + timedelta(seconds=20),
+        attempt_started_at=now - timedelta(minutes=10),
+        attempts=1,
+    )
+    s = desk.agent.get("/outbox/status").data
+    assert s["pending"] == 3
+    assert s["due"] == 1
+    assert s["in_flight"] == 1
+    assert s["expired_leases"] == 0
+    assert s["stuck_leases"] == 1
+    assert 2 * 3600 <= s["oldest_pending_age_seconds"] < 2 * 3600 + 60
+    assert 600 <= s["oldest_due_wait_seconds"] < 660
+    assert 600 <= s["longest_attempt_seconds"] < 660
+    out = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("status", stdout=out)
+    assert exited.value.code == 2
+    assert "1 stuck" in out.getvalue()
+    assert "due for: 6" in out.getvalue()
+
+    OutboxItem.objects.filter(pk=hung.pk).update(attempt_started_at=now)
+    OutboxItem.objects.filter(pk=late.pk).update(next_attempt_at=now + timedelta(minutes=1))
+    out = StringIO()
+    call_command("status", stdout=out)  # nothing expired or stuck: exit status 0
+    assert "0 expired lease(s), 0 stuck" in out.getvalue()
+    assert "due for: none" in out.getvalue()

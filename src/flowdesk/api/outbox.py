@@ -12,7 +12,8 @@ from flowdesk.api.schemas import Id, Limit, Offset, OutboxOut, OutboxPage, Reque
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import Conflict, NotFound
 from flowdesk.outbox.models import OutboxItem, OutboxStatus
-from flowdesk.outbox.services import do_retry, outbox_status
+from flowdesk.outbox.services import do_retry
+from flowdesk.outbox.status import outbox_status
 
 router = Router(tags=["outbox"])
 
@@ -70,9 +71,21 @@ class OutboxStatusOut(Schema):
         description="leases whose worker stopped renewing them (it died); any worker takes "
         "them over on its next poll, so a number that stays above 0 means no worker runs"
     )
+    stuck_leases: int = Field(
+        description="leases still renewed by a live worker whose attempt has run longer than "
+        "any delivery may take (a lease plus twice the delivery timeout): a hung delivery"
+    )
     failed: int = Field(description="items given up after their last attempt")
     oldest_pending_age_seconds: float | None = Field(
-        description="age of the oldest pending item, null when there is none"
+        description="age of the oldest pending item (waiting for a retry included), null when "
+        "there is none"
+    )
+    oldest_due_wait_seconds: float | None = Field(
+        description="how long the longest-waiting due item has been due: the delivery delay "
+        "now; one that keeps growing means the workers do not keep up (or none runs)"
+    )
+    longest_attempt_seconds: float | None = Field(
+        description="how long the oldest attempt in flight has run since its claim"
     )
     backlog_by_destination: dict[str, int] = Field(
         description="pending items per destination (webhook host:port, smtp), largest first"
@@ -82,7 +95,7 @@ class OutboxStatusOut(Schema):
 @router.get(
     "/status",
     response={200: OutboxStatusOut, **errors(401, 403)},
-    summary="Is delivery keeping up: backlog, oldest pending item, stuck leases",
+    summary="Is delivery keeping up: backlog, how late it is, expired and stuck leases",
 )
 def status(request: HttpRequest) -> dict[str, Any]:
     require_agent(request)

@@ -1,13 +1,15 @@
-"""Queue, claim and deliver outbox items. Queueing happens inside the caller's transaction and a
-wake-up task is enqueued after it commits (core.oncommit); delivery happens in a worker, never
+"""Queue, claim and deliver outbox items. Queueing happens inside the caller's transaction and
+the workers are woken after it commits (core.oncommit); delivery happens in a worker, never
 inside a request's transaction. Each delivery outcome is an event in the ticket's history.
 
 A claim is a lease stored on the row (owner, expiry, start of the attempt). Claiming locks rows
 with ``FOR UPDATE SKIP LOCKED`` where the database has it (PostgreSQL) and is a conditional UPDATE
 everywhere (SQLite serialises writers with ``BEGIN IMMEDIATE``). The attempt is counted when it is
-claimed, and its outcome, the release of the lease and the history event commit in one
-transaction, so a worker that dies at any instant leaves a lease that expires and is taken over
-by any live worker: at most one extra attempt, never a stuck item.
+claimed (and uncounted when a claim is given back unattempted), and its outcome, the release of
+the lease and the history event commit in one transaction, possibly with other items' outcomes
+and the next claim (``record_and_claim``), so a worker that dies at any instant leaves leases
+that expire and are taken over by any live worker: at most one extra attempt per item, never a
+stuck item.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import F, Q, QuerySet
 
 from flowdesk.core.clock import utcnow
 from flowdesk.core.oncommit import enqueue_after_commit
@@ -121,50 +124,121 @@ def claim_due(
     destination counting ``busy`` (this worker's deliveries in flight), none for the destinations
     in ``exclude`` (an open circuit). Expired leases are claimable like unleased items: this is
     the sweep, run by every worker on every poll, with no cap that could lose work."""
-    if limit <= 0:
+    runs = claim_runs(
+        owner, now, limit, busy=busy, per_destination=per_destination, exclude=exclude, only=only
+    )
+    return [claim for run in runs for claim in run]
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """Leases for up to ``slots`` runs, oldest items first. A run is up to ``run_size`` items of
+    one destination (an int, or a size per destination, 1 for those not named), delivered one
+    after the other by one thread; at most ``per_destination`` runs per destination, counting
+    ``busy`` (this worker's runs in flight); none for the destinations in ``exclude`` (an open
+    circuit). With ``run_size`` 1 a run is one delivery."""
+
+    owner: str
+    now: datetime
+    slots: int
+    run_size: int | Mapping[str, int] = 1
+    busy: Mapping[str, int] | None = None
+    per_destination: int | None = None
+    exclude: Collection[str] = ()
+    only: int | None = None
+
+    def candidates(self) -> QuerySet[OutboxItem]:
+        qs = claimable(self.now)
+        if self.only is not None:
+            qs = qs.filter(pk=self.only)
+        if self.exclude:
+            qs = qs.exclude(destination__in=list(self.exclude))
+        return qs.order_by("next_attempt_at", "id")
+
+    def size_of(self, destination: str) -> int:
+        if isinstance(self.run_size, int):
+            return max(1, self.run_size)
+        return max(1, int(self.run_size.get(destination, 1)))
+
+    def window(self) -> int:
+        sizes = [self.run_size] if isinstance(self.run_size, int) else self.run_size.values()
+        return self.slots * (max([1, *(int(n) for n in sizes)]) * 2 + 2)
+
+
+def claim_runs(
+    owner: str,
+    now: datetime,
+    slots: int,
+    *,
+    run_size: int | Mapping[str, int] = 1,
+    busy: Mapping[str, int] | None = None,
+    per_destination: int | None = None,
+    exclude: Collection[str] = (),
+    only: int | None = None,
+) -> list[list[Claim]]:
+    """Lease due items in one short transaction (see ``ClaimRequest``)."""
+    request = ClaimRequest(owner, now, slots, run_size, busy, per_destination, exclude, only)
+    return record_and_claim([], [], request)[1]
+
+
+def _lease(request: ClaimRequest) -> list[list[Claim]]:
+    """The claim, inside the caller's transaction."""
+    qs = request.candidates()
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True)
+    rows = list(qs.values_list("pk", "destination", "lease_owner")[: request.window()])
+    chosen = _choose(
+        rows, request.slots, request.size_of, dict(request.busy or {}), request.per_destination
+    )
+    if not chosen:
         return []
-    qs = claimable(now)
-    if only is not None:
-        qs = qs.filter(pk=only)
-    if exclude:
-        qs = qs.exclude(destination__in=list(exclude))
-    qs = qs.order_by("next_attempt_at", "id")
-    window = limit * 4
-    # A read first: an idle poll never takes SQLite's write lock.
-    if not qs.values_list("pk", flat=True)[:1]:
-        return []
-    with transaction.atomic():
-        locked = qs
-        if connection.features.has_select_for_update_skip_locked:
-            locked = qs.select_for_update(skip_locked=True)
-        rows = list(locked.values_list("pk", "destination", "lease_owner")[:window])
-        counts = dict(busy or {})
-        chosen: list[int] = []
-        reclaimed: set[int] = set()
-        for pk, destination, previous in rows:
-            if per_destination is not None and counts.get(destination, 0) >= per_destination:
-                continue
-            counts[destination] = counts.get(destination, 0) + 1
-            chosen.append(pk)
-            if previous:
-                reclaimed.add(pk)
-            if len(chosen) >= limit:
+    pks = [pk for run in chosen for pk in run]
+    owner, now = request.owner, request.now
+    # Conditional: only rows still claimable are taken (the guard on SQLite, which has no row
+    # locks; a no-op re-check under PostgreSQL's locks).
+    claimable(now).filter(pk__in=pks).update(
+        lease_owner=owner,
+        lease_expires_at=now + lease_length(),
+        attempt_started_at=now,
+        attempts=F("attempts") + 1,
+    )
+    items = {
+        i.pk: i
+        for i in OutboxItem.objects.filter(pk__in=pks, lease_owner=owner, attempt_started_at=now)
+    }
+    reclaimed = {pk for pk, _, previous in rows if previous}
+    runs = [
+        [Claim(items[pk], owner, now, pk in reclaimed) for pk in run if pk in items]
+        for run in chosen
+    ]
+    return [run for run in runs if run]
+
+
+def _choose(
+    rows: list[tuple[int, str, str]],
+    slots: int,
+    size_of: Callable[[str], int],
+    busy: dict[str, int],
+    per_destination: int | None,
+) -> list[list[int]]:
+    """Group due rows (oldest first) into at most ``slots`` runs of one destination each."""
+    runs: list[list[int]] = []
+    open_run: dict[str, list[int]] = {}
+    for pk, destination, _ in rows:
+        run = open_run.get(destination)
+        if run is not None and len(run) < size_of(destination):
+            run.append(pk)
+            continue
+        if len(runs) >= slots:
+            if all(len(r) >= size_of(d) for d, r in open_run.items()):
                 break
-        if not chosen:
-            return []
-        # Conditional: only rows still claimable are taken (the guard on SQLite, which has no
-        # row locks; a no-op re-check under PostgreSQL's locks).
-        claimable(now).filter(pk__in=chosen).update(
-            lease_owner=owner,
-            lease_expires_at=now + lease_length(),
-            attempt_started_at=now,
-            attempts=F("attempts") + 1,
-        )
-        items = list(
-            OutboxItem.objects.filter(pk__in=chosen, lease_owner=owner, attempt_started_at=now)
-        )
-    items.sort(key=lambda i: chosen.index(i.pk))
-    return [Claim(i, owner, now, i.pk in reclaimed) for i in items]
+            continue
+        if per_destination is not None and busy.get(destination, 0) >= per_destination:
+            continue
+        busy[destination] = busy.get(destination, 0) + 1
+        open_run[destination] = [pk]
+        runs.append(open_run[destination])
+    return runs
 
 
 def do_heartbeat(owner: str, ids: Collection[int], now: datetime) -> int:
@@ -193,6 +267,19 @@ def fault_point(point: str) -> None:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One attempt made and not yet recorded: what ``record`` writes."""
+
+    claim: Claim
+    outcome: str  # delivered, slow, timeout, unreachable, rejected, error
+    ok: bool
+    event: str
+    at: datetime
+    seconds: float
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Outcome:
     outcome: str  # delivered, slow, timeout, unreachable, rejected, error, lease_lost
     ok: bool
@@ -200,10 +287,9 @@ class Outcome:
     recorded: bool
 
 
-def deliver_claimed(claim: Claim) -> Outcome:
-    """Run one leased attempt and record it. The outcome, the lease release and the history
-    event commit together, guarded by the lease: a worker that lost its lease (it hung past the
-    expiry and another took over) records nothing, the newer attempt does."""
+def attempt(claim: Claim) -> Attempt:
+    """Run one leased attempt; nothing is written (``record`` does that, for one attempt or for
+    a run of them)."""
     item = claim.item
     fault_point("before_send")
     started = time.monotonic()
@@ -237,23 +323,129 @@ def deliver_claimed(claim: Claim) -> Outcome:
             kind = EventKind.DELIVERY_ATTEMPT_FAILED
             extra["next_attempt_at"] = item.next_attempt_at.isoformat()
         extra["error"] = item.last_error
-    with transaction.atomic():
-        released = OutboxItem.objects.filter(
-            pk=item.pk, lease_owner=claim.owner, attempt_started_at=claim.started
-        ).update(
-            status=item.status,
-            delivered_at=item.delivered_at,
-            last_error=item.last_error,
-            next_attempt_at=item.next_attempt_at,
-            lease_owner="",
-            lease_expires_at=None,
-        )
-        if released:
-            _record_outcome(item, kind, now, outcome=outcome, **extra)
-    if not released:
-        log.warning("outbox item %s: lease lost during the attempt; not recorded", item.pk)
-        return Outcome("lease_lost", error is None, item, recorded=False)
-    return Outcome(outcome, error is None, item, recorded=True)
+    return Attempt(claim, outcome, error is None, kind, now, elapsed, extra)
+
+
+def record(attempts: Sequence[Attempt], unattempted: Sequence[Claim] = ()) -> list[Outcome]:
+    """Record attempts and give back claims not attempted, in one transaction (see
+    ``record_and_claim``)."""
+    return record_and_claim(attempts, unattempted, None)[0]
+
+
+def record_and_claim(
+    attempts: Sequence[Attempt], unattempted: Sequence[Claim], request: ClaimRequest | None
+) -> tuple[list[Outcome], list[list[Claim]]]:
+    """Record attempts (outcomes in their order), give back the leases of claims not
+    attempted, and claim new runs, in one transaction: a busy worker takes the database's write
+    lock once per round, not once per item.
+
+    Each attempt's outcome, lease release and history event are written together and guarded
+    by its lease: a worker that lost a lease (it hung past the expiry and another took over)
+    records nothing for that item, the newer attempt does. A claim given back unattempted gets
+    its attempt back: it was counted when it was claimed."""
+    claiming = request is not None and request.slots > 0
+    # Nothing to record: a read first, so an idle poll never takes SQLite's write lock.
+    if (
+        not attempts
+        and not unattempted
+        and (request is None or not claiming or not request.candidates().values("pk")[:1])
+    ):
+        return [], []
+    released: dict[int, bool] = {}
+    with write_transaction():
+        # In id order, so that two workers' transactions never wait on each other's rows.
+        for a in sorted(attempts, key=lambda a: a.claim.item.pk):
+            item, claim = a.claim.item, a.claim
+            released[item.pk] = bool(
+                OutboxItem.objects.filter(
+                    pk=item.pk, lease_owner=claim.owner, attempt_started_at=claim.started
+                ).update(
+                    status=item.status,
+                    delivered_at=item.delivered_at,
+                    last_error=item.last_error,
+                    next_attempt_at=item.next_attempt_at,
+                    lease_owner="",
+                    lease_expires_at=None,
+                )
+            )
+            if released[item.pk]:
+                _record_outcome(item, a.event, a.at, outcome=a.outcome, **a.extra)
+        _give_back(unattempted)
+        runs = _lease(request) if request is not None and claiming else []
+    outcomes = []
+    for a in attempts:
+        item = a.claim.item
+        if not released[item.pk]:
+            log.warning("outbox item %s: lease lost during the attempt; not recorded", item.pk)
+            outcomes.append(Outcome("lease_lost", a.ok, item, recorded=False))
+        else:
+            outcomes.append(Outcome(a.outcome, a.ok, item, recorded=True))
+    return outcomes, runs
+
+
+# SQLite's busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... then 100 ms between tries: a round
+# lets it try for this long (its first, short sleeps), then starts it again.
+_LOCK_TRY_MS = 10
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """``transaction.atomic()``, except that on SQLite the write lock is asked for every few ms.
+
+    SQLite's own busy handler backs off to 100 ms sleeps, and a waiter that sleeps loses the
+    lock to every newer writer: under a stream of web requests a worker's round could wait
+    seconds while a dozen requests committed. A round writes once for many items, so it asks
+    often (restarting the busy handler's short first sleeps) and holds the lock briefly."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    # As long as the connection's own timeout (Django's default is 5 s).
+    timeout = float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5))
+    deadline = time.monotonic() + timeout
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA busy_timeout = {_LOCK_TRY_MS}")
+    try:
+        while True:
+            atomic = transaction.atomic()
+            try:
+                atomic.__enter__()  # BEGIN IMMEDIATE
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                continue
+            break
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    with _exit(atomic):
+        yield
+
+
+@contextmanager
+def _exit(atomic: transaction.Atomic) -> Iterator[None]:
+    try:
+        yield
+    except BaseException as exc:
+        atomic.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    atomic.__exit__(None, None, None)
+
+
+def _give_back(claims: Sequence[Claim]) -> None:
+    by_lease: dict[tuple[str, datetime], list[int]] = {}
+    for c in claims:
+        by_lease.setdefault((c.owner, c.started), []).append(c.item.pk)
+    for (owner, started), pks in sorted(by_lease.items()):
+        OutboxItem.objects.filter(
+            pk__in=sorted(pks), lease_owner=owner, attempt_started_at=started
+        ).update(lease_owner="", lease_expires_at=None, attempts=F("attempts") - 1)
+
+
+def deliver_claimed(claim: Claim) -> Outcome:
+    """Run one leased attempt and record it (``attempt`` then ``record``)."""
+    return record([attempt(claim)])[0]
 
 
 def do_attempt_delivery(item_id: int, now: datetime, owner: str = "inline") -> OutboxItem | None:
@@ -265,17 +457,28 @@ def do_attempt_delivery(item_id: int, now: datetime, owner: str = "inline") -> O
     return deliver_claimed(claims[0]).item
 
 
+# Items per run in batch mode: one claim and one record transaction per run.
+DRAIN_RUN = 50
+
+
 def drain(owner: str, *, limit: int | None = None) -> int:
-    """Deliver what is due, one item after another, until nothing is due (batch mode and the
-    immediate task backend). Items that fail are due again after their backoff; with a zero
-    backoff they run again here until they succeed or run out of attempts."""
+    """Deliver what is due, a run of one destination's items after another, until nothing is
+    due (batch mode and the immediate task backend). Items that fail are due again after their
+    backoff; with a zero backoff they run again here until they succeed or run out of
+    attempts."""
     done = 0
     while limit is None or done < limit:
-        claims = claim_due(owner, utcnow(), 1)
-        if not claims:
+        size = DRAIN_RUN if limit is None else min(DRAIN_RUN, limit - done)
+        runs = claim_runs(owner, utcnow(), 1, run_size=size)
+        if not runs:
             break
-        deliver_claimed(claims[0])
-        done += 1
+        made: list[Attempt] = []
+        try:
+            for claim in runs[0]:
+                made.append(attempt(claim))
+        finally:  # a crash leaves only the crashed item's lease to expire
+            record(made, runs[0][len(made) + 1 :])
+        done += len(made)
     return done
 
 
@@ -315,22 +518,3 @@ def do_retry(item: OutboxItem, now: datetime) -> OutboxItem:
         )
         _wake_workers()
     return item
-
-
-def outbox_status(now: datetime) -> dict[str, Any]:
-    """What an operator needs to see whether delivery keeps up: the backlog, the oldest pending
-    item's age, leases in flight and expired ones (their worker died; a live worker takes them
-    over on its next poll), and the backlog per destination."""
-    pending = OutboxItem.objects.filter(status=OutboxStatus.PENDING)
-    oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
-    rows = pending.values("destination").order_by().annotate(n=Count("id")).order_by("-n")[:50]
-    backlog = {str(r["destination"]) or "-": int(r["n"]) for r in rows}
-    return {
-        "pending": pending.count(),
-        "due": claimable(now).count(),
-        "in_flight": pending.filter(lease_expires_at__gte=now).count(),
-        "expired_leases": pending.filter(lease_expires_at__lt=now).count(),
-        "failed": OutboxItem.objects.filter(status=OutboxStatus.FAILED).count(),
-        "oldest_pending_age_seconds": (now - oldest).total_seconds() if oldest else None,
-        "backlog_by_destination": backlog,
-    }

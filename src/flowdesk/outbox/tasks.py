@@ -4,7 +4,8 @@ One task wakes a batch delivery: ``deliver_outbox`` does not name an item; it ha
 unleased item to this process's delivery pool (a running worker), or delivers them in the calling
 thread when there is none (batch mode, the immediate backend). The lease on the outbox row, not
 the task, is what makes each attempt happen once, so a duplicate or lost wake-up is harmless:
-every worker also polls on its own.
+every worker also polls on its own. A process whose pool is running does not enqueue it for
+its own commits: it wakes the pool directly (core.oncommit, ``handle_locally``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import signal
 import threading
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+
+if TYPE_CHECKING:
+    from flowdesk.outbox.runner import OutboxRunner
 
 
 class Command(BaseCommand):
@@ -26,7 +32,7 @@ class Command(BaseCommand):
             "--concurrency",
             type=int,
             default=None,
-            help="outbox deliveries in flight at once in the in-process worker (default: 4)",
+            help="delivery threads of the in-process worker (default: 4)",
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -47,30 +53,37 @@ class Command(BaseCommand):
 
                 _, token = do_create_token(User.objects.get(email=ADMIN_EMAIL), "demo")
                 self.stdout.write(f"demo admin {ADMIN_EMAIL}; API token: {token}")
-        if not opts["no_worker"]:
-            self._start_worker(opts["concurrency"])
+        runner = None if opts["no_worker"] else self._start_worker(opts["concurrency"])
         url = f"http://{opts['host']}:{opts['port']}"
         self.stdout.write(f"flowdesk is serving on {url}  (API docs: {url}/api/docs)")
-        waitress.serve(
-            application, host=opts["host"], port=opts["port"], threads=opts["threads"], _quiet=True
-        )
+        # SIGTERM stops the server like Ctrl-C, so that the worker records what it delivered
+        # (otherwise those items would be sent again when their leases expire).
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            waitress.serve(
+                application,
+                host=opts["host"],
+                port=opts["port"],
+                threads=opts["threads"],
+                _quiet=True,
+            )
+        finally:
+            if runner is not None:
+                runner.stop(timeout=settings.FLOWDESK["WEBHOOK_TIMEOUT_SECONDS"] + 1)
 
-    def _start_worker(self, concurrency: int | None) -> None:
+    def _start_worker(self, concurrency: int | None) -> OutboxRunner:
         """The embedded default: the worker runs in the web process, no other service needed:
-        django-tasks' database worker in one thread, the outbox delivery pool beside it."""
-        from django_tasks_db.management.commands.db_worker import Worker
-
+        the outbox delivery pool, woken directly by the commits of this process, and
+        django-tasks' database worker in one thread beside it (for tasks other processes queue;
+        it polls with a read, so an idle poll never takes SQLite's write lock)."""
         from flowdesk.outbox.runner import OutboxRunner
+        from flowdesk.outbox.taskworker import ReadFirstWorker
 
         runner = OutboxRunner(concurrency=concurrency).start()
-        worker = Worker(
-            queue_names=["default"],
-            interval=1.0,
-            batch=False,
-            backend_name="default",
-            startup_delay=False,
-            max_tasks=None,
-            worker_id=runner.owner[:64],
-            excluded_queue_names=[],
-        )
+        worker = ReadFirstWorker(worker_id=runner.owner[:64], interval=1.0)
         threading.Thread(target=worker.run, name="flowdesk-worker", daemon=True).start()
+        return runner
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -24,7 +24,7 @@ class Command(BaseCommand):
             "--concurrency",
             type=int,
             default=None,
-            help="deliveries in flight at once (default: FLOWDESK_OUTBOX_CONCURRENCY, 4)",
+            help="delivery threads (default: FLOWDESK_OUTBOX_CONCURRENCY, 4)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
