@@ -32,6 +32,7 @@ from django.db import close_old_connections, connections
 
 from flowdesk.core.clock import utcnow
 from flowdesk.core.oncommit import handle_locally
+from flowdesk.outbox import wakeup
 from flowdesk.outbox.services import (
     Attempt,
     Claim,
@@ -142,6 +143,7 @@ class OutboxRunner:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._listener: wakeup.Listener | None = None
         self._threads: list[threading.Thread] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -154,8 +156,11 @@ class OutboxRunner:
             thread.start()
             self._threads.append(thread)
         _CURRENT = self
-        # Items this process queues wake this pool directly after commit, without a task row.
+        # Items this process queues wake this pool directly after commit, without a task row;
+        # on PostgreSQL every process's commits wake it through NOTIFY.
         handle_locally(deliver_outbox, self.wake)
+        if wakeup.by_notification():
+            self._listener = wakeup.Listener(self.wake, self._stop).start()
         return self
 
     def stop(self, timeout: float | None = None) -> None:
@@ -174,6 +179,8 @@ class OutboxRunner:
             self._queue.put(None)
         for thread in self._threads[1:]:
             thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if self._listener is not None:  # it checks the stop event every second
+            self._listener.join(2.0)
 
     def wake(self) -> None:
         self._wake.set()

@@ -30,6 +30,7 @@ from django.db.models import F, Q, QuerySet
 
 from flowdesk.core.clock import utcnow
 from flowdesk.core.oncommit import enqueue_after_commit
+from flowdesk.outbox import wakeup
 from flowdesk.outbox.delivery import DELIVERERS, DeliveryError, destination_of, outcome_of
 from flowdesk.outbox.models import OutboxItem, OutboxStatus
 from flowdesk.tickets.cause import Cause
@@ -82,6 +83,9 @@ def do_enqueue(
 def _wake_workers() -> None:
     from flowdesk.outbox.tasks import deliver_outbox
 
+    if wakeup.by_notification():
+        wakeup.notify()  # PostgreSQL: every worker's pool listens (outbox.wakeup)
+        return
     # One pending wake-up is enough: a worker that runs it claims every due item.
     enqueue_after_commit(deliver_outbox, coalesce=True)
 
