@@ -7,8 +7,9 @@ configs are still pydantic models (one per handler), validated here piece by pie
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,6 +22,9 @@ from .suggest import closest
 from .tree import CompiledRule, CondGroup, CondLeaf, CondNode, Shared
 from .triggers import TRIGGERS, Trigger
 from .types import Event, Snapshot
+
+if TYPE_CHECKING:
+    from .matcher import Matcher
 
 TOP_KEYS = ("version", "templates", "rules")
 RULE_KEYS = ("name", "description", "enabled", "triggers", "conditions", "actions")
@@ -338,13 +342,18 @@ def compile_ruleset(
     source: str = "<input>",
     lines: Mapping[str, int] | None = None,
     consume: bool = False,
+    index: bool = True,
 ) -> CompiledRuleSet:
     """Validate and compile; raises RuleSetError listing every problem found.
 
-    ``consume``: the caller hands ``data`` over. Each rule's raw mapping is dropped from
-    ``data["rules"]`` as soon as it is compiled (the list ends up empty, also on an error), so
-    the parsed input and the compiled set are never both whole in memory (at 50,000 rules each
-    is about as large as the other)."""
+    ``consume``: the caller hands ``data`` over, and ``data["rules"]`` is emptied once every rule
+    is compiled (also on an error), so the parsed input is freed however many references to its
+    list there are. Not rule by rule: the compiled objects would then be allocated in the input's
+    freed memory, which could no longer be given back (at 50,000 rules, the input is 190 MB).
+
+    ``index=False``: the index (``CompiledRuleSet.matcher``, about a third of the compiled set's
+    memory and time) is built on first use or by ``index()``, e.g. once a validated set is
+    stored, or never when it was only validated."""
     check_ruleset_nesting(data, source, lines)  # before anything below recurses into it
     col = Collector(source, lines)
     if not isinstance(data, Mapping):
@@ -384,8 +393,6 @@ def compile_ruleset(
     seen: dict[str, int] = {}
     shared_reads: dict[frozenset[str], frozenset[str]] = {}
     for i, raw in enumerate(raw_rules):
-        if consume:
-            raw_rules[i] = None  # ``raw`` is the last reference: freed with the next rule
         prefix = f"rules[{i}]"
         label = f"rules[{i}]"
         if not isinstance(raw, Mapping):
@@ -438,10 +445,11 @@ def compile_ruleset(
         )
     del compiler, shared_reads  # its caches (a key per distinct item) before the index is built
     if consume:
+        raw = None  # the last rule's reference too
         raw_rules.clear()
     if col.issues:
         raise RuleSetError(col.issues)
-    return CompiledRuleSet(rules, templates, catalog, source)
+    return CompiledRuleSet(rules, templates, catalog, source, index=index)
 
 
 class CompiledRuleSet:
@@ -453,16 +461,34 @@ class CompiledRuleSet:
         templates: dict[str, dict[str, str]],
         catalog: Catalog,
         source: str,
+        *,
+        index: bool = True,
     ) -> None:
-        from .matcher import Matcher
-
         self.rules = rules
         self.templates = templates
         self.catalog = catalog
         self.source = source
         self.names = [r.name for r in rules]
         self.by_name = {r.name: r for r in rules}
-        self.matcher = Matcher(rules)
+        self._matcher: Matcher | None = None
+        self._lock = threading.Lock()
+        if index:
+            self.index()
+
+    @property
+    def matcher(self) -> Matcher:
+        """The index every match goes through (built on first use if compiled without it)."""
+        m = self._matcher
+        return m if m is not None else self.index()
+
+    def index(self) -> Matcher:
+        """Build the index now if it is not built yet (one thread builds it, the others wait)."""
+        with self._lock:
+            if self._matcher is None:
+                from .matcher import Matcher
+
+                self._matcher = Matcher(self.rules)
+            return self._matcher
 
     @property
     def definition(self) -> dict[str, Any]:
