@@ -508,7 +508,10 @@ class CompiledRuleSet:
 
     def match(self, snapshot: Snapshot, event: Event) -> list[str]:
         """Names of all enabled rules whose trigger and conditions hold, in rule order."""
-        return self.matcher.match_event(snapshot, event)
+        m = self._matcher  # (not the property: this is the per-event path)
+        if m is None:
+            m = self.index()
+        return m.match_event(snapshot, event)
 
     def __len__(self) -> int:
         return len(self.rules)
