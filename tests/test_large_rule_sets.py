@@ -206,6 +206,30 @@ def test_an_import_compiles_once_and_stores_no_yaml_it_was_not_sent(desk: Desk) 
     assert RuleSetVersion.objects.get(number=r.data["number"]).source_text == text
 
 
+def test_import_and_restore_answer_from_the_compiled_set_as_from_the_stored_one(
+    desk: Desk,
+) -> None:
+    # The import and restore answers are built from the compiled set (the stored definition is
+    # not read back); a version's page is built from the stored definition: they must agree.
+    definition = _rules(60)
+    definition["templates"] = {"thanks": {"body": "Thanks!"}}
+    definition["rules"][5]["enabled"] = False
+    definition["rules"][7]["triggers"] = [{"type": "priority_changed", "to": "urgent"}]
+    r = desk.admin.post("/rules", {"definition": definition})
+    assert r.status == 201, r
+    answer = {k: v for k, v in r.data.items() if k not in ("warnings", "warning_count")}
+    stored = desk.agent.get(f"/rules/versions/{r.data['number']}").data
+    assert answer == stored
+    assert (answer["enabled_count"], answer["templates"]) == (60, ["thanks"])
+    version = RuleSetVersion.objects.get(number=r.data["number"])
+    assert len(version.definition["rules"]) == 61
+
+    again = desk.admin.post(f"/rules/versions/{r.data['number']}/restore", {})
+    assert again.status == 201, again
+    assert again.data == desk.agent.get(f"/rules/versions/{again.data['number']}").data
+    assert again.data["rules"] == stored["rules"]
+
+
 def test_a_large_older_version_is_not_kept_beside_the_active_one(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from engine_helpers import CATALOG, rule, rules
+from engine_helpers import CATALOG, rule, rules, snapshot
 
 from flowdesk.engine import (
+    Event,
     RuleSetError,
     compile_ruleset,
     dump_ruleset_yaml,
     load_ruleset_yaml,
 )
+from flowdesk.engine.tree import CondGroup, CondLeaf
 
 GOOD = """\
 version: 1
@@ -213,3 +215,85 @@ def test_disabled_rules_compile_but_never_match() -> None:
 
     rs = rules(rule("off", enabled=False), rule("on"))
     assert rs.match(snapshot(), Event("created")) == ["on"]
+
+
+# --- memory: what a compiled set keeps (docs: src/flowdesk/engine/README.md, "Memory") --------
+
+
+def _shared_rules() -> dict:
+    leaf = {"field": "subject", "op": "contains", "value": "Refund"}
+    return {
+        "version": 1,
+        "templates": {"ack": {"body": "hi"}},
+        "rules": [
+            {
+                "name": f"r{i}",
+                "triggers": ["created", {"type": "priority_changed", "to": "urgent"}],
+                "conditions": {
+                    "all": [dict(leaf), {"field": "channel", "op": "in", "value": ["web"]}]
+                },
+                "actions": [
+                    {"type": "add_tags", "tags": ["x"]},
+                    {"type": "reply", "template": "ack"},
+                ],
+            }
+            for i in range(3)
+        ],
+    }
+
+
+def test_equal_conditions_triggers_and_actions_are_one_handler() -> None:
+    rs = compile_ruleset(_shared_rules(), catalog=CATALOG)
+    a, b = rs.rules[0], rs.rules[1]
+    assert isinstance(a.conditions, CondGroup)
+    assert isinstance(b.conditions, CondGroup)
+    leaf_a, leaf_b = a.conditions.children[0], b.conditions.children[0]
+    assert isinstance(leaf_a, CondLeaf)
+    assert isinstance(leaf_b, CondLeaf)
+    assert leaf_a.op is leaf_b.op
+    assert a.triggers[1] is b.triggers[1]
+    assert a.actions[1] is b.actions[1]
+    assert leaf_a.op.config.model_dump() == {"value": "Refund"}  # rebuilt from value (compact)
+    assert not hasattr(leaf_a.op, "__dict__")
+
+
+def test_definitions_are_rebuilt_and_the_stored_one_shares_parts() -> None:
+    data = _shared_rules()
+    rs = compile_ruleset(data, catalog=CATALOG)
+    assert rs.definition == rs.definition
+    assert rs.definition is not rs.definition
+    assert rs.definition["rules"][0]["triggers"][0] is not rs.definition["rules"][1]["triggers"][0]
+    stored = rs.stored_definition()
+    assert stored == rs.definition
+    first, second = stored["rules"][0], stored["rules"][1]
+    assert first["triggers"][1] is second["triggers"][1]
+    assert first["conditions"]["all"][0] is second["conditions"]["all"][0]
+    # nothing the compiled set keeps is an object of the caller's parsed input
+    assert rs.rules[0].name == data["rules"][0]["name"]
+    assert rs.rules[0].name is not data["rules"][0]["name"]
+
+
+def test_consume_empties_the_input_once_compiled() -> None:
+    data = _shared_rules()
+    want = compile_ruleset(_shared_rules(), catalog=CATALOG).definition
+    rs = compile_ruleset(data, catalog=CATALOG, consume=True)
+    assert data["rules"] == []
+    assert rs.definition == want
+    bad = _shared_rules()
+    bad["rules"][1]["triggers"] = ["nope"]
+    with pytest.raises(RuleSetError):
+        compile_ruleset(bad, catalog=CATALOG, consume=True)
+    assert bad["rules"] == []
+
+
+def test_index_false_builds_the_index_on_first_use() -> None:
+    rs = compile_ruleset(_shared_rules(), catalog=CATALOG, index=False)
+    assert rs._matcher is None
+    assert rs.match(snapshot(subject="refund", channel="web"), Event("created")) == [
+        "r0",
+        "r1",
+        "r2",
+    ]
+    built = rs._matcher
+    assert built is not None
+    assert rs.index() is built

@@ -3,20 +3,22 @@
 - ``required_needles``: every text a regex matches contains one of its needles (folded), so the
   automaton may rule the regex out;
 - residual literals walked per surviving term == the literal-by-literal loop (results, errors);
-- not_contains and regexes answered through the needle automaton == rule-by-rule evaluation.
+- not_contains and regexes answered through the needle automaton == rule-by-rule evaluation;
+- needles kept as term numbers instead of masks (large rule sets) == rule-by-rule evaluation.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from unittest import mock
 
 from engine_helpers import CATALOG, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_property import naive_match, odd_snapshot, ruleset
+from test_property import event_and_snapshot, naive_match, odd_snapshot, ruleset
 
-from flowdesk.engine import Event, MessageInfo, compile_ruleset
+from flowdesk.engine import Event, MessageInfo, compile_ruleset, fieldindex
 from flowdesk.engine.prefilter import required_needles
 
 # Texts built from the patterns' own literals (in other cases too), so many of them match.
@@ -129,3 +131,64 @@ def test_straight_line_cache_full_falls_back_to_the_index(monkeypatch: Any) -> N
     assert rs.match(snap, Event("created")) == ["a"]
     assert rs.match(snap, Event("updated")) == ["a", "b"]  # a second candidate set: the index
     assert len(rs.matcher.linear.functions) == 1
+
+
+def _sparse_text_steps(rs: Any) -> int:
+    return sum(1 for step in rs.matcher.steps if step.kind == "text" and step.consts["sparse"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=ruleset(),
+    cases=st.lists(event_and_snapshot(), min_size=1, max_size=3),
+    odd=st.lists(odd_snapshot(), min_size=1, max_size=2),
+)
+def test_needles_kept_as_term_numbers_answer_alike(
+    data: dict[str, Any], cases: list[Any], odd: list[Any]
+) -> None:
+    # Below 8,192 bits every needle keeps a mask; a tiny SPARSE_BITS makes the needles of these
+    # small sets keep their term numbers (up to width / 2 of them), as in a large rule set.
+    with mock.patch.object(fieldindex, "SPARSE_BITS", 2):
+        rs = compile_ruleset(data, catalog=CATALOG)
+    m = rs.matcher
+    for snap, ev in cases:
+        want = naive_match(rs.rules, snap, ev)
+        assert m.index_event(snap, ev) == want
+        assert m.names_of(m.match_terms_general(snap, ev.kind, ev.changes, ev.messages)) == want
+    for snap in odd:
+        ev = Event("created")
+        want = m.names_of(m.match_terms_general(snap, ev.kind, ev.changes, ev.messages))
+        assert m.index_event(snap, ev) == want
+
+
+def test_large_rule_sets_keep_rare_needles_as_term_numbers() -> None:
+    words = [f"w{i}x" for i in range(3000)]
+    rules = [
+        {
+            "name": f"r{i}",
+            "triggers": ["created"],
+            "conditions": {
+                "all": [
+                    {"field": "subject", "op": "contains", "value": words[i % 3000]},
+                    {"field": "subject", "op": "starts_with", "value": words[(i * 7) % 3000]},
+                    {"field": "latest_message.body", "op": "not_contains", "value": "common"},
+                ]
+            },
+            "actions": [{"type": "add_note", "body": "n"}],
+        }
+        for i in range(9000)
+    ]
+    rs = compile_ruleset({"version": 1, "rules": rules}, catalog=CATALOG)
+    assert _sparse_text_steps(rs) == 2
+    steps = {step.consts["name"]: step for step in rs.matcher.steps if step.kind == "text"}
+    subject = list(steps["subject"].consts["iter"].__self__.values())
+    assert all(isinstance(x, fieldindex.Ids) for v in subject for x in v[:2])  # 3 or 6 terms
+    body = list(steps["latest_message.body"].consts["iter"].__self__.values())
+    assert len(body) == 1
+    assert not isinstance(body[0], fieldindex.Ids)  # 9,000 terms: a mask
+    for k in (0, 7, 2999, 1234):
+        subject = f"{words[(k * 7) % 3000]} and {words[k]} {words[k + 1 if k < 2999 else 0]}"
+        for body in ("common words", "rare words", None):
+            snap = snapshot(subject=subject, latest_message__body=body)
+            ev = Event("created")
+            assert rs.match(snap, ev) == naive_match(rs.rules, snap, ev)

@@ -91,10 +91,14 @@ def _compiled(
             _cache[key] = _cache.pop(key)  # most recently used last
     if cached is not None:
         return cached
+    loaded = isinstance(version, tuple)
     if isinstance(version, tuple):
         version = RuleSetVersion.objects.get(number=number)
     catalog = build_catalog(check_names=False)
-    ruleset = compile_ruleset(version.definition, catalog=catalog, source=f"v{version.number}")
+    # A row read here is ours: its definition is emptied once compiled (compile_ruleset's
+    # consume), so it is freed now, not kept beside the compiled set. A caller's row is left.
+    source = f"v{version.number}"
+    ruleset = compile_ruleset(version.definition, catalog=catalog, source=source, consume=loaded)
     head = RuleSetVersion.objects.aggregate(m=Max("number"))["m"]
     return _remember(key, ruleset, newest=version.number == head)
 
@@ -165,8 +169,12 @@ def validate_yaml(text: str, source: str) -> CompiledRuleSet:
     return load_ruleset_yaml(text, catalog=build_catalog(check_names=True), source=source)
 
 
-def validate_definition(data: Any, source: str) -> CompiledRuleSet:
-    return compile_ruleset(data, catalog=build_catalog(check_names=True), source=source)
+def validate_definition(data: Any, source: str, *, consume: bool = False) -> CompiledRuleSet:
+    """Compiled without its index (built by ``_store`` once the set is stored, or on first use).
+    ``consume``: the caller hands ``data`` over, and it is emptied once compiled (see
+    ``compile_ruleset``), so the parsed input is not kept beside the compiled set."""
+    catalog = build_catalog(check_names=True)
+    return compile_ruleset(data, catalog=catalog, source=source, consume=consume, index=False)
 
 
 def _store(
@@ -178,7 +186,10 @@ def _store(
     comment: str,
     restored_from: int | None = None,
 ) -> RuleSetVersion:
-    digest = definition_digest(ruleset.definition)
+    # Rebuilt from the compiled rules (it is not kept beside them), once, with the parts that
+    # rules share as one object each: it is only serialised here.
+    definition = ruleset.stored_definition()
+    digest = definition_digest(definition)
     for _ in range(3):
         try:
             with transaction.atomic():
@@ -186,7 +197,7 @@ def _store(
                 version = RuleSetVersion.objects.create(
                     number=top + 1,
                     digest=digest,
-                    definition=ruleset.definition,
+                    definition=definition,
                     source_text=source_text,
                     source_name=source_name,
                     author=author,
@@ -195,6 +206,13 @@ def _store(
                 )
         except IntegrityError:
             continue  # another admin stored a version at the same moment: take the next number
+        # Tens of megabytes at 50,000 rules: not kept on the instance. It is a deferred field now,
+        # read back from the database if someone asks for it.
+        del version.__dict__["definition"]
+        del definition
+        # The index last: storing a large definition is the import's peak (SQLite's JSON_VALID
+        # check alone takes about 6x the JSON text), and the index is a third of the compiled set.
+        ruleset.index()
         # What validation compiled is what the runtime would compile (names are not checked at
         # run time, which changes no compiled rule): keep it instead of compiling it again. The
         # key is the content's digest, so a rolled-back import leaves only a harmless entry.
@@ -213,10 +231,11 @@ def check_import_yaml(
 
 
 def check_import_definition(
-    data: Any, *, source: str, author: User | None, comment: str = ""
+    data: Any, *, source: str, author: User | None, comment: str = "", consume: bool = False
 ) -> RuleSetVersion:
-    """The YAML source is kept only when an admin sent YAML; export dumps the definition."""
-    ruleset = validate_definition(data, source)
+    """The YAML source is kept only when an admin sent YAML; export dumps the definition.
+    ``consume``: ``data`` is handed over and emptied once compiled (``validate_definition``)."""
+    ruleset = validate_definition(data, source, consume=consume)
     return _store(
         ruleset,
         source_text="",
@@ -236,7 +255,7 @@ def get_version(number: int) -> RuleSetVersion:
 def check_restore_version(number: int, *, author: User | None) -> RuleSetVersion:
     """Restoring never rewrites history: it stores the old definition as the newest version."""
     old = get_version(number)
-    ruleset = validate_definition(old.definition, f"v{number}")
+    ruleset = validate_definition(old.definition, f"v{number}", consume=True)  # ours: see _compiled
     return _store(
         ruleset,
         source_text=old.source_text,

@@ -50,7 +50,7 @@ class FastEvaluator:
         return m.match(state.values, event.kind, state.changes, event.messages, restrict, errors)
 
     def fired(self, index: int) -> None:
-        self.unfired &= ~self.matcher.rule_terms[index]
+        self.unfired &= ~self.matcher.rule_mask(index)
 
 
 def rule_applies(rule: CompiledRule, state: WorkingState, event: Event) -> bool:
@@ -173,7 +173,7 @@ def _probe(
     m = ruleset.matcher
     restrict = -1
     for i in fired:
-        restrict &= ~m.rule_terms[i]
+        restrict &= ~m.rule_mask(i)
     return m.match(state.values, event.kind, state.changes, event.messages, restrict, None)
 
 

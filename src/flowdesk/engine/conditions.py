@@ -10,7 +10,7 @@ compilation) happens in ``__init__``, i.e. once at compile time, never per event
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 import re2
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
@@ -129,6 +129,15 @@ def fold(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
+def folded(value: Any) -> Any:
+    """``fold`` for values kept by compiled rules: text that is already folded is returned as
+    is, not as an equal copy (tens of thousands of e-mails and needles in a large rule set)."""
+    if not isinstance(value, str):
+        return value
+    out = value.casefold()
+    return value if out == value else out
+
+
 def hashable(values: Iterable[Any]) -> bool:
     try:
         for v in values:
@@ -146,7 +155,15 @@ class Operator(Generic[C]):
 
     ``C`` is the type of ``Config``: subclasses say ``Operator[TextValue]`` so ``self.config``
     (and the ``config`` given to ``problems``) are typed without casts.
+
+    Memory: a large rule set has one operator per distinct condition (tens of thousands), so the
+    built-in operators have ``__slots__`` and set ``compact``: they keep ``value`` only, and
+    ``config`` is rebuilt from it on request (a pydantic instance and its field set were ~370
+    bytes per condition). A subclass without ``__slots__`` simply gets a ``__dict__``, and one
+    that leaves ``compact`` False keeps its validated config as it is.
     """
+
+    __slots__ = ("_config", "field", "fname", "folds", "value")
 
     name: ClassVar[str]
     kinds: ClassVar[frozenset[str]]
@@ -155,14 +172,27 @@ class Operator(Generic[C]):
     complement: ClassVar[str | None] = None
     #: the operator compares ``value`` with the field (so values are checked against it)
     checks_value: ClassVar[bool] = True
+    #: ``config`` may be rebuilt from ``value`` when ``Config`` has no other field (``test``
+    #: never reads ``self.config``: it would be rebuilt on every call)
+    compact: ClassVar[bool] = False
 
     def __init__(self, field: FieldSpec, config: C) -> None:
         self.field = field
         self.fname = field.name
-        self.config: C = config
         self.value: Any = getattr(config, "value", None)
+        small = self.compact and set(self.Config.model_fields) <= {"value"}
+        self._config: C | None = None if small else config
         self.folds = field.kind == "text"
         self.prepare()
+
+    @property
+    def config(self) -> C:
+        """The validated config (for a ``compact`` operator, rebuilt from ``value``: equal to
+        the one validated, as ``model_dump`` shows)."""
+        if self._config is not None:
+            return self._config
+        values = {"value": self.value} if "value" in self.Config.model_fields else {}
+        return cast(C, self.Config.model_construct(**values))
 
     def prepare(self) -> None:
         """Precompute per-rule data; called once at compile time."""
@@ -221,13 +251,16 @@ def register(cls: OpT) -> OpT:
 class Is(Operator[AnyValue]):
     """Exact equality (case-insensitive on text fields), so 'Billing' and 'billing' agree."""
 
+    __slots__ = ("date", "key")
+    compact = True
+
     name = "is"
     kinds = SCALAR_KINDS
     Config = AnyValue
     complement = "is_not"
 
     def prepare(self) -> None:
-        self.key = fold(self.value) if self.folds else self.value
+        self.key = folded(self.value) if self.folds else self.value
         self.date = parse_date(self.value) if self.field.kind == "date" else None
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
@@ -258,6 +291,8 @@ class Is(Operator[AnyValue]):
 class IsNot(Is):
     """Negation of ``is``; true when the field is unset, because unset is not that value."""
 
+    __slots__ = ()
+
     name = "is_not"
     complement = "is"
 
@@ -283,13 +318,16 @@ class IsNot(Is):
 class In(Operator[ValueList]):
     """Membership in a list of values; one hash lookup per event thanks to the index."""
 
+    __slots__ = ("keys",)
+    compact = True
+
     name = "in"
     kinds = SCALAR_KINDS - {"date"}
     Config = ValueList
     complement = "not_in"
 
     def prepare(self) -> None:
-        self.keys = frozenset(fold(v) if self.folds else v for v in self.value)
+        self.keys = frozenset(folded(v) if self.folds else v for v in self.value)
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         v = snapshot.get(self.fname)
@@ -315,6 +353,8 @@ class In(Operator[ValueList]):
 class NotIn(In):
     """Negation of ``in``; true when the field is unset."""
 
+    __slots__ = ()
+
     name = "not_in"
     complement = "in"
 
@@ -335,12 +375,14 @@ class NotIn(In):
 
 
 class _TextOp(Operator[C]):
+    __slots__ = ("needle",)
+    compact = True
     kinds = TEXT_KINDS
     Config: ClassVar[type[BaseModel]] = TextValue
     checks_value = False
 
     def prepare(self) -> None:
-        self.needle = self.value.casefold()
+        self.needle = folded(self.value)
 
     def _text(self, snapshot: Mapping[str, Any]) -> str | None:
         v = snapshot.get(self.fname)
@@ -354,6 +396,8 @@ class _TextOp(Operator[C]):
 @register
 class Contains(_TextOp[TextValue]):
     """Case-insensitive substring test (agents type subjects in any case)."""
+
+    __slots__ = ()
 
     name = "contains"
     complement = "not_contains"
@@ -379,6 +423,8 @@ class Contains(_TextOp[TextValue]):
 class NotContains(Contains):
     """Negation of ``contains``; true on an unset field."""
 
+    __slots__ = ()
+
     name = "not_contains"
     complement = "contains"
 
@@ -401,6 +447,8 @@ class NotContains(Contains):
 @register
 class StartsWith(_TextOp[TextValue]):
     """Case-insensitive prefix test, e.g. subjects starting with '[ALERT]'."""
+
+    __slots__ = ()
 
     name = "starts_with"
 
@@ -545,6 +593,8 @@ class Matches(_TextOp[PatternValue]):
     """RE2 regex searched anywhere: linear time in the text whatever the pattern, so no rule and
     no text can hold an update; compiled once so a bad (or unsupported) pattern fails when saved."""
 
+    __slots__ = ("needles", "pattern", "search")
+
     name = "matches"
     Config = PatternValue
 
@@ -590,6 +640,8 @@ _CMP_SYMBOLS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
 
 class _Compare(Operator[OrderedValue]):
+    __slots__ = ("bound", "is_date")
+    compact = True
     kinds = ORDERED_KINDS
     Config = OrderedValue
     #: the index primitive (FieldSink.add_range) this comparison is
@@ -640,6 +692,8 @@ class _Compare(Operator[OrderedValue]):
 class GreaterThan(_Compare):
     """Strictly greater; an unset field is never greater (nor smaller) than anything."""
 
+    __slots__ = ()
+
     name = "greater_than"
     cmp = "gt"
 
@@ -651,6 +705,8 @@ class GreaterThan(_Compare):
 @register
 class GreaterOrEqual(_Compare):
     """Greater or equal; false on an unset field."""
+
+    __slots__ = ()
 
     name = "greater_or_equal"
     cmp = "ge"
@@ -664,6 +720,8 @@ class GreaterOrEqual(_Compare):
 class LessThan(_Compare):
     """Strictly less; false on an unset field (unset is not 'zero')."""
 
+    __slots__ = ()
+
     name = "less_than"
     cmp = "lt"
 
@@ -676,6 +734,8 @@ class LessThan(_Compare):
 class LessOrEqual(_Compare):
     """Less or equal; false on an unset field."""
 
+    __slots__ = ()
+
     name = "less_or_equal"
     cmp = "le"
 
@@ -687,6 +747,9 @@ class LessOrEqual(_Compare):
 @register
 class Present(Operator[NoValue]):
     """The field has a value: not None, not '', not an empty set."""
+
+    __slots__ = ()
+    compact = True
 
     name = "present"
     kinds = ALL_KINDS
@@ -704,6 +767,9 @@ class Present(Operator[NoValue]):
 class Blank(Operator[NoValue]):
     """The field is None, '' or an empty set."""
 
+    __slots__ = ()
+    compact = True
+
     name = "blank"
     kinds = ALL_KINDS
     complement = "present"
@@ -720,6 +786,9 @@ class Blank(Operator[NoValue]):
 class Changed(Operator[NoValue]):
     """The field is in the accumulated change set (event changes plus earlier rules' changes)."""
 
+    __slots__ = ()
+    compact = True
+
     name = "changed"
     kinds = ALL_KINDS
 
@@ -731,6 +800,8 @@ class Changed(Operator[NoValue]):
 
 
 class _ChangedValue(Operator[AnyValue]):
+    __slots__ = ("key",)
+    compact = True
     kinds = SCALAR_KINDS
     Config = AnyValue
     side: ClassVar[int]
@@ -742,7 +813,7 @@ class _ChangedValue(Operator[AnyValue]):
         return super().problems(catalog, field, config)
 
     def prepare(self) -> None:
-        self.key = fold(self.value) if self.folds else self.value
+        self.key = folded(self.value) if self.folds else self.value
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         pair = changes.get(self.fname)
@@ -756,6 +827,8 @@ class _ChangedValue(Operator[AnyValue]):
 class ChangedFrom(_ChangedValue):
     """The field changed in this update and its value before the update was ``value``."""
 
+    __slots__ = ()
+
     name = "changed_from"
     side = 0
 
@@ -764,11 +837,15 @@ class ChangedFrom(_ChangedValue):
 class ChangedTo(_ChangedValue):
     """The field changed in this update and now holds ``value``."""
 
+    __slots__ = ()
+
     name = "changed_to"
     side = 1
 
 
 class _TagsOp(Operator[TagList]):
+    __slots__ = ("tags",)
+    compact = True
     kinds = COLLECTION_KINDS
     Config = TagList
 
@@ -798,6 +875,8 @@ class _TagsOp(Operator[TagList]):
 class HasAny(_TagsOp):
     """At least one of the tags is present."""
 
+    __slots__ = ()
+
     name = "has_any"
     complement = "has_none"
 
@@ -818,6 +897,8 @@ class HasAny(_TagsOp):
 class HasAll(_TagsOp):
     """Every one of the tags is present."""
 
+    __slots__ = ()
+
     name = "has_all"
 
     def test(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
@@ -837,6 +918,8 @@ class HasAll(_TagsOp):
 @register
 class HasNone(_TagsOp):
     """None of the tags is present (true on an empty or unset set)."""
+
+    __slots__ = ()
 
     name = "has_none"
     complement = "has_any"

@@ -64,6 +64,9 @@ class LitTable:
 
     def __init__(self) -> None:
         self.by_key: dict[tuple[Any, ...], Lit] = {}
+        # Equal conditions of different rules are one shared operator (compile.py), so most
+        # leaves are found by the operator's identity without building their key again.
+        self.by_op: dict[tuple[int, bool], Lit] = {}
 
     def _get(
         self, key: tuple[Any, ...], op: Operator[Any] | None, neg: bool, node: CondNode | None
@@ -74,6 +77,12 @@ class LitTable:
         return lit
 
     def leaf(self, leaf: CondLeaf, neg: bool) -> Lit:
+        found = self.by_op.get((id(leaf.op), neg))
+        if found is None:  # (the rules' trees keep their operators, so no id is reused)
+            found = self.by_op[(id(leaf.op), neg)] = self._leaf(leaf, neg)
+        return found
+
+    def _leaf(self, leaf: CondLeaf, neg: bool) -> Lit:
         op: Operator[Any] = leaf.op
         if neg and op.complement is not None:
             op = CONDITION_OPERATORS.get(op.complement)(op.field, op.config)

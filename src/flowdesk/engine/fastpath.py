@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from gmpy2 import xmpz
 
+from .fieldindex import Ids
 from .types import Event
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class _Source:
             "bisect_left": bisect_left,
             "bisect_right": bisect_right,
             "xmpz": xmpz,
+            "Ids": Ids,
         }
         self.lines: list[str] = []
 
@@ -213,22 +215,28 @@ def _step(src: _Source, step: Step, d: int, fallback: str) -> None:
         else:
             src.emit(d + 1, *exact)
     elif step.kind == "text":
-        src.emit(
-            d,
-            f"v = get({src.const(c['name'])})",
-            "if type(v) is str:",
-            f"    hits = {src.const(c['always'])}",
-        )
-        if c["iter"] is not None and c["plain"]:
-            src.emit(d + 1, f"for _, cv in {src.const(c['iter'])}(v.casefold()):", "    hits |= cv")
-        elif c["iter"] is not None:
-            src.emit(
-                d + 1,
-                f"for end, (cv, sv, last) in {src.const(c['iter'])}(v.casefold()):",
-                "    hits |= cv",
-                "    if end == last:",  # the occurrence starts at 0: starts_with holds
-                "        hits |= sv",
+        src.emit(d, f"v = get({src.const(c['name'])})", "if type(v) is str:")
+        add: tuple[str, ...]
+        if c["sparse"]:  # some needles keep term numbers (fieldindex.Bits): an xmpz collects
+            src.emit(d + 1, f"hits = xmpz({src.const(c['always'])})")
+            add = (
+                "if type({v}) is Ids:",
+                "    for i in {v}:",
+                "        hits[i] = 1",
+                "else:",
+                "    hits |= {v}",
             )
+        else:
+            src.emit(d + 1, f"hits = {src.const(c['always'])}")
+            add = ("hits |= {v}",)
+        if c["iter"] is not None and c["plain"]:
+            src.emit(d + 1, f"for _, cv in {src.const(c['iter'])}(v.casefold()):")
+            src.emit(d + 2, *(line.format(v="cv") for line in add))
+        elif c["iter"] is not None:
+            src.emit(d + 1, f"for end, (cv, sv, last) in {src.const(c['iter'])}(v.casefold()):")
+            src.emit(d + 2, *(line.format(v="cv") for line in add))
+            src.emit(d + 2, "if end == last:")  # the occurrence starts at 0: starts_with holds
+            src.emit(d + 3, *(line.format(v="sv") for line in add))
         slots_all = src.const(c["slots_all"])
         src.emit(d + 1, f"unmet = {slots_all} ^ (hits & {slots_all})")
         if c["shifts"]:  # fold the regions of the second, third, ... slot onto the first

@@ -75,8 +75,8 @@ class Linear:
         """The function for the candidate terms ``alive`` (None: too many already)."""
         if len(self.functions) >= MAX_FUNCTIONS:
             return None
-        rule_terms = self.matcher.rule_terms
-        fn = _Writer(self.lits).function([r for r in self.rules if rule_terms[r.index] & alive])
+        mask = self.matcher.rule_mask
+        fn = _Writer(self.lits).function([r for r in self.rules if mask(r.index) & alive])
         self.functions[alive] = fn
         return fn
 

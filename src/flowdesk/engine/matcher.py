@@ -24,7 +24,7 @@ from . import fastpath, linear
 from .conditions import Operator
 from .dnf import Lit, LitTable, rule_terms
 from .fastpath import NamesFn, TermsFn
-from .fieldindex import FieldIndex, plan
+from .fieldindex import FieldIndex, from_ids, plan
 from .linear import Linear
 from .tree import CompiledRule
 from .types import MessageInfo, TriggerContext
@@ -36,7 +36,6 @@ class Matcher:
     def __init__(self, rules: list[CompiledRule]) -> None:
         lits = LitTable()  # literals shared by all rules: each distinct one is evaluated once
         self.term_rule: list[int] = []
-        self.rule_terms: list[int] = [0] * len(rules)
         self.first_term: list[int] = [0] * (len(rules) + 1)
         self.kind_exact: dict[str, int] = {}
         self.kind_checks: dict[str, list[tuple[Any, int]]] = {}
@@ -45,7 +44,7 @@ class Matcher:
         self.msg_exact: dict[tuple[bool, str], int] = {}
         self._checks: dict[tuple[Any, ...], list[Any]] = {}
         fields: dict[str, FieldIndex] = {}
-        residual: dict[int, list[Any]] = {}  # literal id -> [literal, terms, position]
+        residual: dict[int, list[Any]] = {}  # literal id -> [literal, term numbers, position]
         term_res: list[tuple[int, ...]] = []  # per term: positions of its residual literals
         for rule in rules:
             self.first_term[rule.index] = len(self.term_rule)
@@ -67,11 +66,10 @@ class Matcher:
                         and self._field(fields, op).index(lit, bit)
                     ):
                         continue  # decided by the field's index
-                    entry = residual.setdefault(lit.id, [lit, 0, len(residual)])
-                    entry[1] |= bit
+                    entry = residual.setdefault(lit.id, [lit, [], len(residual)])
+                    entry[1].append(len(self.term_rule) - 1)
                     res.append(entry[2])
                 term_res.append(tuple(res))
-            self.rule_terms[rule.index] = rmask
             for trig in rule.triggers:
                 for key in trig.keys():  # noqa: SIM118 (a method, not a dict)
                     self._add_trigger(key, trig, rmask)
@@ -89,7 +87,10 @@ class Matcher:
         self.n_terms = len(self.term_rule)
         self.full = mpz((1 << self.n_terms) - 1)
         self.steps = plan(list(fields.values()), self.full)
-        self.residuals: list[tuple[Lit, Any]] = [(e[0], mpz(e[1])) for e in residual.values()]
+        width = len(self.term_rule)
+        self.residuals: list[tuple[Lit, Any]] = [
+            (e[0], mpz(from_ids(e[1], width))) for e in residual.values()
+        ]
         self.residual_tests = [lit.test for lit, _ in self.residuals]
         self.term_residuals = term_res
         self.residual_all = mpz(0)
@@ -98,7 +99,6 @@ class Matcher:
         # Up to this many surviving terms with residual literals, walking those terms beats
         # one AND per residual literal over the whole term width (see eval_residuals).
         self.sparse_max = int(len(self.residuals) * (0.4 + self.n_terms / 4000))
-        self.rule_terms = [mpz(m) for m in self.rule_terms]
         self._nbytes = (self.n_terms + 7) // 8
         # A rule's terms are adjacent bits; its last one is its "head". collapse() turns "some
         # term of the rule survived" into "its head bit is set", so every surviving rule is one
@@ -331,7 +331,7 @@ class Matcher:
                 for r in self.rules_of(hit):
                     if errors is not None:
                         errors.append((r, f"{lit.describe()}: {type(exc).__name__}: {exc}"))
-                    alive &= ~self.rule_terms[r]
+                    alive &= ~self.rule_mask(r)
                 continue
             if not ok:
                 alive &= ~mask
@@ -339,9 +339,19 @@ class Matcher:
                     return 0
         return alive
 
+    def rule_mask(self, rule_index: int) -> Any:
+        """The terms of one rule: adjacent bits, so computed from ``first_term`` when needed
+        instead of kept (one mask per rule, each as wide as its position, was n²/16 bytes: 200 MB
+        at 50,000 rules)."""
+        lo, hi = self.first_term[rule_index], self.first_term[rule_index + 1]
+        return (_ONE << hi) - (_ONE << lo)
+
     def after(self, rule_index: int) -> int:
         """Terms of rules strictly after ``rule_index``."""
         return -(1 << self.first_term[rule_index + 1])
+
+
+_ONE = mpz(1)
 
 
 def _unsatisfiable(term: frozenset[Lit]) -> bool:
