@@ -297,3 +297,26 @@ def test_index_false_builds_the_index_on_first_use() -> None:
     built = rs._matcher
     assert built is not None
     assert rs.index() is built
+
+
+def _whole_dump(definition: dict) -> str:
+    import yaml
+
+    from flowdesk.engine.yamlio import _DUMPER
+
+    text: str = yaml.dump(
+        definition, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, default_flow_style=False
+    )
+    return text
+
+
+def test_yaml_is_dumped_rule_by_rule_as_the_whole_document_would_be() -> None:
+    rs = load_ruleset_yaml(GOOD, catalog=CATALOG, source="rules.yaml")
+    d = rs.definition
+    d["rules"][0]["description"] = 'multi\nline: "quoted" \u00e9\n  indented'
+    assert dump_ruleset_yaml(d) == _whole_dump(d)
+    assert dump_ruleset_yaml({**d, "rules": []}) == _whole_dump({**d, "rules": []})
+    reordered = {"rules": d["rules"], "version": 1, "templates": {}}
+    assert dump_ruleset_yaml(reordered) == _whole_dump(reordered)
+    again = load_ruleset_yaml(dump_ruleset_yaml(d), catalog=CATALOG, source="x")
+    assert again.definition == d
