@@ -175,9 +175,9 @@ def main() -> None:
     corpus = load_corpus(args.corpus) or generated_corpus(random.Random(args.seed))
     catalog = default_catalog()
     _, events = workload(10, args.events, args.seed, corpus)  # the events only
-    warm, _ = workload(50, 0, args.seed, corpus)
+    warm, warm_events = workload(50, 1, args.seed, corpus)
     warm_rs = compile_ruleset(warm, catalog=catalog, source="warm-up")  # lazy imports, caches
-    explain(warm_rs, *events[0], now=NOW)
+    explain(warm_rs, *warm_events[0], now=NOW)
     checks(warm_rs)
     del warm, warm_rs
     shape = "guarded (load_bench.py's import)" if args.guarded else f"corpus: {corpus.source}"
