@@ -34,6 +34,7 @@ from typing import Any
 
 import holidays
 
+from engine_bench import reference_ms  # the same machine-speed loop as the engine's
 from flowdesk import calendars as fc
 
 ZONE = "Europe/Paris"
@@ -122,18 +123,6 @@ def _span(period: dict[str, str]) -> tuple[int, int]:
         return int(h) * 3600 + int(m) * 60
 
     return secs(period["start"]), secs(period["end"])
-
-
-def reference_ms() -> float:
-    """Milliseconds for a fixed pure-Python loop (best of 3): how fast this shared machine is."""
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        acc = 0
-        for i in range(1_000_000):
-            acc += i & 7
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000
 
 
 def timed(fn: Callable[[], object]) -> float:
