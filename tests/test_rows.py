@@ -160,3 +160,37 @@ def test_the_rule_set_head_carries_the_custom_field_layout_the_cache_is_keyed_by
     assert again is not None
     assert again.ruleset is first.ruleset  # cached: no compile, one statement
     assert len(q.captured_queries) == 1
+
+
+def test_write_answers_built_from_the_rows_written_equal_a_fresh_read(demo_rules: Desk) -> None:
+    """Creates and updates answer from the in-memory rows (no reload): they must say what a
+    later GET reads, rule changes (team, tags, priority) and followers included."""
+    created = demo_rules.agent.post(
+        "/tickets",
+        {
+            "subject": "Refund for a double charge",
+            "body": "I was charged twice, please refund",
+            "channel": "email",
+            "requester_email": demo_rules.customer_email,
+            "tags": ["vip"],
+        },
+    )
+    assert created.status == 201, created
+    ticket = created.data["id"]
+    assert created.data == demo_rules.admin.get(f"/tickets/{ticket}").data
+    patched = demo_rules.admin.patch(
+        f"/tickets/{ticket}",
+        {
+            "version": created.data["version"],
+            "priority": "high",
+            "add_followers": ["alice@desk.test"],
+        },
+    )
+    assert patched.status == 200, patched
+    assert patched.data["followers"] == ["alice@desk.test"]
+    assert patched.data == demo_rules.admin.get(f"/tickets/{ticket}").data
+    replied = demo_rules.admin.post(
+        f"/tickets/{ticket}/messages", {"body": "Refunded", "version": patched.data["version"]}
+    )
+    assert replied.status == 201, replied
+    assert replied.data == demo_rules.admin.get(f"/tickets/{ticket}").data
