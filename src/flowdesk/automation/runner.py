@@ -87,6 +87,8 @@ def run_automation(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> No
     for name in active.fields:
         snapshot.setdefault(name, None)
     result = run_cascade(active.ruleset, snapshot, event, now=w.now, guard=write_guard(w.registry))
+    if event.kind == "timer" and not result.fired and not result.errors:
+        return  # a timer no rule acted on is not an update (nothing is written)
     _store_input(w, active.number, snapshot, event, result)
 
     causes = {f.rule: tuple(f.caused_by) for f in result.fired}

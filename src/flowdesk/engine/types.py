@@ -23,9 +23,11 @@ class MessageInfo:
 class Event:
     """What happened to the ticket: triggers look only at this (plus changes made by rules)."""
 
-    kind: str  # "created" | "updated"
+    kind: str  # "created" | "updated" | "timer"
     changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     messages: tuple[MessageInfo, ...] = ()
+    #: for kind "timer": the purpose of the timer that fired ("rules", "sla", ...)
+    timer: str = ""
 
 
 @dataclass(frozen=True)

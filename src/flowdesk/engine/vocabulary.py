@@ -84,6 +84,28 @@ CHANNELS = values(Channel)
 AUTHOR_KINDS = values(AuthorKind)
 TIERS = values(Tier)
 
+
+class SlaMetric(StrEnum):
+    """The SLA clocks a policy can set targets for (docs/sla.md, "SLA policies")."""
+
+    FIRST_REPLY = "first_reply"
+    NEXT_REPLY = "next_reply"
+    PERIODIC_UPDATE = "periodic_update"
+    RESOLUTION = "resolution"
+
+
+class SlaState(StrEnum):
+    """A clock's state as rules see it (``sla.<metric>.state``)."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+
+
+SLA_METRICS = tuple(m.value for m in SlaMetric)
+SLA_STATES = tuple(m.value for m in SlaState)
+
 #: Statuses in which a ticket counts as solved (``solved_at`` is set).
 SOLVED_STATUSES = frozenset({Status.SOLVED.value, Status.CLOSED.value})
 
@@ -109,7 +131,31 @@ BASE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("latest_message.body", "text"),
     FieldSpec("latest_message.author_kind", "enum", AUTHOR_KINDS),
     FieldSpec("latest_message.public", "bool"),
+    # Instants (aware UTC datetimes in the engine snapshot, ISO strings in its JSON form): what
+    # time rules measure from. Derived: never reported as changes.
+    FieldSpec("created_at", "date"),
+    FieldSpec("updated_at", "date"),
+    FieldSpec("status_changed_at", "date"),
+    FieldSpec("solved_at", "date"),
+    FieldSpec("last_customer_message_at", "date"),
+    FieldSpec("last_agent_message_at", "date"),
+    # The business-hours calendar that applies to the ticket (its team's, else the default).
+    FieldSpec("calendar", "text"),
+    # The SLA policy that applies, and each clock's due instant and state (None: no clock).
+    FieldSpec("sla.policy", "text"),
+    *(
+        spec
+        for m in SLA_METRICS
+        for spec in (
+            FieldSpec(f"sla.{m}.due_at", "date"),
+            FieldSpec(f"sla.{m}.state", "enum", SLA_STATES),
+        )
+    ),
 )
+
+#: Snapshot keys holding instants (datetimes): the snapshot's JSON form turns them into ISO
+#: strings and back.
+INSTANT_KEYS = frozenset(f.name for f in BASE_FIELDS if f.kind == "date")
 
 #: Default organization attributes (an installation's catalog adds what its data holds).
 ORGANIZATION_FIELDS: tuple[FieldSpec, ...] = (FieldSpec("tier", "enum", TIERS),)

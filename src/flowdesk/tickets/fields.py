@@ -15,7 +15,7 @@ engine kind; its checks are the engine's ``value_problem``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -92,6 +92,8 @@ class ReadState:
     now: datetime
     followers: frozenset[str]
     latest: Message | None
+    #: values other packages compute for this read (calendar, sla.*): see tickets.hooks
+    derived: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,26 @@ def _latest(attr: str) -> Callable[[Ticket, ReadState], Any]:
     return read
 
 
+def _column(attr: str) -> Callable[[Ticket, ReadState], Any]:
+    def read(ticket: Ticket, state: ReadState) -> Any:
+        return getattr(ticket, attr)
+
+    return read
+
+
+def _is_provided(key: str) -> bool:
+    return key == "calendar" or key.startswith("sla.")
+
+
+def _provided(key: str) -> Callable[[Ticket, ReadState], Any]:
+    """A value another package computes (the calendar, SLA clocks), from ``ReadState.derived``."""
+
+    def read(ticket: Ticket, state: ReadState) -> Any:
+        return state.derived.get(key)
+
+    return read
+
+
 def _org_name(ticket: Ticket) -> Any:
     org = ticket.organization
     return org.name if org else None
@@ -363,6 +385,18 @@ def _base_bindings() -> dict[str, Binding]:
         Derived(s["latest_message.body"], _latest("body_text")),
         Derived(s["latest_message.author_kind"], _latest("author_kind")),
         Derived(s["latest_message.public"], _latest("public")),
+        *(
+            Derived(s[key], _column(key))
+            for key in (
+                "created_at",
+                "updated_at",
+                "status_changed_at",
+                "solved_at",
+                "last_customer_message_at",
+                "last_agent_message_at",
+            )
+        ),
+        *(Derived(spec, _provided(spec.name)) for spec in BASE_FIELDS if _is_provided(spec.name)),
     ]
     bindings = {b.key: b for b in out}
     missing = set(_SPECS) ^ set(bindings)

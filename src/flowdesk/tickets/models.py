@@ -81,6 +81,10 @@ class Ticket(models.Model):
     created_at = models.DateTimeField(default=utcnow, db_index=True)
     updated_at = models.DateTimeField(default=utcnow, db_index=True)
     solved_at = models.DateTimeField(null=True, blank=True)
+    # What time rules and SLA clocks measure from (set by the ticket services).
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_message_at = models.DateTimeField(null=True, blank=True)
     # Optimistic concurrency: every update bumps it; an update based on an older one is refused.
     version = models.PositiveIntegerField(default=1)
 

@@ -56,6 +56,7 @@ __all__ = [
     "check_update_ticket",
     "do_add_message",
     "do_create_ticket",
+    "do_timer_update",
     "do_update_ticket",
     "write_guard",
 ]
@@ -119,6 +120,12 @@ class TicketWrite:
         self._latest: Message | None = None
         self._latest_loaded = new
         self.stored_tags: frozenset[str] = frozenset() if new else frozenset(ticket.tags)
+        #: snapshot values other packages compute for this write (calendar, sla.*): the
+        #: ``prepare`` hooks fill it (tickets.hooks)
+        self.derived: dict[str, Any] = {}
+        #: a field changed in this update (a timer update that only records events, such as
+        #: an SLA breach, leaves ``updated_at`` as it was)
+        self.fields_changed = new
 
     @property
     def followers(self) -> frozenset[str]:
@@ -141,7 +148,7 @@ class TicketWrite:
         return self.update
 
     def read_state(self) -> ReadState:
-        return ReadState(self.now, self.followers, self.latest)
+        return ReadState(self.now, self.followers, self.latest, self.derived)
 
     def snapshot(self) -> dict[str, Any]:
         return snap.build_snapshot(self.ticket, self.read_state())
@@ -261,7 +268,10 @@ def apply_change_set(
         new = binding.read(ticket, w.read_state())
         if new != old:
             changed[key] = (old, new)
+            if key == "status":
+                ticket.status_changed_at = w.now
     if changed:
+        w.fields_changed = True
         w.update_row()
         w.log.field_changes(changed, cause)
     return changed
@@ -304,6 +314,10 @@ def do_add_message(
     )
     rows.insert(message)
     w.ticket.message_count += 1
+    if msg.public and author_kind == AuthorKind.CUSTOMER:
+        w.ticket.last_customer_message_at = w.now
+    elif msg.public and author_kind == AuthorKind.AGENT:
+        w.ticket.last_agent_message_at = w.now
     w._latest, w._latest_loaded = message, True
     w.messages.append(MessageInfo(author_kind, msg.public))
     w.log.add(
@@ -327,6 +341,9 @@ _TICKET_FIELDS = [
     "message_count",
     "updated_at",
     "solved_at",
+    "status_changed_at",
+    "last_customer_message_at",
+    "last_agent_message_at",
     "version",
 ]
 
@@ -339,7 +356,8 @@ def _finish(w: TicketWrite) -> None:
         ticket.solved_at = ticket.solved_at or w.now
     else:
         ticket.solved_at = None
-    ticket.updated_at = w.now
+    if w.fields_changed or w.messages:
+        ticket.updated_at = w.now
     rows.update_fields(ticket, _TICKET_FIELDS)
     wanted = frozenset(ticket.tags)
     if w.stored_tags - wanted:
@@ -396,6 +414,7 @@ def do_create_ticket(
             organization=requester.organization,
             created_at=now,
             updated_at=now,
+            status_changed_at=now,
         )
         rows.insert(ticket)
         w = TicketWrite(ticket, cause, now, new=True)
@@ -517,6 +536,22 @@ def do_update_ticket(
         _finish(w)
         ticket.follower_emails = w.followers
         return ticket
+
+
+def do_timer_update(ticket_id: int, *, purpose: str, now: datetime) -> bool:
+    """A timer of ``purpose`` came due: an update with no change of its own, caused by the
+    timer, that runs every update hook (SLA clocks, the time rules, the timers' own moves).
+    It is recorded only if a hook recorded something (a breach, a rule that fired); otherwise
+    nothing is written and the ticket's version stays. Returns whether it was recorded."""
+    with transaction.atomic():
+        ticket = _lock(ticket_id)
+        w = TicketWrite(ticket, Cause.timer(purpose), now, new=False)
+        run_update_hooks(w, Event("timer", timer=purpose), w.snapshot())
+        if not w.touched:
+            return False
+        ticket.version += 1
+        _finish(w)
+        return True
 
 
 def _author_kind(cause: Cause) -> str:

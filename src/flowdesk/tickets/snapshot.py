@@ -10,11 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flowdesk.engine.vocabulary import INSTANT_KEYS
 from flowdesk.tickets.fields import BASE, DERIVED_KEYS, SET_KEYS, ReadState
+from flowdesk.tickets.hooks import provided_values
 from flowdesk.tickets.models import Message, Ticket
 
 __all__ = [
     "DERIVED_KEYS",
+    "INSTANT_KEYS",
     "SET_KEYS",
     "build_snapshot",
     "diff",
@@ -38,14 +41,23 @@ def build_snapshot(ticket: Ticket, state: ReadState) -> dict[str, Any]:
 
 
 def load_snapshot(ticket: Ticket, now: datetime) -> dict[str, Any]:
-    """A stored ticket's snapshot, reading its followers and latest message (outside a write)."""
+    """A stored ticket's snapshot, reading its followers and latest message (outside a write),
+    with the values other packages provide (calendar, SLA clocks: tickets.hooks)."""
     latest = Message.objects.filter(ticket=ticket).order_by("-id").first()
     followers = frozenset(ticket.followers.values_list("email", flat=True))
-    return build_snapshot(ticket, ReadState(now, followers, latest))
+    return build_snapshot(ticket, ReadState(now, followers, latest, provided_values(ticket, now)))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def to_json(snapshot: dict[str, Any]) -> dict[str, Any]:
-    return {k: sorted(v) if isinstance(v, frozenset | set) else v for k, v in snapshot.items()}
+    return {k: _json_value(v) for k, v in snapshot.items()}
 
 
 def from_json(data: dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +65,9 @@ def from_json(data: dict[str, Any]) -> dict[str, Any]:
     for key in SET_KEYS:
         if snap.get(key) is not None:
             snap[key] = frozenset(snap[key])
+    for key in INSTANT_KEYS:
+        if isinstance(snap.get(key), str):
+            snap[key] = datetime.fromisoformat(snap[key])
     return snap
 
 
