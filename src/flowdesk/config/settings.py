@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "flowdesk.tickets",
     "flowdesk.automation",
     "flowdesk.outbox",
+    "flowdesk.sla",
+    "flowdesk.timers",
     "flowdesk.demo",
 ]
 
