@@ -184,6 +184,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(_API_MAX_BYTES, _RULES_MAX_BYTES)
 
 FLOWDESK = {
     # Outbox delivery: attempts before an item is marked failed, and the backoff base in seconds.
+    # Timers (docs/sla.md, "Timers"): how long a worker's claim on due timers lasts, how often an
+    # idle worker looks for due timers, how many it fires per transaction, and when a firing
+    # that raised is tried again.
+    "TIMER_LEASE_SECONDS": float(os.environ.get("FLOWDESK_TIMER_LEASE_SECONDS", "30")),
+    "TIMER_POLL_SECONDS": float(os.environ.get("FLOWDESK_TIMER_POLL_SECONDS", "0.25")),
+    "TIMER_BATCH": int(os.environ.get("FLOWDESK_TIMER_BATCH", "50")),
+    "TIMER_RETRY_SECONDS": float(os.environ.get("FLOWDESK_TIMER_RETRY_SECONDS", "30")),
     "OUTBOX_MAX_ATTEMPTS": int(os.environ.get("FLOWDESK_OUTBOX_MAX_ATTEMPTS", "5")),
     "OUTBOX_BACKOFF_SECONDS": float(os.environ.get("FLOWDESK_OUTBOX_BACKOFF_SECONDS", "30")),
     "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("FLOWDESK_WEBHOOK_TIMEOUT", "10")),

@@ -18,18 +18,18 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 
 from flowdesk.core.clock import utcnow
 from flowdesk.core.oncommit import enqueue_after_commit
+from flowdesk.core.writes import write_transaction
 from flowdesk.outbox import wakeup
 from flowdesk.outbox.delivery import DELIVERERS, DeliveryError, destination_of, outcome_of
 from flowdesk.outbox.models import OutboxItem, OutboxStatus
@@ -389,54 +389,6 @@ def record_and_claim(
 
 # SQLite's busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... then 100 ms between tries: a round
 # lets it try for this long (its first, short sleeps), then starts it again.
-_LOCK_TRY_MS = 10
-
-
-@contextmanager
-def write_transaction() -> Iterator[None]:
-    """``transaction.atomic()``, except that on SQLite the write lock is asked for every few ms.
-
-    SQLite's own busy handler backs off to 100 ms sleeps, and a waiter that sleeps loses the
-    lock to every newer writer: under a stream of web requests a worker's round could wait
-    seconds while a dozen requests committed. A round writes once for many items, so it asks
-    often (restarting the busy handler's short first sleeps) and holds the lock briefly."""
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        with transaction.atomic():
-            yield
-        return
-    # As long as the connection's own timeout (Django's default is 5 s).
-    timeout = float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5))
-    deadline = time.monotonic() + timeout
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        cursor.execute(f"PRAGMA busy_timeout = {_LOCK_TRY_MS}")
-    try:
-        while True:
-            atomic = transaction.atomic()
-            try:
-                atomic.__enter__()  # BEGIN IMMEDIATE
-            except OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                continue
-            break
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-    with _exit(atomic):
-        yield
-
-
-@contextmanager
-def _exit(atomic: transaction.Atomic) -> Iterator[None]:
-    try:
-        yield
-    except BaseException as exc:
-        atomic.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    atomic.__exit__(None, None, None)
-
-
 def _give_back(claims: Sequence[Claim]) -> None:
     by_lease: dict[tuple[str, datetime], list[int]] = {}
     for c in claims:

@@ -29,7 +29,7 @@ from flowdesk.engine import Event, MessageInfo
 from flowdesk.engine.actions import Guard
 from flowdesk.engine.vocabulary import CHANNELS, SOLVED_STATUSES
 from flowdesk.tickets import snapshot as snap
-from flowdesk.tickets.cause import Cause
+from flowdesk.tickets.cause import Cause, CauseKind
 from flowdesk.tickets.delivery import deliver_message
 from flowdesk.tickets.events import EventLog, new_update
 from flowdesk.tickets.fields import Binding, ReadState, Registry, Resolved
@@ -111,6 +111,7 @@ class TicketWrite:
         self.ticket = ticket
         self.cause = cause
         self.now = now
+        self.new = new
         self.registry = Registry()
         self.update: TicketUpdate = new_update(ticket.pk, cause, now)
         self._update_saved = False
@@ -126,6 +127,8 @@ class TicketWrite:
         #: a field changed in this update (a timer update that only records events, such as
         #: an SLA breach, leaves ``updated_at`` as it was)
         self.fields_changed = new
+        #: what an update hook keeps for a later phase of the same update (tickets.hooks)
+        self.hook_state: dict[str, Any] = {}
 
     @property
     def followers(self) -> frozenset[str]:
@@ -538,14 +541,18 @@ def do_update_ticket(
         return ticket
 
 
-def do_timer_update(ticket_id: int, *, purpose: str, now: datetime) -> bool:
+def do_timer_update(
+    ticket_id: int, *, purpose: str, now: datetime, late_seconds: float = 0.0
+) -> bool:
     """A timer of ``purpose`` came due: an update with no change of its own, caused by the
     timer, that runs every update hook (SLA clocks, the time rules, the timers' own moves).
     It is recorded only if a hook recorded something (a breach, a rule that fired); otherwise
-    nothing is written and the ticket's version stays. Returns whether it was recorded."""
+    nothing is written and the ticket's version stays. Returns whether it was recorded.
+    A timer that fired a second or more after it was due says so in its cause's detail."""
+    detail = purpose if late_seconds < 1 else f"{purpose} (fired {late_seconds:.0f} s late)"
     with transaction.atomic():
         ticket = _lock(ticket_id)
-        w = TicketWrite(ticket, Cause.timer(purpose), now, new=False)
+        w = TicketWrite(ticket, Cause(CauseKind.TIMER, detail=detail), now, new=False)
         run_update_hooks(w, Event("timer", timer=purpose), w.snapshot())
         if not w.touched:
             return False

@@ -23,6 +23,11 @@ class Timer(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     fired_count = models.PositiveIntegerField(default=0)
     last_fired_at = models.DateTimeField(null=True, blank=True)
+    # How late the last firing was (seconds after due_at): a timer that came due while no
+    # worker ran fires at start-up, marked late.
+    last_late_seconds = models.FloatField(null=True, blank=True)
+    # A firing that raised is retried later; the error is kept here.
+    last_error = models.TextField(blank=True)
     updated_at = models.DateTimeField(default=utcnow)
 
     class Meta:
@@ -33,3 +38,19 @@ class Timer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} timer of ticket {self.ticket_id} due {self.due_at}"
+
+
+class WorkerBeat(models.Model):
+    """A running worker's heartbeat: what ``flowdesk status`` and ``GET /api/timers/status``
+    show about worker health (a beat older than a few intervals: the worker is gone)."""
+
+    owner = models.CharField(max_length=100, unique=True)
+    host = models.CharField(max_length=100, blank=True)
+    pid = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=utcnow)
+    beat_at = models.DateTimeField(default=utcnow, db_index=True)
+    timers_fired = models.PositiveBigIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.owner

@@ -6,10 +6,19 @@ new due instant (None: nothing to wait for), and read what they keep with it via
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from flowdesk.tickets.services import TicketWrite
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+
+from flowdesk.core.clock import utcnow
+from flowdesk.core.writes import write_transaction
+from flowdesk.tickets.models import Ticket
+from flowdesk.tickets.services import TicketWrite, do_timer_update
 from flowdesk.timers.models import Timer
 
 
@@ -43,3 +52,165 @@ def schedule(
         return
     row.due_at, row.state, row.updated_at = due_at, new_state, w.now
     row.save(update_fields=["due_at", "state", "updated_at"])
+
+
+# --- workers: claiming and firing ---------------------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TimerClaim:
+    id: int
+    ticket_id: int
+    purpose: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Firing:
+    claim: TimerClaim
+    fired: bool  # False: skipped (moved or locked meanwhile) or failed
+    recorded: bool  # the firing wrote an update (a rule fired, a breach was recorded ...)
+    late_seconds: float
+    error: str = ""
+
+
+def lease_length() -> timedelta:
+    return timedelta(seconds=float(settings.FLOWDESK["TIMER_LEASE_SECONDS"]))
+
+
+def claimable(now: datetime) -> QuerySet[Timer]:
+    """Due and not leased, or leased by a worker whose lease ran out (it died mid-batch)."""
+    return Timer.objects.filter(due_at__lte=now).filter(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    )
+
+
+def claim_due(owner: str, now: datetime, limit: int) -> list[TimerClaim]:
+    """Lease up to ``limit`` due timers, the most overdue first, in one short transaction:
+    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers claim disjoint timers; on SQLite the
+    conditional UPDATE under its single write lock is the guard."""
+    with write_transaction():
+        qs = claimable(now).order_by("due_at", "id")
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        pks = list(qs.values_list("pk", flat=True)[:limit])
+        if not pks:
+            return []
+        claimable(now).filter(pk__in=pks).update(
+            lease_owner=owner, lease_expires_at=now + lease_length()
+        )
+        rows = Timer.objects.filter(pk__in=pks, lease_owner=owner, lease_expires_at__gt=now)
+        claims = [
+            TimerClaim(pk, ticket_id, purpose, due_at)
+            for pk, ticket_id, purpose, due_at in rows.values_list(
+                "pk", "ticket_id", "purpose", "due_at"
+            )
+            if due_at is not None
+        ]
+    claims.sort(key=lambda c: (c.due_at, c.id))
+    return claims
+
+
+def fire_claimed(owner: str, claims: list[TimerClaim]) -> list[Firing]:
+    """Fire claimed timers in one transaction, each in a savepoint of its own.
+
+    Exactly once: a firing, the move of its timer (by the hooks of the purpose's owner, or
+    cleared here when nobody moved it) and the release of the lease commit together, so a worker
+    killed before the commit leaves the timer due (another worker fires it when the lease runs
+    out) and one killed after leaves it moved. The ticket is locked before its timer (the order
+    every update takes), skipping a ticket an update holds right now (retried at once, next
+    round)."""
+    out: list[Firing] = []
+    with write_transaction():
+        for claim in claims:
+            out.append(_fire_one(owner, claim))
+    return out
+
+
+def _fire_one(owner: str, claim: TimerClaim) -> Firing:
+    now = utcnow()
+    try:
+        with transaction.atomic():
+            tickets = Ticket.objects.filter(pk=claim.ticket_id)
+            if connection.features.has_select_for_update_skip_locked:
+                tickets = tickets.select_for_update(skip_locked=True, of=("self",))
+            if not tickets.values_list("pk", flat=True).first():
+                _release(owner, claim)
+                return Firing(claim, False, False, 0.0)
+            row = Timer.objects.filter(pk=claim.id, lease_owner=owner).first()
+            if row is None or row.due_at is None or row.due_at > now:
+                _release(owner, claim)  # moved by an update since the claim: not due any more
+                return Firing(claim, False, False, 0.0)
+            late = max(0.0, (now - row.due_at).total_seconds())
+            due = row.due_at
+            recorded = do_timer_update(
+                claim.ticket_id, purpose=claim.purpose, now=now, late_seconds=late
+            )
+            _settle(row.pk, due, now, late)
+            return Firing(claim, True, recorded, late)
+    except Exception as exc:  # one broken firing must not stop the others
+        log.exception("timer %s (%s) of ticket %s failed", claim.id, claim.purpose, claim.ticket_id)
+        message = f"{type(exc).__name__}: {exc}"[:2000]
+        Timer.objects.filter(pk=claim.id, lease_owner=owner).update(
+            lease_owner="",
+            lease_expires_at=None,
+            due_at=now + timedelta(seconds=float(settings.FLOWDESK["TIMER_RETRY_SECONDS"])),
+            last_error=message,
+        )
+        return Firing(claim, False, False, 0.0, message)
+
+
+def _settle(pk: int, due: datetime, now: datetime, late: float) -> None:
+    """After a firing: a timer its owner did not move has fired and waits for nothing now."""
+    row = Timer.objects.filter(pk=pk).first()
+    if row is None:
+        return  # its owner deleted it: nothing left to wait for
+    if row.due_at == due:
+        if not row.state:
+            row.delete()
+            return
+        row.due_at = None
+    row.lease_owner, row.lease_expires_at = "", None
+    row.fired_count += 1
+    row.last_fired_at, row.last_late_seconds, row.last_error = now, late, ""
+    row.save(
+        update_fields=[
+            "due_at",
+            "lease_owner",
+            "lease_expires_at",
+            "fired_count",
+            "last_fired_at",
+            "last_late_seconds",
+            "last_error",
+        ]
+    )
+
+
+def _release(owner: str, claim: TimerClaim) -> None:
+    Timer.objects.filter(pk=claim.id, lease_owner=owner).update(
+        lease_owner="", lease_expires_at=None
+    )
+
+
+def fire_due(owner: str, *, limit: int | None = None, batch: int = 100) -> list[Firing]:
+    """Fire everything due now (batch mode, tests): claim and fire until nothing is due."""
+    done: list[Firing] = []
+    while limit is None or len(done) < limit:
+        size = batch if limit is None else min(batch, limit - len(done))
+        claims = claim_due(owner, utcnow(), size)
+        if not claims:
+            break
+        done += fire_claimed(owner, claims)
+    return done
+
+
+def next_due_at() -> datetime | None:
+    """The earliest due instant of any timer (index on due_at: one index probe)."""
+    return (
+        Timer.objects.filter(due_at__isnull=False)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )

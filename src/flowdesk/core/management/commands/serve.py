@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 if TYPE_CHECKING:
     from flowdesk.outbox.runner import OutboxRunner
+    from flowdesk.timers.runner import TimerRunner
 
 
 class Command(BaseCommand):
@@ -53,7 +54,9 @@ class Command(BaseCommand):
 
                 _, token = do_create_token(User.objects.get(email=ADMIN_EMAIL), "demo")
                 self.stdout.write(f"demo admin {ADMIN_EMAIL}; API token: {token}")
-        runner = None if opts["no_worker"] else self._start_worker(opts["concurrency"])
+        runner, timers = (
+            (None, None) if opts["no_worker"] else self._start_worker(opts["concurrency"])
+        )
         url = f"http://{opts['host']}:{opts['port']}"
         self.stdout.write(f"flowdesk is serving on {url}  (API docs: {url}/api/docs)")
         # SIGTERM stops the server like Ctrl-C, so that the worker records what it delivered
@@ -68,21 +71,25 @@ class Command(BaseCommand):
                 _quiet=True,
             )
         finally:
+            if timers is not None:
+                timers.stop()
             if runner is not None:
                 runner.stop(timeout=settings.FLOWDESK["WEBHOOK_TIMEOUT_SECONDS"] + 1)
 
-    def _start_worker(self, concurrency: int | None) -> OutboxRunner:
+    def _start_worker(self, concurrency: int | None) -> tuple[OutboxRunner, TimerRunner]:
         """The embedded default: the worker runs in the web process, no other service needed:
         the outbox delivery pool, woken directly by the commits of this process, and
         django-tasks' database worker in one thread beside it (for tasks other processes queue;
-        it polls with a read, so an idle poll never takes SQLite's write lock)."""
+        it polls with a read, so an idle poll never takes SQLite's write lock), and the timer
+        loop (time rules, SLA clocks), which fires what came due while nothing ran first."""
         from flowdesk.outbox.runner import OutboxRunner
         from flowdesk.outbox.taskworker import ReadFirstWorker
+        from flowdesk.timers.runner import TimerRunner
 
         runner = OutboxRunner(concurrency=concurrency).start()
         worker = ReadFirstWorker(worker_id=runner.owner[:64], interval=1.0)
         threading.Thread(target=worker.run, name="flowdesk-worker", daemon=True).start()
-        return runner
+        return runner, TimerRunner(runner.owner).start()
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -14,8 +14,10 @@ def _seconds(value: float | None) -> str:
 class Command(BaseCommand):
     help = (
         "Is the outbox keeping up: backlog, the oldest pending item's age, how long the "
-        "longest-waiting due item has been due, deliveries in flight, expired and stuck leases. "
-        "Exit status 2 when a lease has expired or is stuck."
+        "longest-waiting due item has been due, deliveries in flight, expired and stuck leases; "
+        "are timers firing on time, and which workers are alive (last heartbeat). "
+        "Exit status 2 when a lease has expired or is stuck, or timers are due and no worker "
+        "is alive."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,10 +26,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from flowdesk.core.clock import utcnow
         from flowdesk.outbox.status import outbox_status
+        from flowdesk.timers.status import timer_status
 
-        s = outbox_status(utcnow())
+        now = utcnow()
+        s = outbox_status(now)
+        t = timer_status(now)
         if options["json"]:
-            self.stdout.write(json.dumps(s, sort_keys=True))
+            self.stdout.write(json.dumps({**s, "timers": t}, sort_keys=True))
         else:
             self.stdout.write(
                 f"outbox: {s['pending']} pending ({s['due']} due, {s['in_flight']} in flight), "
@@ -38,6 +43,19 @@ class Command(BaseCommand):
             )
             for destination, n in s["backlog_by_destination"].items():
                 self.stdout.write(f"  {destination}: {n} pending")
-        if s["expired_leases"] or s["stuck_leases"]:
+            self.stdout.write(
+                f"timers: {t['scheduled']} scheduled, {t['due']} due "
+                f"(waiting {_seconds(t['oldest_due_wait_seconds'])}), "
+                f"{t['expired_leases']} expired lease(s), {t['failing']} failing; "
+                f"next due: {t['next_due_at'] or 'none'}"
+            )
+            for w in t["workers"]:
+                state = "alive" if w["alive"] else "gone"
+                self.stdout.write(
+                    f"  worker {w['owner']}: {state}, last heartbeat "
+                    f"{w['heartbeat_age_seconds']:.1f}s ago, {w['timers_fired']} timer(s) fired"
+                )
+        stalled = t["due"] and t["oldest_due_wait_seconds"] and not t["workers_alive"]
+        if s["expired_leases"] or s["stuck_leases"] or stalled:
             self.stdout.flush()
             sys.exit(2)

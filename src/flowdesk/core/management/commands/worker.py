@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 class Command(BaseCommand):
     help = (
-        "Run a background worker: django-tasks' database worker plus a pool delivering the "
-        "outbox. Any number may run side by side."
+        "Run a background worker: django-tasks' database worker, a pool delivering the "
+        "outbox and the timer loop (time rules, SLA clocks). Any number may run side by side."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,6 +30,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from flowdesk.outbox.runner import OutboxRunner, worker_id
         from flowdesk.outbox.services import drain
+        from flowdesk.timers.runner import TimerRunner
+        from flowdesk.timers.services import fire_due
 
         db_worker = {
             "interval": options["interval"],
@@ -39,6 +41,9 @@ class Command(BaseCommand):
         }
         if options["batch"]:
             owner = worker_id("batch")
+            fired = sum(1 for f in fire_due(owner) if f.fired)
+            if fired and options["verbosity"]:
+                self.stdout.write(f"fired {fired} timer(s)")
             done = drain(owner)
             call_command("db_worker", batch=True, **db_worker)
             done += drain(owner)
@@ -46,6 +51,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"delivered {done} outbox attempt(s)")
             return
         runner = OutboxRunner(concurrency=options["concurrency"]).start()
+        timers = TimerRunner(runner.owner).start()
         if options["verbosity"]:
             self.stdout.write(
                 f"outbox worker {runner.owner}: {runner.concurrency} deliveries at once, "
@@ -55,4 +61,5 @@ class Command(BaseCommand):
         try:
             call_command("db_worker", batch=False, worker_id=runner.owner[:64], **db_worker)
         finally:
+            timers.stop()
             runner.stop(timeout=settings.FLOWDESK["WEBHOOK_TIMEOUT_SECONDS"] + 1)
