@@ -1,7 +1,7 @@
 """The seams between the ticket services and the packages above them (automation, SLA, timers,
 routing): the services call what is registered here; they never import those packages.
 
-**Update hooks** run inside an update's transaction, after the update's own changes, in three
+**Update hooks** run inside an update's transaction, after the update's own changes, in four
 phases, each in registration order:
 
 - ``prepare``: bring derived state up to date before rules look at the ticket (SLA clocks are
@@ -9,8 +9,9 @@ phases, each in registration order:
   is given (and to ``write.derived``, so later snapshots of this write carry them).
 - ``rules``: the automation runner (the rule cascade), which applies its plan through the same
   services.
-- ``settle``: react to the final state of the update (SLA clocks after the rules' changes, the
-  ticket's timers moved to their new due times).
+- ``settle``: react to the final state of the update (SLA clocks after the rules' changes,
+  routing's return timer).
+- ``arm``: what reads the settled state, SLA clocks included: the time rules' timer.
 
 A hook gets the open write, the engine event of the update and the snapshot as the update left
 it. **Snapshot providers** compute the same derived keys for a read outside a write (dry runs,
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
     from flowdesk.tickets.models import Ticket
     from flowdesk.tickets.services import TicketWrite
 
-Phase = Literal["prepare", "rules", "settle"]
-PHASES: tuple[Phase, ...] = ("prepare", "rules", "settle")
+Phase = Literal["prepare", "rules", "settle", "arm"]
+PHASES: tuple[Phase, ...] = ("prepare", "rules", "settle", "arm")
 UpdateHook = Callable[["TicketWrite", Event, dict[str, Any]], None]
 SnapshotProvider = Callable[["Ticket", datetime], dict[str, Any]]
 _hooks: dict[Phase, list[UpdateHook]] = {phase: [] for phase in PHASES}

@@ -90,7 +90,10 @@ def claimable(now: datetime) -> QuerySet[Timer]:
 def claim_due(owner: str, now: datetime, limit: int) -> list[TimerClaim]:
     """Lease up to ``limit`` due timers, the most overdue first, in one short transaction:
     ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers claim disjoint timers; on SQLite the
-    conditional UPDATE under its single write lock is the guard."""
+    conditional UPDATE under its single write lock is the guard. It reads first, so an idle
+    poll never takes SQLite's write lock."""
+    if not claimable(now).values_list("pk", flat=True)[:1]:
+        return []
     with write_transaction():
         qs = claimable(now).order_by("due_at", "id")
         if connection.features.has_select_for_update_skip_locked:
