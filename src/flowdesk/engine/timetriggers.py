@@ -390,7 +390,7 @@ class SlaBreached(_SlaTrigger[SlaMetricConfig]):
         state, due = self.clock(snapshot)
         if state == SlaState.BREACHED:
             return now
-        if state == SlaState.RUNNING and due is not None and due >= now:
+        if state == SlaState.RUNNING and due is not None and due > now:
             return due
         return None
 
