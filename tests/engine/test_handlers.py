@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from flowdesk.engine import (
     TRIGGERS,
     Event,
     MessageInfo,
+    TimeTrigger,
     explain,
     run_cascade,
 )
@@ -214,13 +216,96 @@ def test_trigger(spec: Any, event: Event, expected: bool) -> None:
     assert explain(rs, snapshot(), event, now=None).rule("t")["trigger_matched"] is expected
 
 
+T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)  # a Monday
+H = dt.timedelta(hours=1)
+MIN = dt.timedelta(minutes=1)
+
+# (time trigger spec, snapshot overrides, now, holds): on a timer event at ``now``, no calendar
+TIME_TRIGGER_CASES: list[tuple[dict[str, Any], dict[str, Any], dt.datetime, bool]] = [
+    (
+        {"type": "sla_due_in", "metric": "first_reply", "within": "30m"},
+        {"sla.first_reply.state": "running", "sla.first_reply.due_at": T0 + H},
+        T0 + 30 * MIN,
+        True,
+    ),
+    (
+        {"type": "sla_due_in", "metric": "first_reply", "within": "30m"},
+        {"sla.first_reply.state": "running", "sla.first_reply.due_at": T0 + H},
+        T0 + 29 * MIN,
+        False,
+    ),
+    (
+        {"type": "sla_due_in", "metric": "first_reply", "within": "30m"},
+        {"sla.first_reply.state": "paused", "sla.first_reply.due_at": T0 + H},
+        T0 + 45 * MIN,
+        False,
+    ),
+    (
+        {"type": "sla_breached", "metric": "resolution"},
+        {"sla.resolution.state": "breached"},
+        T0,
+        True,
+    ),
+    (
+        {"type": "sla_breached", "metric": "resolution"},
+        {"sla.resolution.state": "running"},
+        T0,
+        False,
+    ),
+    (
+        {"type": "in_status", "status": "pending", "for": "2h"},
+        {"status": "pending", "status_changed_at": T0},
+        T0 + 2 * H,
+        True,
+    ),
+    (
+        {"type": "in_status", "status": ["pending", "on-hold"], "for": 7200},
+        {"status": "open", "status_changed_at": T0},
+        T0 + 3 * H,
+        False,
+    ),
+    (
+        {"type": "no_customer_reply", "for": "1h"},
+        {"last_agent_message_at": T0, "last_customer_message_at": T0 - H},
+        T0 + H,
+        True,
+    ),
+    (
+        {"type": "no_customer_reply", "for": "1h"},
+        {"last_agent_message_at": T0, "last_customer_message_at": T0 + MIN},
+        T0 + 2 * H,
+        False,
+    ),
+    ({"type": "no_agent_reply", "for": "1h"}, {"last_customer_message_at": T0}, T0 + H, True),
+    ({"type": "no_agent_reply", "for": "1h"}, {}, T0 + H, False),
+    ({"type": "since", "event": "created", "for": "1d"}, {"created_at": T0}, T0 + 24 * H, True),
+    ({"type": "since", "event": "solved", "for": "1d"}, {"solved_at": None}, T0 + 48 * H, False),
+    ({"type": "at_local_time", "time": "09:00", "days": ["mon"]}, {}, T0, True),
+    ({"type": "at_local_time", "time": "09:00", "days": ["tue"]}, {}, T0, False),
+]
+
+
+@pytest.mark.parametrize(("spec", "over", "now", "expected"), TIME_TRIGGER_CASES)
+def test_time_trigger(spec: dict[str, Any], over: dict, now: dt.datetime, expected: bool) -> None:
+    rs = rules(rule("t", triggers=[spec]))
+    snap = snapshot(**{k.replace(".", "__"): v for k, v in over.items()})
+    assert rs.match(snap, Event("timer"), now=now) == (["t"] if expected else [])
+    assert rs.match(snap, Event("updated"), now=now) == []  # timer events only
+    assert rs.match(snap, Event("timer"), now=now, latched=frozenset({"t"})) == []
+    exp = explain(rs, snap, Event("timer"), now=now)
+    assert exp.rule("t")["trigger_matched"] is expected
+    assert exp.rule("t")["time"][0]["held"] is expected
+    assert run_cascade(rs, snap, Event("timer"), now=now).fired_names == exp.fired
+
+
 def test_every_trigger_has_cases_config_and_doc() -> None:
     covered = {c[0] if isinstance(c[0], str) else c[0]["type"] for c in TRIGGER_CASES}
+    covered |= {c[0]["type"] for c in TIME_TRIGGER_CASES}
     for name, cls in TRIGGERS.items():
         assert name in covered, f"trigger {name} has no test case"
         assert issubclass(cls.Config, BaseModel), name
         assert cls.__doc__, name
-        assert cls.time_based is False  # the seam exists; no time trigger is registered yet
+        assert cls.time_based is issubclass(cls, TimeTrigger), name
 
 
 # (action, snapshot overrides, expected net changes, expected effect types)

@@ -3,18 +3,20 @@
 Imports no Django, touches no database or clock (``now`` is an argument). See docs/automation.md.
 """
 
+from . import timetriggers  # noqa: F401 (registers the time triggers)
 from .actions import ACTIONS, Action, ActionContext, WorkingState
 from .cascade import run_cascade
 from .catalog import Catalog, FieldSpec, default_catalog
 from .compile import CompiledRuleSet, compile_ruleset
 from .conditions import CONDITION_OPERATORS, Operator
+from .context import EngineContext
 from .errors import Issue, RuleSetError
 from .explain import Explanation, explain
 from .lint import LintWarning, lint
 from .schema import rule_schema
-from .timers import next_due
+from .timers import TimePlan, after_timer, next_due, time_plan
 from .tree import CompiledRule
-from .triggers import TRIGGERS, Trigger
+from .triggers import TRIGGERS, TimeTrigger, Trigger
 from .types import (
     CascadeResult,
     Conflict,
@@ -39,6 +41,7 @@ __all__ = [
     "CompiledRuleSet",
     "Conflict",
     "Effect",
+    "EngineContext",
     "Event",
     "Explanation",
     "FieldSpec",
@@ -50,8 +53,11 @@ __all__ = [
     "RuleError",
     "RuleSetError",
     "Snapshot",
+    "TimePlan",
+    "TimeTrigger",
     "Trigger",
     "WorkingState",
+    "after_timer",
     "compile_ruleset",
     "default_catalog",
     "dump_ruleset_yaml",
@@ -61,4 +67,5 @@ __all__ = [
     "next_due",
     "rule_schema",
     "run_cascade",
+    "time_plan",
 ]

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from .actions import ActionContext, Guard, WorkingState
 from .compile import CompiledRuleSet
+from .context import EngineContext
 from .tree import CompiledRule
 from .types import CascadeResult, Conflict, Event, FiredRule, RuleError, TriggerContext
 
@@ -30,12 +31,22 @@ class Evaluator(Protocol):
     def fired(self, index: int) -> None: ...
 
 
+def timer_context(
+    event: Event, now: Any, context: EngineContext | None, latched: frozenset[str]
+) -> TriggerContext | None:
+    """What time triggers need on a timer event (None for other events, or without ``now``)."""
+    if event.kind != "timer" or now is None:
+        return None
+    return TriggerContext("timer", {}, (), {}, now, context, latched)
+
+
 class FastEvaluator:
     """Uses the compiled index, restricted by a bitset of rules after ``after`` not yet fired."""
 
-    def __init__(self, ruleset: CompiledRuleSet) -> None:
+    def __init__(self, ruleset: CompiledRuleSet, time: TriggerContext | None = None) -> None:
         self.matcher = ruleset.matcher
         self.unfired = -1
+        self.time = time
 
     def matching(
         self,
@@ -47,17 +58,38 @@ class FastEvaluator:
     ) -> list[int]:
         m = self.matcher
         restrict = self.unfired & m.after(after)
-        return m.match(state.values, event.kind, state.changes, event.messages, restrict, errors)
+        return m.match(
+            state.values, event.kind, state.changes, event.messages, restrict, errors, self.time
+        )
 
     def fired(self, index: int) -> None:
         self.unfired &= ~self.matcher.rule_mask(index)
 
 
-def rule_applies(rule: CompiledRule, state: WorkingState, event: Event) -> bool:
+def trigger_context(
+    state: WorkingState, event: Event, time: TriggerContext | None
+) -> TriggerContext:
+    """What a rule's triggers see at this point of the cascade."""
+    if time is None:
+        return TriggerContext(event.kind, state.changes, event.messages, state.values)
+    return TriggerContext(
+        event.kind,
+        state.changes,
+        event.messages,
+        state.values,
+        time.now,
+        time.context,
+        time.latched,
+    )
+
+
+def rule_applies(
+    rule: CompiledRule, state: WorkingState, event: Event, time: TriggerContext | None = None
+) -> bool:
     """Direct (unindexed) check used for the suppression report."""
     if not rule.enabled:
         return False
-    ctx = TriggerContext(event.kind, state.changes, event.messages)
+    ctx = trigger_context(state, event, time)
     return rule.trigger_hit(ctx) is not None and rule.holds(state.values, state.changes)
 
 
@@ -70,6 +102,7 @@ def cascade(
     max_passes: int,
     evaluator: Evaluator,
     guard: Guard | None = None,
+    time: TriggerContext | None = None,
 ) -> CascadeResult:
     if max_passes < 1:
         raise ValueError("max_passes must be at least 1")
@@ -124,7 +157,7 @@ def cascade(
         if stopped_by is not None or not changed_in_pass:
             break
         if passes >= max_passes:
-            hit_limit = bool(_probe(ruleset, state, event, fired_set))
+            hit_limit = bool(_probe(ruleset, state, event, fired_set, time))
             break
 
     final = dict(state.values)
@@ -144,7 +177,9 @@ def cascade(
     suppressed = []
     for f in fired:
         rule = ruleset.rules[f.index]
-        if rule_applies(rule, state, event) and _would_change(ruleset, rule, state, now, guard):
+        if rule_applies(rule, state, event, time) and _would_change(
+            ruleset, rule, state, now, guard
+        ):
             suppressed.append(rule.name)
     errors: list[RuleError] = []
     seen: set[tuple[int, str]] = set()
@@ -167,14 +202,18 @@ def cascade(
 
 
 def _probe(
-    ruleset: CompiledRuleSet, state: WorkingState, event: Event, fired: set[int]
+    ruleset: CompiledRuleSet,
+    state: WorkingState,
+    event: Event,
+    fired: set[int],
+    time: TriggerContext | None,
 ) -> list[int]:
     """Would another pass fire anything? Decides whether the pass limit really cut the cascade."""
     m = ruleset.matcher
     restrict = -1
     for i in fired:
         restrict &= ~m.rule_mask(i)
-    return m.match(state.values, event.kind, state.changes, event.messages, restrict, None)
+    return m.match(state.values, event.kind, state.changes, event.messages, restrict, None, time)
 
 
 def _would_change(
@@ -201,16 +240,22 @@ def run_cascade(
     now: Any,
     max_passes: int = 10,
     guard: Guard | None = None,
+    context: EngineContext | None = None,
+    latched: frozenset[str] = frozenset(),
 ) -> CascadeResult:
     """Apply all rules to one update (see docs/automation.md for the exact semantics).
 
-    ``guard(rule, field, value)`` may refuse a write before it enters the working state."""
+    ``guard(rule, field, value)`` may refuse a write before it enters the working state.
+    ``context`` holds the calendars time triggers measure business time with; on a timer event
+    the time triggers of rules in ``latched`` (already fired for their condition) are skipped."""
+    time = timer_context(event, now, context, latched)
     return cascade(
         ruleset,
         snapshot,
         event,
         now=now,
         max_passes=max_passes,
-        evaluator=FastEvaluator(ruleset),
+        evaluator=FastEvaluator(ruleset, time),
         guard=guard,
+        time=time,
     )

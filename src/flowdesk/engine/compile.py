@@ -7,6 +7,7 @@ configs are still pydantic models (one per handler), validated here piece by pie
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -16,12 +17,13 @@ from pydantic import BaseModel, ValidationError
 from .actions import ACTIONS, Action
 from .catalog import Catalog
 from .conditions import CONDITION_OPERATORS, Operator, operators_for_kind
+from .context import EngineContext
 from .errors import Issue, RuleSetError
 from .limits import check_ruleset_nesting
 from .suggest import closest
 from .tree import CompiledRule, CondGroup, CondLeaf, CondNode, Shared
 from .triggers import TRIGGERS, Trigger
-from .types import Event, Snapshot
+from .types import Event, Snapshot, TriggerContext
 
 if TYPE_CHECKING:
     from .matcher import Matcher
@@ -506,12 +508,24 @@ class CompiledRuleSet:
         rules = [r.build_definition(shared) for r in self.rules]
         return {"version": 1, "templates": self.templates, "rules": rules}
 
-    def match(self, snapshot: Snapshot, event: Event) -> list[str]:
-        """Names of all enabled rules whose trigger and conditions hold, in rule order."""
+    def match(
+        self,
+        snapshot: Snapshot,
+        event: Event,
+        *,
+        now: dt.datetime | None = None,
+        context: EngineContext | None = None,
+        latched: frozenset[str] = frozenset(),
+    ) -> list[str]:
+        """Names of all enabled rules whose trigger and conditions hold, in rule order. Time
+        triggers match timer events only, given ``now`` (and not for rules in ``latched``)."""
         m = self._matcher  # (not the property: this is the per-event path)
         if m is None:
             m = self.index()
-        return m.match_event(snapshot, event)
+        if now is None or event.kind != "timer":
+            return m.match_event(snapshot, event)
+        time = TriggerContext("timer", {}, (), {}, now, context, latched)
+        return m.match_event(snapshot, event, time)
 
     def __len__(self) -> int:
         return len(self.rules)

@@ -16,9 +16,11 @@ from dataclasses import field as dc_field
 from typing import Any
 
 from .actions import Guard, WorkingState
-from .cascade import cascade
+from .cascade import cascade, timer_context, trigger_context
 from .compile import CompiledRuleSet
+from .context import EMPTY_CONTEXT, EngineContext
 from .tree import CompiledRule, CondGroup, CondLeaf, CondNode
+from .triggers import effective_values, utc
 from .types import CascadeResult, Event, TriggerContext, to_jsonable
 
 
@@ -122,6 +124,9 @@ class RuleTrace:
     pass_no: int | None = None
     conditions: CondResult | None = None
     error: str | None = None
+    #: per time trigger: {"trigger", "held", "sentence"} (only when ``now`` was given)
+    time: list[dict[str, Any]] | None = None
+    latched: bool = False
 
     def deciding(self) -> dict[str, Any] | None:
         if self.matched or self.conditions is None or not self.trigger_matched:
@@ -211,8 +216,34 @@ def summarise(explanation: dict[str, Any], *, misses: int = SUMMARY_MISSES) -> d
     return {**explanation, "full": False, "counts": counts, "rules": listed}
 
 
+def time_sentences(
+    rule: CompiledRule, state: WorkingState, time: TriggerContext
+) -> list[dict[str, Any]]:
+    """Why each time trigger of ``rule`` holds or not at ``time.now`` (working values)."""
+    assert time.now is not None
+    now = utc(time.now)
+    values = effective_values(state.values, state.changes, now)
+    ctx = time.context or EMPTY_CONTEXT
+    out = []
+    for trig in rule.time_triggers:
+        try:
+            held = trig.holds(values, now, ctx)
+            sentence = trig.explain_at(values, now, ctx)
+        except Exception as exc:
+            held, sentence = False, f"{trig.describe()}: error: {type(exc).__name__}: {exc}"
+        out.append({"trigger": trig.describe(), "held": held, "sentence": sentence})
+    return out
+
+
 class TracingEvaluator:
-    def __init__(self, ruleset: CompiledRuleSet, *, trace_untriggered: bool = True) -> None:
+    def __init__(
+        self,
+        ruleset: CompiledRuleSet,
+        *,
+        trace_untriggered: bool = True,
+        time: TriggerContext | None = None,
+    ) -> None:
+        self.time = time
         self.trace_untriggered = trace_untriggered
         self.rules = ruleset.rules
         self.done: set[int] = set()
@@ -224,7 +255,10 @@ class TracingEvaluator:
         t = RuleTrace(rule.name, rule.index, rule.enabled, evaluated=True, pass_no=pass_no)
         if not rule.enabled:
             return t
-        hit = rule.trigger_hit(TriggerContext(event.kind, state.changes, event.messages))
+        hit = rule.trigger_hit(trigger_context(state, event, self.time))
+        if self.time is not None and rule.time_triggers:
+            t.time = time_sentences(rule, state, self.time)
+            t.latched = rule.name in self.time.latched
         t.trigger_matched = hit is not None
         t.trigger = hit.describe() if hit is not None else None
         if rule.conditions is not None and (t.trigger_matched or self.trace_untriggered):
@@ -314,12 +348,24 @@ def explain(
     guard: Guard | None = None,
     full: bool = True,
     misses: int = SUMMARY_MISSES,
+    context: EngineContext | None = None,
+    latched: frozenset[str] = frozenset(),
 ) -> Explanation:
     """Run the cascade with the tracing evaluator and describe every rule's outcome (``full``)
-    or the fired rules and the ``misses`` closest misses (a summary; module docstring)."""
-    ev = TracingEvaluator(ruleset, trace_untriggered=full)
+    or the fired rules and the ``misses`` closest misses (a summary; module docstring). On a
+    timer event, rules with time triggers also get ``time``: per time trigger whether it held
+    and why (``context`` and ``latched`` as for ``run_cascade``)."""
+    time = timer_context(event, now, context, latched)
+    ev = TracingEvaluator(ruleset, trace_untriggered=full, time=time)
     res = cascade(
-        ruleset, snapshot, event, now=now, max_passes=max_passes, evaluator=ev, guard=guard
+        ruleset,
+        snapshot,
+        event,
+        now=now,
+        max_passes=max_passes,
+        evaluator=ev,
+        guard=guard,
+        time=time,
     )
     fired = {f.index: f for f in res.fired}
     counts = dict.fromkeys(OUTCOMES, 0)
@@ -359,12 +405,24 @@ def explain(
             "rejected": [r.to_dict() for r in f.rejected] if f else [],
             "error": t.error,
         }
+        if t.time is not None:
+            entry["time"] = t.time
+            entry["latched"] = t.latched
         if full:
             entry["conditions"] = t.conditions.to_dict() if t.conditions is not None else None
         if not t.enabled:
             entry["reason"] = "rule is disabled"
         elif not t.evaluated:
             entry["reason"] = "not evaluated: the cascade stopped before this rule"
+        elif not t.trigger_matched and t.latched:
+            entry["reason"] = (
+                "latched: it already fired while its time condition holds; it re-arms when "
+                "the condition stops holding"
+            )
+        elif not t.trigger_matched and t.time:
+            entry["reason"] = "no trigger matched the event; " + "; ".join(
+                x["sentence"] for x in t.time
+            )
         elif not t.trigger_matched:
             entry["reason"] = "no trigger matched the event"
         elif t.error is not None:

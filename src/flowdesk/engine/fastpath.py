@@ -15,13 +15,12 @@ results never differ from it (the property tests compare both with rule-by-rule 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gmpy2 import xmpz
 
 from .fieldindex import Ids
-from .types import Event
 
 if TYPE_CHECKING:
     from .fieldindex import Step
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from .matcher import Matcher
 
 TermsFn = Callable[..., int]
-NamesFn = Callable[[Mapping[str, Any], Event], list[str]]
+NamesFn = Callable[..., list[str]]
 
 
 class _Source:
@@ -71,7 +70,7 @@ def build_linear(m: Matcher, linear: Linear, index_event: NamesFn) -> NamesFn:
     general, names_of = src.const(m.match_terms_general), src.const(m.names_of)
     src.emit(
         0,
-        "def match_event(snapshot, event):",
+        "def match_event(snapshot, event, time=None):",
         "    kind = event.kind",
         "    changes = event.changes",
         "    messages = event.messages",
@@ -85,13 +84,13 @@ def build_linear(m: Matcher, linear: Linear, index_event: NamesFn) -> NamesFn:
         "if fn is None:",
         f"    fn = {src.const(linear.build)}(alive)",
         "    if fn is None:",  # the cache is full: the index answers
-        f"        return {src.const(index_event)}(snapshot, event)",
+        f"        return {src.const(index_event)}(snapshot, event, time)",
         "try:",
         "    out = fn(snapshot, changes)",
         "except Exception:",  # the general path records nothing here, but answers exactly
         "    out = None",
         "if out is None:",
-        f"    return {names_of}({general}(snapshot, kind, changes, messages))",
+        f"    return {names_of}({general}(snapshot, kind, changes, messages, -1, None, time))",
         "return out",
     )
     code = compile("\n".join(src.lines), "<straight-line dispatch>", "exec")
@@ -101,10 +100,13 @@ def build_linear(m: Matcher, linear: Linear, index_event: NamesFn) -> NamesFn:
 
 
 def _terms_fn(src: _Source, m: Matcher, general: str) -> None:
-    src.emit(0, "def match_terms(snapshot, kind, changes, messages, restrict=-1, errors=None):")
+    src.emit(
+        0,
+        "def match_terms(snapshot, kind, changes, messages, restrict=-1, errors=None, time=None):",
+    )
     _candidates(src, m)
     src.emit(1, "alive &= restrict")
-    fallback = f"return {general}(snapshot, kind, changes, messages, restrict, errors)"
+    fallback = f"return {general}(snapshot, kind, changes, messages, restrict, errors, time)"
     _body(src, m, fallback, "return 0")
     src.emit(1, "return alive")
 
@@ -112,14 +114,14 @@ def _terms_fn(src: _Source, m: Matcher, general: str) -> None:
 def _event_fn(src: _Source, m: Matcher, general: str, names_of: str) -> None:
     src.emit(
         0,
-        "def match_event(snapshot, event):",
+        "def match_event(snapshot, event, time=None):",
         "    kind = event.kind",
         "    changes = event.changes",
         "    messages = event.messages",
         "    errors = None",
     )
     _candidates(src, m)
-    fallback = f"return {names_of}({general}(snapshot, kind, changes, messages))"
+    fallback = f"return {names_of}({general}(snapshot, kind, changes, messages, -1, None, time))"
     _body(src, m, fallback, "return []")
     many, names_c = src.const(m.few), src.const(m.term_names.__getitem__)
     if m.tails:  # one bit per surviving rule (Matcher.collapse)
@@ -156,6 +158,13 @@ def _candidates(src: _Source, m: Matcher) -> None:
             1,
             f"if {' or '.join(tests)}:",
             f"    alive = {checked}(kind, changes, messages, alive)",
+        )
+    if m.time_checks:  # time triggers: timer events only (Matcher.time_candidates)
+        timed = src.const(m.time_candidates)
+        src.emit(
+            1,
+            'if kind == "timer":',
+            f"    alive = {timed}(snapshot, changes, messages, time, alive)",
         )
 
 

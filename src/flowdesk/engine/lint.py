@@ -375,10 +375,13 @@ def covers(b: Trigger[Any], a: Trigger[Any]) -> bool:
 
 def triggers_cover(b: CompiledRule, a: CompiledRule) -> bool:
     """Every event that fires one of ``a``'s triggers fires one of ``b``'s. ``created`` plus
-    ``updated`` accept every event: ``Event.kind`` is one of the two (docs/engine-contract.md)."""
-    if {"created", "updated"} <= {t.name for t in b.triggers}:
-        return True
-    return all(any(covers(tb, ta) for tb in b.triggers) for ta in a.triggers)
+    ``updated`` accept every event but timer events (docs/engine-contract.md), so they cover
+    every trigger except time triggers, which only an identical time trigger covers."""
+    both = {"created", "updated"} <= {t.name for t in b.triggers}
+    return all(
+        (both and not ta.time_based) or any(covers(tb, ta) for tb in b.triggers)
+        for ta in a.triggers
+    )
 
 
 def implies(a: list[Term] | None, b: list[Term] | None) -> bool:

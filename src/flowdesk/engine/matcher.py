@@ -43,6 +43,7 @@ class Matcher:
         self.field_checks: dict[str, list[tuple[Any, int]]] = {}
         self.msg_exact: dict[tuple[bool, str], int] = {}
         self._checks: dict[tuple[Any, ...], list[Any]] = {}
+        self._time_checks: dict[str, list[Any]] = {}
         fields: dict[str, FieldIndex] = {}
         residual: dict[int, list[Any]] = {}  # literal id -> [literal, term numbers, position]
         term_res: list[tuple[int, ...]] = []  # per term: positions of its residual literals
@@ -74,6 +75,11 @@ class Matcher:
                 for key in trig.keys():  # noqa: SIM118 (a method, not a dict)
                     self._add_trigger(key, trig, rmask)
         self.first_term[len(rules)] = len(self.term_rule)
+        # Time triggers: one check per distinct config on timer events (time_candidates).
+        self.time_checks: list[tuple[Any, Any]] = [
+            (trig, mpz(mask)) for trig, mask in self._time_checks.values()
+        ]
+        self.rule_index = {r.name: r.index for r in rules if r.enabled}
         for (where, sub, _sig), (trig, mask) in self._checks.items():
             target = self.kind_checks if where == "kind" else self.field_checks
             target.setdefault(sub, []).append((trig, mpz(mask)))
@@ -145,7 +151,11 @@ class Matcher:
         """Exact keys OR into a mask; other triggers are checked per event, but identical trigger
         configs share one check (hundreds of rules often use the same trigger)."""
         where = key[0]
-        if where == "message" and trig.exact:
+        if trig.time_based:
+            config = json.dumps(trig.normalised(), sort_keys=True, default=str)
+            timed = self._time_checks.setdefault(config, [trig, 0])
+            timed[1] |= mask
+        elif where == "message" and trig.exact:
             k = (key[1], key[2])
             self.msg_exact[k] = self.msg_exact.get(k, 0) | mask
         elif where in ("kind", "field") and trig.exact:
@@ -163,8 +173,11 @@ class Matcher:
         kind: str,
         changes: Mapping[str, tuple[Any, Any]],
         messages: tuple[MessageInfo, ...],
+        snapshot: Mapping[str, Any] | None = None,
+        time: TriggerContext | None = None,
     ) -> int:
-        """Terms whose rule has a trigger matching the event."""
+        """Terms whose rule has a trigger matching the event (time triggers: only with ``time``,
+        the now / context / latched rules of a timer event)."""
         cand = self.kind_exact.get(kind, 0)
         fe = self.field_exact
         for f in changes:
@@ -172,7 +185,41 @@ class Matcher:
         me = self.msg_exact
         for msg in messages:
             cand |= me.get((msg.public, msg.author_kind), 0)
-        return self.checked_candidates(kind, changes, messages, cand)
+        cand = self.checked_candidates(kind, changes, messages, cand)
+        if kind == "timer" and self.time_checks:
+            cand = self.time_candidates(snapshot or {}, changes, messages, time, cand)
+        return cand
+
+    def latched_mask(self, latched: frozenset[str]) -> Any:
+        """The terms of the enabled rules named in ``latched``."""
+        out = mpz(0)
+        for name in latched:
+            i = self.rule_index.get(name)
+            if i is not None:
+                out |= self.rule_mask(i)
+        return out
+
+    def time_candidates(
+        self,
+        snapshot: Mapping[str, Any],
+        changes: Mapping[str, tuple[Any, Any]],
+        messages: tuple[MessageInfo, ...],
+        time: TriggerContext | None,
+        cand: Any,
+    ) -> Any:
+        """``cand`` plus the rules, not latched, with a time trigger that holds on ``snapshot``
+        (the working values) at ``time.now``; one check per distinct time trigger config."""
+        if time is None or time.now is None:
+            return cand
+        keep = ~self.latched_mask(time.latched) if time.latched else -1
+        ctx = TriggerContext(
+            "timer", changes, messages, snapshot, time.now, time.context, time.latched
+        )
+        for trig, mask in self.time_checks:
+            mask &= keep
+            if mask & ~cand and trig.matches(ctx):
+                cand |= mask
+        return cand
 
     def checked_candidates(
         self,
@@ -202,9 +249,12 @@ class Matcher:
         messages: tuple[MessageInfo, ...],
         restrict: int = -1,
         errors: list[tuple[int, str]] | None = None,
+        time: TriggerContext | None = None,
     ) -> list[int]:
-        """Indices of matching rules, ascending; ``restrict`` limits the terms considered."""
-        return self.rules_of(self.match_terms(snapshot, kind, changes, messages, restrict, errors))
+        """Indices of matching rules, ascending; ``restrict`` limits the terms considered;
+        ``time`` (timer events) carries now, the engine context and the latched rules."""
+        terms = self.match_terms(snapshot, kind, changes, messages, restrict, errors, time)
+        return self.rules_of(terms)
 
     def names_of(self, terms: int) -> list[str]:
         """Names of the rules owning the set bits of ``terms``, ascending, once per rule."""
@@ -244,10 +294,11 @@ class Matcher:
         messages: tuple[MessageInfo, ...],
         restrict: int = -1,
         errors: list[tuple[int, str]] | None = None,
+        time: TriggerContext | None = None,
     ) -> int:
         """The surviving term bitset (see ``rules_of``): the reference implementation, a loop over
         the steps; ``match_terms`` is the same, generated and unrolled per rule set."""
-        alive = self.candidates(kind, changes, messages) & restrict
+        alive = self.candidates(kind, changes, messages, snapshot, time) & restrict
         if not alive:
             return 0
         extra: list[tuple[Lit, int]] | None = None

@@ -18,7 +18,7 @@ from typing import Any
 
 from .actions import Action
 from .conditions import Operator
-from .triggers import Trigger
+from .triggers import TimeTrigger, Trigger
 from .types import TriggerContext
 
 
@@ -113,10 +113,19 @@ class CompiledRule:
         return out
 
     def trigger_hit(self, ctx: TriggerContext) -> Trigger[Any] | None:
+        """The first trigger matching ``ctx``; time triggers count only while the rule is not
+        in ``ctx.latched``."""
+        latched = self.name in ctx.latched
         for t in self.triggers:
+            if latched and t.time_based:
+                continue
             if t.matches(ctx):
                 return t
         return None
+
+    @property
+    def time_triggers(self) -> tuple[TimeTrigger[Any], ...]:
+        return tuple(t for t in self.triggers if isinstance(t, TimeTrigger))
 
     def holds(self, snapshot: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
         return self.conditions is None or self.conditions.evaluate(snapshot, changes)

@@ -2,12 +2,15 @@
 
 A trigger declares index ``keys`` so the matcher looks at it only for events that carry
 that key (event kind, changed field, or "a message was added"); ``exact`` says the key alone
-decides. A trigger class may set ``time_based = True``: that is the seam for SLA/time rules,
-whose ``next_due`` computes when they could become true (see ``flowdesk.engine.next_due``).
+decides. Time triggers (``TimeTrigger``, ``time_based = True``; the registered ones are in
+``timetriggers.py``) match only timer events and say when they hold (``holds``) and when they
+could next hold (``next_due``); ``flowdesk.engine.time_plan`` uses that to arm the next timer.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +19,9 @@ from flowdesk.core.registry import Registry
 
 from .catalog import Catalog, FieldSpec, check_value
 from .conditions import fold
+from .context import EMPTY_CONTEXT, EngineContext
 from .types import TriggerContext
+from .vocabulary import SOLVED_STATUSES
 
 Problem = tuple[str, str, str | None]
 IndexKey = tuple[Any, ...]
@@ -98,6 +103,109 @@ class Trigger(Generic[C]):
         if not extra:
             return self.name
         return self.name + " " + ", ".join(f"{k}={v!r}" for k, v in extra.items())
+
+
+class TimeTrigger(Trigger[C]):
+    """Base class of time triggers: "pending for 3 business days", "30 minutes before the first
+    reply is due". Subclasses implement ``holds`` and ``next_due`` (and ``holds_until`` when the
+    condition ends by itself as time passes, ``explain_at`` for explanations).
+
+    A time trigger matches only events of kind ``timer`` (index key ``("kind", "timer")``, not
+    exact), and only when ``holds`` is true of the working values at ``now``; the cascade leaves
+    out time triggers of rules in its ``latched`` set (rules that already fired for this
+    condition). During a cascade, instants a rule's change would move (``status_changed_at``,
+    ``solved_at``, ``updated_at``) read as ``now`` (``effective_values``)."""
+
+    time_based: ClassVar[bool] = True
+
+    def keys(self) -> list[IndexKey]:
+        return [("kind", "timer")]
+
+    def matches(self, ctx: TriggerContext) -> bool:
+        if ctx.kind != "timer" or ctx.now is None:
+            return False
+        now = utc(ctx.now)
+        try:
+            return self.holds(
+                effective_values(ctx.values, ctx.changes, now), now, ctx.context or EMPTY_CONTEXT
+            )
+        except Exception:  # an ill-typed snapshot or a calendar that is never open: no match
+            return False
+
+    def holds(self, snapshot: Mapping[str, Any], now: dt.datetime, ctx: EngineContext) -> bool:
+        """Whether the time condition is true of ``snapshot`` at ``now``."""
+        raise NotImplementedError
+
+    def next_due(
+        self, snapshot: Mapping[str, Any], now: dt.datetime, ctx: EngineContext
+    ) -> dt.datetime | None:
+        """The earliest instant >= ``now`` at which ``holds`` could become true if nothing else
+        about the ticket changes: ``now`` if it holds now, None if it never can without a
+        change."""
+        raise NotImplementedError
+
+    def holds_until(
+        self, snapshot: Mapping[str, Any], now: dt.datetime, ctx: EngineContext
+    ) -> dt.datetime | None:
+        """When a condition that holds at ``now`` stops holding by time alone (None: only a
+        change of the ticket ends it). Lets a latched rule re-arm, e.g. at midnight."""
+        return None
+
+    def explain_at(self, snapshot: Mapping[str, Any], now: dt.datetime, ctx: EngineContext) -> str:
+        """One sentence: why the condition holds at ``now`` or not (override for details)."""
+        held = self.holds(snapshot, now, ctx)
+        if held:
+            return f"{self.describe()}: holds"
+        due = self.next_due(snapshot, now, ctx)
+        when = f"due {iso(due)}, not yet" if due is not None else "cannot hold without a change"
+        return f"{self.describe()}: {when}"
+
+
+def utc(t: dt.datetime) -> dt.datetime:
+    """An aware UTC datetime (a naive one is taken as UTC, as conditions do)."""
+    if t.tzinfo is None or t.utcoffset() is None:
+        return t.replace(tzinfo=dt.UTC)
+    return t.astimezone(dt.UTC)
+
+
+def instant(value: Any) -> dt.datetime | None:
+    """A snapshot instant as an aware UTC datetime: datetimes, ISO strings; else None."""
+    if isinstance(value, dt.datetime):
+        return utc(value)
+    if isinstance(value, str) and value:
+        try:
+            return utc(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return None
+
+
+def iso(t: dt.datetime) -> str:
+    """``2026-01-02T10:00Z`` (seconds only when there are any)."""
+    t = utc(t)
+    text = t.strftime("%Y-%m-%dT%H:%M:%S" if t.second else "%Y-%m-%dT%H:%M")
+    return text + "Z"
+
+
+def effective_values(
+    values: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]], now: dt.datetime
+) -> Mapping[str, Any]:
+    """``values`` with the instants the accumulated changes move: a changed status makes
+    ``status_changed_at`` now (and ``solved_at`` now when it became solved or closed, None when it
+    left them); any change makes ``updated_at`` now. Without changes, ``values`` itself."""
+    if not changes:
+        return values
+    out = dict(values)
+    out["updated_at"] = now
+    pair = changes.get("status")
+    if pair is not None:
+        out["status_changed_at"] = now
+        old, new = pair
+        if new in SOLVED_STATUSES and old not in SOLVED_STATUSES:
+            out["solved_at"] = now
+        elif new not in SOLVED_STATUSES:
+            out["solved_at"] = None
+    return out
 
 
 TRIGGERS: Registry[type[Trigger[Any]]] = Registry("trigger")

@@ -5,9 +5,13 @@ Frozen dataclasses with JSON-able payloads so results can be stored or sent with
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .context import EngineContext
 
 Snapshot = Mapping[str, Any]
 Changes = Mapping[str, tuple[Any, Any]]
@@ -100,11 +104,17 @@ class CascadeResult:
 
 @dataclass(frozen=True)
 class TriggerContext:
-    """What triggers see: the event's kind and messages, and the *accumulated* change set."""
+    """What triggers see: the event's kind and messages, and the *accumulated* change set; time
+    triggers also read the working values, ``now`` and the engine context. ``latched`` (rules
+    whose time condition already fired) is applied per rule, not by the (shared) triggers."""
 
     kind: str
     changes: Mapping[str, tuple[Any, Any]]
     messages: tuple[MessageInfo, ...]
+    values: Mapping[str, Any] = field(default_factory=dict)
+    now: dt.datetime | None = None
+    context: EngineContext | None = None
+    latched: frozenset[str] = frozenset()
 
 
 def to_jsonable(value: Any) -> Any:
