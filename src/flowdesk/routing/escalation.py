@@ -264,11 +264,13 @@ def apply_level(
             apply_change_set(w, ChangeSet(values=values), cause)
         except ValidationFailed as exc:  # a team renamed or deleted since the path was saved
             problem = str(exc)
+            w.update_row()
             w.log.add(EventKind.AUTOMATION_ERROR, cause, data={"message": problem})
     key = f"escalation:{ticket.pk}:{path.name}:{started_at}:{index}"
     notified = _notify(w, path, index, level, key, cause)
     nxt = index + 1 if index + 1 < len(path.levels) else None
     next_at = w.now + timedelta(seconds=int(path.levels[nxt].get("after", 0))) if nxt else None
+    w.update_row()
     w.log.add(
         EventKind.ESCALATED,
         cause,
@@ -302,6 +304,7 @@ def apply_level(
 def start_path(w: TicketWrite, name: str, cause: Cause) -> None:
     path = EscalationPath.objects.filter(name=name).first()
     if path is None or not path.levels:
+        w.update_row()
         w.log.add(
             EventKind.AUTOMATION_ERROR,
             cause,
@@ -326,6 +329,7 @@ def fire(w: TicketWrite, row: Timer | None) -> None:
     nxt = state.get("next_level")
     if path is None or not isinstance(nxt, int) or nxt >= len(path.levels):
         why = "path deleted" if path is None else "path has no such level"
+        w.update_row()
         w.log.add(
             EventKind.AUTOMATION_ERROR,
             w.cause,

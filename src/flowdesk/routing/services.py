@@ -108,6 +108,7 @@ def route(
     data: dict[str, Any] = {"strategy": strategy, "team": team_name, "trigger": why}
 
     def done(assignee: str | None, reason: str, **extra: Any) -> Decision:
+        w.update_row()
         w.log.add(
             EventKind.ROUTED, cause, data={**data, "assignee": assignee, "reason": reason, **extra}
         )
