@@ -374,6 +374,9 @@ ACTION_CASES: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[st
     ({"type": "webhook", "url": "https://example.com/h", "body": {"a": [1]}}, {}, {}, ["webhook"]),
     ({"type": "send_survey", "survey": "nps"}, {}, {}, ["send_survey"]),
     ({"type": "stop"}, {}, {}, []),
+    ({"type": "assign", "strategy": "least_open"}, {"team": "Tier 1"}, {}, ["assign"]),
+    ({"type": "assign", "strategy": "skills", "team": "Billing"}, {}, {}, ["assign"]),
+    ({"type": "escalate_along", "path": "vip"}, {}, {}, ["escalate_along"]),
 ]
 
 

@@ -106,7 +106,7 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 
-from flowdesk.api import fields, outbox, people, rules, tickets  # noqa: E402  (routers import `api` helpers)
+from flowdesk.api import fields, outbox, people, routing, rules, tickets  # noqa: E402  (routers import `api` helpers)
 
 api.add_router("/tickets", tickets.router)
 api.add_router("/rules", rules.router)
@@ -119,3 +119,4 @@ api.add_router("/organizations", people.organizations_router)
 api.add_router("/custom-fields", fields.router)
 api.add_router("/webhooks", "flowdesk.api.webhooks.router")
 api.add_router("/timers", "flowdesk.api.timers.router")
+api.add_router("/escalation-paths", routing.paths_router)

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "flowdesk.outbox",
     "flowdesk.sla",
     "flowdesk.timers",
+    "flowdesk.routing",
     "flowdesk.demo",
 ]
 

@@ -4,6 +4,7 @@ Imports no Django, touches no database or clock (``now`` is an argument). See do
 """
 
 from . import timetriggers  # noqa: F401 (registers the time triggers)
+from . import routing_actions  # noqa: F401  (registers the routing actions)
 from .actions import ACTIONS, Action, ActionContext, WorkingState
 from .cascade import run_cascade
 from .catalog import Catalog, FieldSpec, default_catalog

@@ -187,6 +187,7 @@ class EventKind(models.TextChoices):
     DELIVERED = "delivered"
     DELIVERY_FAILED = "delivery_failed"
     AUTOMATION_ERROR = "automation_error"
+    ROUTED = "routed"
 
 
 class ImmutableEventError(Exception):
