@@ -270,3 +270,24 @@ def test_import_and_export_whole_set(desk: Desk) -> None:
     assert issue["path"] == "calendars[1].weekly.mo"
     assert issue["suggestion"] == "mon"
     assert issue["text"].startswith("calendars.yaml:12: calendars[1].weekly.mo: ")
+
+
+def test_demo_seed_has_calendars(db: Any) -> None:
+    from datetime import UTC, datetime
+
+    from flowdesk.demo.seed import seed_demo
+
+    seeded = seed_demo(tickets=0, now=datetime(2025, 6, 13, tzinfo=UTC))
+    admin = Api(str(seeded["token"]))
+    items = {c["name"]: c for c in admin.get("/calendars").data["items"]}
+    assert set(items) == {"Manila", "Berlin"}
+    assert items["Manila"]["is_default"] is True
+    assert items["Manila"]["definition"]["holidays"] == {"country": "PH", "subdivision": None}
+    assert items["Manila"]["definition"]["weekly"]["fri"] == MANILA["weekly"]["fri"]
+    assert [t["name"] for t in items["Berlin"]["teams"]] == ["Tier 2"]
+    assert items["Berlin"]["definition"]["holidays"] == {"country": "DE", "subdivision": "BE"}
+    # 2025-10-03 (German Unity Day) is closed in Berlin; 2025-06-12 (Independence Day) in Manila.
+    r = admin.get("/calendars/Berlin/check", at="2025-10-03T10:00:00Z")
+    assert r.data["open"] is False
+    r = admin.get("/calendars/Manila/check", at="2025-06-12T02:00:00Z")
+    assert r.data["open"] is False

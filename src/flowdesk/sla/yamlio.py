@@ -263,13 +263,24 @@ def export_calendars_yaml() -> str:
     return _dump(calendars_document())
 
 
-def check_import_policies_yaml(text: str, *, source: str) -> int:
-    """All or nothing: the stored, ordered policy list becomes the file's; returns its length."""
+def _policy_items(text: str, source: str) -> tuple[list[Any], dict[str, int]]:
     data, lines = load_yaml(text, source, "SLA policies")
     out = Located(source, lines)
     items = _top(data, "policies", out)
     if out.issues or items is None:
         raise SlaImportError(out.issues, "SLA policies")
+    return items, lines
+
+
+def parse_policies_yaml(text: str, source: str) -> list[dict[str, Any]]:
+    """The file's policies, validated (``store.validate_policies``); nothing is stored."""
+    items, lines = _policy_items(text, source)
+    return store.validate_policies(items, lines, source)
+
+
+def check_import_policies_yaml(text: str, *, source: str) -> int:
+    """All or nothing: the stored, ordered policy list becomes the file's; returns its length."""
+    items, lines = _policy_items(text, source)
     return len(store.check_replace_policies(items, lines=lines, source=source))
 
 
