@@ -291,3 +291,25 @@ def test_demo_seed_has_calendars(db: Any) -> None:
     assert r.data["open"] is False
     r = admin.get("/calendars/Manila/check", at="2025-06-12T02:00:00Z")
     assert r.data["open"] is False
+
+
+def test_cache_sees_writes_of_other_processes(desk: Desk) -> None:
+    """Another process's write shows as a new token (or team links): the next read reloads."""
+    from flowdesk.sla import store
+    from flowdesk.sla.models import Calendar, SlaStoreVersion, TeamCalendar
+
+    _create(desk, "Manila", MANILA, is_default=True)
+    assert store.default_calendar_name() == "Manila"
+    assert store.calendars()["Manila"].time_zone == "Asia/Manila"
+    # Written as another process would, without this process's services:
+    Calendar.objects.filter(name="Manila").update(definition=BERLIN)
+    assert store.calendars()["Manila"].time_zone == "Asia/Manila"  # same token: still held
+    SlaStoreVersion.objects.update(token="from-elsewhere")
+    assert store.calendars()["Manila"].time_zone == "Europe/Berlin"
+    berlin = _create(desk, "Berlin", BERLIN)
+    tier2 = _team_id(desk, "Tier 2")
+    _put(desk.admin, f"/teams/{tier2}/calendar", {"calendar": "Berlin"})
+    assert store.calendar_name_for(tier2) == "Berlin"
+    TeamCalendar.objects.filter(calendar_id=berlin["id"]).delete()  # a team's cascade
+    assert store.calendar_name_for(tier2) == "Manila"
+    assert store.team_calendar_name(None) is None
