@@ -106,7 +106,15 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 
-from flowdesk.api import fields, outbox, people, routing, rules, tickets  # noqa: E402  (routers import `api` helpers)
+from flowdesk.api import (  # noqa: E402  (routers import `api` helpers)
+    fields,
+    outbox,
+    people,
+    routing,
+    rules,
+    sla,
+    tickets,
+)
 
 api.add_router("/tickets", tickets.router)
 api.add_router("/rules", rules.router)
@@ -115,6 +123,9 @@ api.add_router("/me", people.me_router)
 api.add_router("/agents", people.agents_router)
 api.add_router("/customers", people.customers_router)
 api.add_router("/teams", people.teams_router)
+api.add_router("/teams", sla.team_calendar_router)
+api.add_router("/calendars", sla.calendars_router)
+api.add_router("/sla-policies", sla.policies_router)
 api.add_router("/organizations", people.organizations_router)
 api.add_router("/custom-fields", fields.router)
 api.add_router("/webhooks", "flowdesk.api.webhooks.router")

@@ -16,6 +16,7 @@ from flowdesk.accounts.services import (
     do_create_user,
 )
 from flowdesk.automation.services import check_import_yaml
+from flowdesk.sla.yamlio import check_import_calendars_yaml
 from flowdesk.tickets.models import CustomFieldDef, Status, Ticket
 from flowdesk.tickets.services import (
     Cause,
@@ -117,6 +118,12 @@ def demo_rules_yaml() -> str:
     return resources.files("flowdesk.demo").joinpath("rules.yaml").read_text(encoding="utf-8")
 
 
+def demo_calendars_yaml() -> str:
+    """Manila (the default: Mon-Fri 08:00-12:00 and 13:00-17:00, Philippine holidays) and
+    Berlin (Mon-Fri 09:00-17:00, holidays of Berlin), which Tier 2 works by."""
+    return resources.files("flowdesk.demo").joinpath("calendars.yaml").read_text(encoding="utf-8")
+
+
 def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, object]:
     """Creates people, the demo rule set and `tickets` tickets with some conversation history."""
     rng = random.Random(seed)
@@ -129,6 +136,7 @@ def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, 
             ]
             agents += members
             do_create_team(team_name, members)
+        check_import_calendars_yaml(demo_calendars_yaml(), source="demo/calendars.yaml")
         CustomFieldDef.objects.create(
             key="plan", label="Plan", kind="enum", choices=["starter", "pro", "scale"]
         )

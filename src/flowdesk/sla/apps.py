@@ -1,6 +1,40 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
 from django.apps import AppConfig
+
+if TYPE_CHECKING:
+    from flowdesk.engine import Event
+    from flowdesk.tickets.models import Ticket
+    from flowdesk.tickets.services import TicketWrite
+
+
+def prepare_calendar(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
+    """The ``calendar`` key: the ticket's team's calendar, else the default, else None. In the
+    ``prepare`` phase, before SLA clocks and rules read it (later prepare hooks see it)."""
+    from flowdesk.sla.cache import calendar_name_for
+
+    name = calendar_name_for(w.ticket.team_id)
+    w.derived["calendar"] = name
+    snapshot["calendar"] = name
+
+
+def provide_calendar(ticket: Ticket, now: datetime) -> dict[str, Any]:
+    """The same key for a read outside a write (dry runs, explanations)."""
+    from flowdesk.sla.cache import calendar_name_for
+
+    return {"calendar": calendar_name_for(ticket.team_id)}
 
 
 class SlaConfig(AppConfig):
     name = "flowdesk.sla"
     label = "sla"
+
+    def ready(self) -> None:
+        # The ticket services call the SLA package through these seams; they never import it.
+        from flowdesk.tickets.hooks import register_snapshot_provider, register_update_hook
+
+        register_update_hook(prepare_calendar, "prepare")
+        register_snapshot_provider(provide_calendar)

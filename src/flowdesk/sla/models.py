@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Lower
 
 from flowdesk.accounts.models import Team
 from flowdesk.core.clock import utcnow
@@ -25,7 +26,8 @@ class Calendar(models.Model):
                 fields=["is_default"],
                 condition=models.Q(is_default=True),
                 name="one_default_calendar",
-            )
+            ),
+            models.UniqueConstraint(Lower("name"), name="calendar_name_ci_unique"),
         ]
 
     def __str__(self) -> str:
@@ -58,6 +60,20 @@ class SlaPolicy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SlaStoreVersion(models.Model):
+    """One row whose token changes in every transaction that changes calendars, team calendars
+    or policies: the per-process cache (``flowdesk.sla.cache``) reads it on every ticket update
+    to know whether what it holds is still current, in this process and in every other one.
+    A random token, not a counter: a rolled-back change never leaves a key a later change reuses.
+    """
+
+    token = models.CharField(max_length=32)
+    changed_at = models.DateTimeField(default=utcnow)
+
+    def __str__(self) -> str:
+        return f"SLA store version {self.token}"
 
 
 class TicketSla(models.Model):
