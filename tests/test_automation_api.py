@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from api_helpers import Desk
+from flowdesk.core.clock import travel
 from flowdesk.engine.explain import OUTCOMES
+from flowdesk.timers.services import fire_due
 
 
 def _create(api: Any, **fields: Any) -> Any:
@@ -109,6 +112,11 @@ def test_customer_reply_reopens_pending_and_solved_sends_survey(demo_rules: Desk
     s = desk.agent.patch(f"/tickets/{t['id']}", {"status": "solved"})
     assert s.data["status"] == "solved"
     assert s.data["solved_at"] is not None
+    # The survey goes 24 hours after the solve (a time rule), not at once.
+    assert desk.agent.get("/outbox", ticket=t["id"], kind="survey").data["items"] == []
+    solved_at = datetime.fromisoformat(s.data["solved_at"])
+    with travel(solved_at + timedelta(hours=24, seconds=1)):  # the API gives milliseconds
+        fire_due("test")
     surveys = desk.agent.get("/outbox", ticket=t["id"], kind="survey").data["items"]
     assert len(surveys) == 1
     assert surveys[0]["payload"]["survey"] == "csat"

@@ -36,9 +36,9 @@ policies:
   - name: Enterprise
     calendar: Berlin
     conditions: {all: [{field: organization.tier, op: is, value: enterprise}]}
-    targets: {urgent: {first_reply: 1h}}
+    targets: {first_reply: {urgent: 1h}}
   - name: Default
-    targets: {}
+    targets: {resolution: 3d}
 """
 
 

@@ -13,17 +13,34 @@ POLICIES: list[dict[str, Any]] = [
         "name": "Enterprise",
         "calendar": "Berlin",
         "conditions": {"all": [{"field": "organization.tier", "op": "is", "value": "enterprise"}]},
-        "targets": {"urgent": {"first_reply": "1h"}},
+        "targets": {"first_reply": {"urgent": "1h"}},
     },
-    {"name": "Default", "targets": {}},
+    {"name": "Default", "targets": {"resolution": "3d"}},
+]
+#: What is stored and read back: the normal form (defaults written out).
+NORMAL: list[dict[str, Any]] = [
+    {
+        "name": "Enterprise",
+        "conditions": POLICIES[0]["conditions"],
+        "targets": {"first_reply": {"urgent": "1h"}},
+        "time": "business",
+        "pause_statuses": ["pending", "on-hold"],
+        "calendar": "Berlin",
+    },
+    {
+        "name": "Default",
+        "targets": {"resolution": "3d"},
+        "time": "business",
+        "pause_statuses": ["pending", "on-hold"],
+    },
 ]
 POLICIES_YAML = """\
 policies:
   - name: Enterprise
     calendar: Berlin
-    targets: {urgent: {first_reply: 1h}}
+    targets: {first_reply: {urgent: 1h}}
   - name: Default
-    targets: {}
+    targets: {resolution: 3d}
 """
 
 
@@ -43,7 +60,7 @@ def test_replace_read_and_export(desk: Desk) -> None:
     assert r.status == 200, r
     assert r.data["count"] == 2
     assert [p["name"] for p in r.data["policies"]] == ["Enterprise", "Default"]
-    assert desk.agent.get("/sla-policies").data["policies"] == POLICIES
+    assert desk.agent.get("/sla-policies").data["policies"] == NORMAL
     assert desk.agent.get("/calendars/Berlin").data["policies"] == ["Enterprise"]
     exported = desk.agent.client.get("/api/sla-policies", {"format": "yaml"})
     assert exported.status_code == 200
@@ -52,7 +69,7 @@ def test_replace_read_and_export(desk: Desk) -> None:
     assert text.startswith("policies:\n- name: Enterprise\n")
     # The export loads back to the same list, and a YAML import replaces the order whole.
     r = _put(desk.admin, {"yaml": text, "source": "sla.yaml"})
-    assert r.data["policies"] == POLICIES
+    assert r.data["policies"] == NORMAL
     r = _put(desk.admin, {"policies": list(reversed(POLICIES))})
     assert [p["name"] for p in r.data["policies"]] == ["Default", "Enterprise"]
     r = _put(desk.admin, {"policies": []})
@@ -90,7 +107,7 @@ def test_bad_list_changes_nothing(desk: Desk) -> None:
         "admin-ui: policies[3]: is not a policy object {name, conditions, targets}",
     ]
     assert r.data["errors"][0]["suggestion"] == "Berlin"
-    assert desk.agent.get("/sla-policies").data["policies"] == POLICIES
+    assert desk.agent.get("/sla-policies").data["policies"] == NORMAL
 
 
 def test_bad_yaml_names_line(desk: Desk) -> None:
@@ -135,7 +152,7 @@ def test_stored_policies_cache_follows_changes(desk: Desk) -> None:
     _calendar(desk)
     assert store.stored_policies() == []
     _put(desk.admin, {"policies": POLICIES})
-    assert store.stored_policies() == POLICIES
+    assert store.stored_policies() == [{"name": p["name"], **p} for p in NORMAL]
     copy = store.stored_policies()
     copy[0]["name"] = "changed"
     assert store.stored_policies()[0]["name"] == "Enterprise"

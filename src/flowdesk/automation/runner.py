@@ -12,14 +12,59 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowdesk.automation.context import engine_context
 from flowdesk.automation.effects import EFFECTS, EffectContext
-from flowdesk.automation.services import active_ruleset
+from flowdesk.automation.services import ActiveRuleSet, active_ruleset
 from flowdesk.core.errors import ValidationFailed
 from flowdesk.engine import CascadeResult, Event, MessageInfo, run_cascade
+from flowdesk.engine.timers import time_plan
 from flowdesk.engine.types import to_jsonable
 from flowdesk.tickets import snapshot as snap
 from flowdesk.tickets.models import EventKind
 from flowdesk.tickets.services import ChangeSet, TicketWrite, apply_change_set, write_guard
+from flowdesk.timers.services import schedule, timer_state
+
+#: the timer purpose of the time rules (one timer per ticket: the earliest due time rule)
+TIME_RULES = "rules"
+_time_rules: dict[int, frozenset[str]] = {}
+
+
+def time_rule_names(active: ActiveRuleSet) -> frozenset[str]:
+    """The rules with a time trigger, per rule-set version (computed once per version)."""
+    names = _time_rules.get(active.number)
+    if names is None:
+        names = frozenset(
+            r.name for r in active.ruleset.rules if any(t.time_based for t in r.triggers)
+        )
+        if len(_time_rules) > 8:
+            _time_rules.clear()
+        _time_rules[active.number] = names
+    return names
+
+
+def has_time_rules(active: ActiveRuleSet) -> bool:
+    return bool(time_rule_names(active))
+
+
+def arm_time_rules(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
+    """``settle`` hook: re-arm the time rules whose condition turned false and move the ticket's
+    ``rules`` timer to the earliest instant a time rule could fire (none: the timer goes)."""
+    kept = w.hook_state.get(TIME_RULES)
+    if kept is None:
+        active = active_ruleset()
+        if active is None or not has_time_rules(active):
+            return  # a timer left by an earlier version fires once, finds nothing, and goes
+        context = engine_context()
+        latched = frozenset(timer_state(w, TIME_RULES).get("latched", ()))
+    else:
+        active, context, latched = kept
+    state = w.snapshot()
+    for name in active.fields:
+        state.setdefault(name, None)
+    plan = time_plan(active.ruleset, state, w.now, context, latched)
+    schedule(
+        w, TIME_RULES, plan.next_due, {"latched": sorted(plan.latched)} if plan.latched else {}
+    )
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -79,14 +124,36 @@ def _store_input(
 
 
 def run_automation(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
-    """`snapshot` is the ticket as the update left it."""
+    """`snapshot` is the ticket as the update left it (with the keys the prepare hooks added)."""
     active = active_ruleset()
     if active is None:
         return
     snapshot = dict(snapshot)
     for name in active.fields:
         snapshot.setdefault(name, None)
-    result = run_cascade(active.ruleset, snapshot, event, now=w.now, guard=write_guard(w.registry))
+    context = engine_context()
+    timed = has_time_rules(active)
+    latched: frozenset[str] = frozenset()
+    due_now: frozenset[str] = frozenset()
+    if timed:
+        latched = frozenset(timer_state(w, TIME_RULES).get("latched", ()))
+        if event.kind == "timer":
+            before = time_plan(active.ruleset, snapshot, w.now, context, latched)
+            if before.due_at == w.now:  # due at this instant: considered once, fired or not
+                due_now = frozenset(before.due_rules)
+    result = run_cascade(
+        active.ruleset,
+        snapshot,
+        event,
+        now=w.now,
+        guard=write_guard(w.registry),
+        context=context,
+        latched=latched,
+    )
+    if timed:
+        # Fired or due at this instant: latched until their time condition turns false.
+        fired_timed = {f.rule for f in result.fired if f.rule in time_rule_names(active)}
+        w.hook_state[TIME_RULES] = (active, context, latched | due_now | fired_timed)
     if event.kind == "timer" and not result.fired and not result.errors:
         return  # a timer no rule acted on is not an update (nothing is written)
     _store_input(w, active.number, snapshot, event, result)

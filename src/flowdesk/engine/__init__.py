@@ -3,8 +3,10 @@
 Imports no Django, touches no database or clock (``now`` is an argument). See docs/automation.md.
 """
 
-from . import timetriggers  # noqa: F401 (registers the time triggers)
-from . import routing_actions  # noqa: F401  (registers the routing actions)
+from . import (
+    routing_actions,  # noqa: F401  (registers the routing actions)
+    timetriggers,  # noqa: F401 (registers the time triggers)
+)
 from .actions import ACTIONS, Action, ActionContext, WorkingState
 from .cascade import run_cascade
 from .catalog import Catalog, FieldSpec, default_catalog

@@ -26,6 +26,7 @@ from flowdesk.core.clock import utcnow
 from flowdesk.core.rows import first, sql
 from flowdesk.sla.models import Calendar as CalendarRow
 from flowdesk.sla.models import SlaPolicy, SlaStoreVersion, TeamCalendar
+from flowdesk.sla.policy import CompiledPolicy, PolicyError, compile_policies
 
 Fingerprint = tuple[Any, ...]
 
@@ -39,6 +40,8 @@ class StoredSla:
     default: str | None = None
     teams: dict[int, str] = field(default_factory=dict)
     policies: tuple[dict[str, Any], ...] = ()
+    #: the policies compiled (``flowdesk.sla.policy``), first match wins
+    compiled: tuple[CompiledPolicy, ...] = ()
 
 
 _held: StoredSla | None = None
@@ -80,7 +83,13 @@ def _load(fp: Fingerprint) -> StoredSla:
     policies = tuple(
         dict(p.definition, name=p.name) for p in SlaPolicy.objects.order_by("position", "id")
     )
-    return StoredSla(fp, calendars, default, teams, policies)
+    try:
+        compiled = compile_policies(list(policies), known_calendars=list(calendars))
+    except PolicyError:
+        # Stored policies were validated when written; a set that no longer compiles (edited
+        # in the database by hand) applies no SLA rather than failing every ticket update.
+        compiled = ()
+    return StoredSla(fp, calendars, default, teams, policies, compiled)
 
 
 def current() -> StoredSla:
@@ -124,6 +133,11 @@ def stored_policies() -> list[dict[str, Any]]:
     """The SLA policy definitions in order (first match wins), each with its ``name``; a copy,
     so a caller may change it. Cache a compiled form by ``fingerprint()``."""
     return copy.deepcopy(list(current().policies))
+
+
+def compiled_policies() -> tuple[CompiledPolicy, ...]:
+    """The stored SLA policies, compiled once per fingerprint (shared, immutable)."""
+    return current().compiled
 
 
 def _bump() -> None:

@@ -30,6 +30,7 @@ from flowdesk.sla.cache import (
 )
 from flowdesk.sla.issues import Located, SlaImportError, closest, problem_field_errors
 from flowdesk.sla.models import Calendar, SlaPolicy, TeamCalendar
+from flowdesk.sla.policy import ROOT_KEY, PolicyError, compile_policies
 
 __all__ = [
     "access_calendar",
@@ -252,8 +253,6 @@ def _names(items: list[str]) -> str:
 
 # --- SLA policies ----------------------------------------------------------------------------
 
-POLICY_FORMAT_NOTE = "the full policy format is checked by flowdesk.sla.policy"
-
 
 def _jsonable_problem(value: Any) -> str | None:
     try:
@@ -310,7 +309,23 @@ def validate_policies(
         result.append(item)
     if out.issues:
         raise SlaImportError(out.issues, "SLA policies")
-    return result
+    return _compiled_definitions(result, out, calendar_names)
+
+
+def _compiled_definitions(
+    items: list[dict[str, Any]], out: Located, calendar_names: list[str]
+) -> list[dict[str, Any]]:
+    """The policy format's own check (``flowdesk.sla.policy``: targets, durations, statuses,
+    conditions in the rule language) and its normal form, which is what is stored. Its paths
+    start at ``sla_policies``; here they are the file's and the API's ``policies``."""
+    try:
+        compiled = compile_policies(items, source=out.source, known_calendars=calendar_names)
+    except PolicyError as exc:
+        for issue in exc.issues:
+            path = "policies" + issue.path.removeprefix(ROOT_KEY)
+            out.add(path, issue.message, issue.suggestion, key="unknown key" in issue.message)
+        raise SlaImportError(out.issues, "SLA policies") from None
+    return [p.to_dict() for p in compiled]
 
 
 def do_replace_policies(policies: list[dict[str, Any]]) -> list[SlaPolicy]:

@@ -188,6 +188,8 @@ class EventKind(models.TextChoices):
     DELIVERY_FAILED = "delivery_failed"
     AUTOMATION_ERROR = "automation_error"
     ROUTED = "routed"
+    SLA_CHANGED = "sla_changed"
+    SLA_BREACHED = "sla_breached"
 
 
 class ImmutableEventError(Exception):

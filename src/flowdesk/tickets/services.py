@@ -271,8 +271,10 @@ def apply_change_set(
         new = binding.read(ticket, w.read_state())
         if new != old:
             changed[key] = (old, new)
-            if key == "status":
+            if key == "status":  # the instants time rules read, right away (not at _finish)
                 ticket.status_changed_at = w.now
+                solved = new in SOLVED_STATUSES
+                ticket.solved_at = (ticket.solved_at or w.now) if solved else None
     if changed:
         w.fields_changed = True
         w.update_row()

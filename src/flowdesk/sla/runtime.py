@@ -1,0 +1,247 @@
+"""Keeps every ticket's SLA clocks up to date, inside each update (docs/sla.md).
+
+``prepare`` (before the rules): choose the policy (first match), recompute the clocks from the
+ticket's whole history as of the update's ``now`` (``clocks.compute_clocks``: exact, so a raised
+priority applies its shorter target to the time already used, and a policy that stops matching
+removes the clocks), record each breach once (``SlaBreach``: unique per ticket, metric and
+cycle, so two workers can never record one twice), record every change of a clock as an
+``sla_changed`` event, and put ``sla.*`` into the snapshot the rules see. ``settle`` (after the
+rules): recompute if the rules changed the ticket, and move the ticket's ``sla`` timer to the
+next due instant, so a breach is recorded (and ``sla_breached`` rules run) on the second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from flowdesk.calendars import Calendar
+from flowdesk.engine import Event
+from flowdesk.engine.vocabulary import SLA_METRICS
+from flowdesk.sla.cache import calendar_name_for, calendars, compiled_policies
+from flowdesk.sla.clocks import ClockState, SlaState, Timeline, compute_clocks
+from flowdesk.sla.models import SlaBreach, TicketSla
+from flowdesk.sla.policy import CompiledPolicy, choose
+from flowdesk.tickets.models import EventKind, Ticket, TicketEvent
+from flowdesk.tickets.services import TicketWrite
+from flowdesk.timers.services import schedule
+
+SLA_TIMER = "sla"
+_KEY = "sla"
+NO_SLA: dict[str, Any] = {"sla.policy": None} | {
+    f"sla.{m}.{part}": None for m in SLA_METRICS for part in ("due_at", "state")
+}
+
+
+def timeline_of(
+    ticket: Ticket, pending: Sequence[TicketEvent] = (), *, new: bool = False
+) -> Timeline:
+    """The ticket's status history and public messages, from its event log (plus the events of
+    the open update, not yet stored)."""
+    stored: list[tuple[str, str, Any, Any, datetime]] = []
+    if not new:
+        stored = list(
+            TicketEvent.objects.filter(ticket_id=ticket.pk)
+            .filter(
+                Q(kind=EventKind.CREATED)
+                | Q(kind=EventKind.FIELD_CHANGED, field="status")
+                | Q(kind=EventKind.MESSAGE_ADDED)
+            )
+            .order_by("id")
+            .values_list("kind", "field", "new_value", "data", "created_at")
+        )
+    stored += [
+        (e.kind, e.field, e.new_value, e.data, e.created_at)
+        for e in pending
+        if e.kind in (EventKind.CREATED, EventKind.MESSAGE_ADDED)
+        or (e.kind == EventKind.FIELD_CHANGED and e.field == "status")
+    ]
+    statuses: list[tuple[datetime, str]] = []
+    messages: list[tuple[datetime, str]] = []
+    for kind, _field, new_value, data, at in stored:
+        if kind == EventKind.CREATED:
+            statuses.insert(0, (ticket.created_at, str((data or {}).get("status") or "new")))
+        elif kind == EventKind.FIELD_CHANGED:
+            statuses.append((at, str(new_value)))
+        elif (data or {}).get("public", True) and (data or {}).get("author_kind") in (
+            "customer",
+            "agent",
+        ):
+            messages.append((at, str(data["author_kind"])))
+    if not statuses:  # a ticket from before the event log recorded its creation
+        statuses.append((ticket.created_at, ticket.status))
+    return Timeline(created_at=ticket.created_at, statuses=statuses, messages=messages)
+
+
+def calendar_for(
+    policy: CompiledPolicy, snapshot: Mapping[str, Any]
+) -> tuple[str, Calendar | None]:
+    """The policy's own calendar, else the ticket's (its team's, else the default); None: 24/7."""
+    name = policy.calendar or snapshot.get("calendar") or ""
+    return name, calendars().get(name) if name else None
+
+
+def evaluate(
+    snapshot: Mapping[str, Any], timeline: Timeline, now: datetime
+) -> tuple[SlaState, str]:
+    """The clocks the ticket has as of ``now`` (read-only: what the API and explain show)."""
+    policies = compiled_policies()
+    policy = choose(policies, snapshot) if policies else None
+    if policy is None:
+        return compute_clocks(None, timeline, None, now), ""
+    name, calendar = calendar_for(policy, snapshot)
+    return compute_clocks(
+        policy.targets_for(snapshot.get("priority")), timeline, calendar, now
+    ), name
+
+
+def _brief(clock: ClockState | None) -> dict[str, Any] | None:
+    if clock is None:
+        return None
+    return {
+        "state": clock.state,
+        "cycle": clock.cycle,
+        "target_seconds": clock.target,
+        "business": clock.business,
+        "due_at": clock.due_at.isoformat() if clock.due_at else None,
+    }
+
+
+def _record_changes(w: TicketWrite, before: SlaState | None, after: SlaState) -> None:
+    old_policy = before.policy if before is not None else None
+    if old_policy != after.policy:
+        w.log.add(
+            EventKind.SLA_CHANGED,
+            w.cause,
+            field="sla.policy",
+            old=old_policy,
+            new=after.policy,
+            data={"message": _policy_message(old_policy, after.policy)},
+        )
+    for metric in SLA_METRICS:
+        old = _brief(before.clocks.get(metric)) if before is not None else None
+        new = _brief(after.clocks.get(metric))
+        if old != new:
+            w.log.add(EventKind.SLA_CHANGED, w.cause, field=f"sla.{metric}", old=old, new=new)
+
+
+def _policy_message(old: str | None, new: str | None) -> str:
+    if old is None:
+        return f"SLA policy {new!r} applies"
+    if new is None:
+        return f"SLA policy {old!r} no longer applies: its clocks are removed"
+    return f"SLA policy {new!r} applies instead of {old!r}"
+
+
+def _record_breaches(w: TicketWrite, state: SlaState) -> None:
+    breaches = state.breaches()
+    if not breaches:
+        return
+    known = set(SlaBreach.objects.filter(ticket_id=w.ticket.pk).values_list("metric", "cycle"))
+    for clock in breaches:
+        if (clock.metric, clock.cycle) in known or clock.breached_at is None:
+            continue
+        try:
+            with transaction.atomic():
+                SlaBreach.objects.create(
+                    ticket_id=w.ticket.pk,
+                    metric=clock.metric,
+                    cycle=clock.cycle,
+                    policy=state.policy or "",
+                    due_at=clock.breached_at,
+                    recorded_at=w.now,
+                    update=w.update_row(),
+                )
+        except IntegrityError:  # recorded by a concurrent update: once is the point
+            continue
+        w.log.add(
+            EventKind.SLA_BREACHED,
+            w.cause,
+            field=f"sla.{clock.metric}",
+            data={
+                "policy": state.policy,
+                "cycle": clock.cycle,
+                "due_at": clock.breached_at.isoformat(),
+                "target_seconds": clock.target,
+                "business": clock.business,
+            },
+        )
+
+
+def _refresh(w: TicketWrite, snapshot: dict[str, Any]) -> SlaState | None:
+    """Recompute, record, and put the ``sla.*`` keys into ``snapshot`` and ``w.derived``."""
+    policies = compiled_policies()
+    row = None if w.new else TicketSla.objects.filter(ticket_id=w.ticket.pk).first()
+    if not policies and (row is None or not row.policy):
+        w.derived.update(NO_SLA)
+        snapshot.update(NO_SLA)
+        return None
+    before = SlaState.from_json(row.clocks) if row is not None and row.clocks else None
+    timeline = timeline_of(w.ticket, w.log.rows, new=w.new)
+    state, calendar = evaluate(snapshot, timeline, w.now)
+    _record_changes(w, before, state)
+    _record_breaches(w, state)
+    stored = state.to_json()
+    if row is None:
+        if state.policy is not None:
+            TicketSla.objects.create(
+                ticket_id=w.ticket.pk,
+                policy=state.policy,
+                calendar=calendar,
+                clocks=stored,
+                computed_at=w.now,
+            )
+    elif state.policy is None:
+        row.delete()
+    else:
+        row.policy, row.calendar, row.clocks, row.computed_at = (
+            state.policy,
+            calendar,
+            stored,
+            w.now,
+        )
+        row.save(update_fields=["policy", "calendar", "clocks", "computed_at"])
+    fields = state.snapshot_fields() if state.policy is not None else NO_SLA
+    w.derived.update(fields)
+    snapshot.update(fields)
+    return state
+
+
+def _fingerprint(w: TicketWrite) -> tuple[Any, ...]:
+    t = w.ticket
+    return (
+        t.status,
+        t.priority,
+        t.type,
+        t.team_id,
+        tuple(t.tags),
+        repr(sorted((t.custom_fields or {}).items())),
+        len(w.log.rows),
+    )
+
+
+def sla_prepare(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
+    state = _refresh(w, snapshot)
+    w.hook_state[_KEY] = (state, _fingerprint(w))
+
+
+def sla_settle(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
+    state, seen = w.hook_state.get(_KEY, (None, None))
+    if seen != _fingerprint(w):  # the rules changed the ticket: its clocks may have changed
+        w.derived["calendar"] = calendar_name_for(w.ticket.team_id)  # a new team, its calendar
+        state = _refresh(w, w.snapshot())
+    if state is None and w.new:
+        return
+    schedule(w, SLA_TIMER, state.next_due if state is not None else None)
+
+
+def sla_snapshot(ticket: Ticket, now: datetime) -> dict[str, Any]:
+    """The ``sla.*`` keys of a stored ticket for reads outside a write (as last computed)."""
+    row = TicketSla.objects.filter(ticket_id=ticket.pk).first()
+    if row is None or not row.clocks:
+        return dict(NO_SLA)
+    return SlaState.from_json(row.clocks).snapshot_fields()
