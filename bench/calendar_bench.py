@@ -10,7 +10,10 @@ to 10 business days (80 business hours), most of them short.
 
 Timed: ``add_business_time`` over all starts, once on a fresh calendar (cold: every date's
 intervals computed, holidays built) and ``--repeat`` times warm (the median pass is reported);
-``subtract_business_time`` and ``business_seconds_between`` warm, for context. The baseline is what
+``subtract_business_time`` and ``business_seconds_between`` warm, for context; and over
+year-long spans (a tenth of the starts): a year of business time added, and the business time
+between a start and the same instant 365 days later, with minute stepping over two of those
+years as the baseline. The baseline is what
 one writes without a calendar model: step one minute at a time from the start, ask "is this minute
 open?" (local time, holiday set, weekly hours, overrides) and count until the duration is used up.
 It is slow, so it runs on the first ``--baseline`` cases only (starts rounded to the minute), and
@@ -108,6 +111,14 @@ class NaiveCalendar:
         now = local.hour * 3600 + local.minute * 60 + local.second
         return any(a <= now < b for a, b in spans)
 
+    def between(self, a: dt.datetime, b: dt.datetime) -> int:
+        """Open minutes from ``a`` to ``b`` (both on the minute), stepping every minute."""
+        n, cur = 0, a
+        while cur < b:
+            n += self.is_open(cur)
+            cur += dt.timedelta(minutes=1)
+        return n * 60
+
     def add(self, t: dt.datetime, seconds: int) -> dt.datetime:
         minutes, cur = seconds // 60, t
         while minutes:
@@ -178,6 +189,29 @@ def main() -> None:
     few_time = statistics.median(
         timed(lambda: [fc.add_business_time(cal, t, s) for t, s in few]) for _ in range(21)
     )
+    # Year-long spans: a year of business time added, and the business time of a calendar year.
+    year = [t for t, _ in cases[: max(1, len(cases) // 10)]]
+    spans = [(t, t + dt.timedelta(days=365)) for t in year]
+    year_secs = [fc.business_seconds_between(cal, a, b) for a, b in spans]
+    for (a, b), secs in list(zip(spans, year_secs, strict=True))[:200]:
+        assert fc.add_business_time(cal, a, secs) <= b
+    year_starts = [(a, secs) for (a, _), secs in zip(spans, year_secs, strict=True)]
+    year_add = statistics.median(
+        timed(lambda: [fc.add_business_time(cal, a, secs) for a, secs in year_starts])
+        for _ in range(args.repeat)
+    )
+    year_between = statistics.median(
+        timed(lambda: [fc.business_seconds_between(cal, a, b) for a, b in spans])
+        for _ in range(args.repeat)
+    )
+    two = [(a.replace(second=0), b.replace(second=0)) for a, b in spans[:2]]
+    assert [naive.between(a, b) for a, b in two] == [
+        fc.business_seconds_between(cal, a, b) for a, b in two
+    ], "baseline and flowdesk disagree over a year"
+    naive_year = timed(lambda: [naive.between(a, b) for a, b in two])
+    year_two = statistics.median(
+        timed(lambda: [fc.business_seconds_between(cal, a, b) for a, b in two]) for _ in range(21)
+    )
     after = reference_ms()
 
     n = len(cases)
@@ -188,6 +222,10 @@ def main() -> None:
         ("business_seconds_between, warm", n, statistics.median(between_runs)),
         (f"add_business_time on the {len(few)} baseline cases", len(few), few_time),
         (f"naive minute stepping, same {len(few)} cases (median of 3)", len(few), naive_time),
+        ("add_business_time, a year of business time, warm", len(spans), year_add),
+        ("business_seconds_between over a 365-day span, warm", len(spans), year_between),
+        ("business_seconds_between, 365 days, the 2 baseline cases", len(two), year_two),
+        ("naive minute stepping over 365 days, same 2 cases", len(two), naive_year),
     ]
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {n:,} operations, "
@@ -206,6 +244,7 @@ def main() -> None:
         (d - t).total_seconds() / 60 for (t, _), d in zip(few, ours, strict=True)
     )
     print(f"(the baseline steps {mean_minutes:,.0f} wall-clock minutes per case on average)")
+    print(f"over a 365-day span: {naive_year / year_two:,.0f}x faster than minute stepping")
     print(f"machine reference loop: {before:.1f} ms before, {after:.1f} ms after")
     sys.stdout.flush()
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from flowdesk.engine.context import EngineContext
-from flowdesk.sla.cache import calendars, default_calendar_name
+from flowdesk.sla.cache import current, for_write
+from flowdesk.tickets.services import TicketWrite
 
 
-def engine_context() -> EngineContext:
-    """Built from the per-process calendar cache (one fingerprint read when nothing changed)."""
-    return EngineContext(calendars=calendars(), default_calendar=default_calendar_name())
+def engine_context(w: TicketWrite | None = None) -> EngineContext:
+    """Built from the per-process calendar cache (one fingerprint read per update, none when
+    the update's hooks already read it)."""
+    store = for_write(w) if w is not None else current()
+    return EngineContext(calendars=store.calendars, default_calendar=store.default)

@@ -54,7 +54,7 @@ def arm_time_rules(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> No
         active = active_ruleset()
         if active is None or not has_time_rules(active):
             return  # a timer left by an earlier version fires once, finds nothing, and goes
-        context = engine_context()
+        context = engine_context(w)
         latched = frozenset(timer_state(w, TIME_RULES).get("latched", ()))
     else:
         active, context, latched = kept
@@ -131,7 +131,7 @@ def run_automation(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> No
     snapshot = dict(snapshot)
     for name in active.fields:
         snapshot.setdefault(name, None)
-    context = engine_context()
+    context = engine_context(w)
     timed = has_time_rules(active)
     latched: frozenset[str] = frozenset()
     due_now: frozenset[str] = frozenset()

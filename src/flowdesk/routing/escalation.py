@@ -22,7 +22,7 @@ from flowdesk.tickets.delivery import queue_outbox
 from flowdesk.tickets.models import EventKind
 from flowdesk.tickets.services import ChangeSet, TicketWrite, apply_change_set
 from flowdesk.timers.models import Timer
-from flowdesk.timers.services import schedule
+from flowdesk.timers.services import schedule, timer_row
 
 PURPOSE = "escalation"
 MAX_LEVELS = 20
@@ -311,7 +311,7 @@ def start_path(w: TicketWrite, name: str, cause: Cause) -> None:
             data={"message": f"escalate_along: no escalation path {name!r}"},
         )
         return
-    row = Timer.objects.filter(ticket_id=w.ticket.pk, purpose=PURPOSE).first()
+    row = timer_row(w, PURPOSE)
     if row is not None and row.due_at is not None and row.state.get("path") == name:
         return  # already on this path: starting it again would repeat level 0
     apply_level(w, path, 0, cause, _iso(w.now) or "")

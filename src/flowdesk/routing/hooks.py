@@ -32,7 +32,7 @@ from flowdesk.routing.services import route
 from flowdesk.tickets.cause import Cause
 from flowdesk.tickets.services import TicketWrite
 from flowdesk.timers.models import Timer
-from flowdesk.timers.services import schedule
+from flowdesk.timers.services import schedule, timer_row
 
 RETURN = "return"
 DEFAULT_STRATEGY = "least_open"
@@ -159,7 +159,7 @@ def routing_settle(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> No
     note = _notes.pop(w, None) or _Note(snapshot.get("team"), new=False)
 
     def timer(purpose: str) -> Timer | None:
-        return Timer.objects.filter(ticket_id=w.ticket.pk, purpose=purpose).first()
+        return timer_row(w, purpose)
 
     if event.kind == "timer" and event.timer == escalation.PURPOSE:
         escalation.fire(w, timer(escalation.PURPOSE))

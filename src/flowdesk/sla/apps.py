@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 def prepare_calendar(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
     """The ``calendar`` key: the ticket's team's calendar, else the default, else None. In the
     ``prepare`` phase, before SLA clocks and rules read it (later prepare hooks see it)."""
-    from flowdesk.sla.cache import calendar_name_for
+    from flowdesk.sla.cache import for_write
 
-    name = calendar_name_for(w.ticket.team_id)
+    name = for_write(w).calendar_for_team(w.ticket.team_id)
     w.derived["calendar"] = name
     snapshot["calendar"] = name
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 
@@ -27,6 +27,9 @@ from flowdesk.core.rows import first, sql
 from flowdesk.sla.models import Calendar as CalendarRow
 from flowdesk.sla.models import SlaPolicy, SlaStoreVersion, TeamCalendar
 from flowdesk.sla.policy import CompiledPolicy, PolicyError, compile_policies
+
+if TYPE_CHECKING:
+    from flowdesk.tickets.services import TicketWrite
 
 Fingerprint = tuple[Any, ...]
 
@@ -43,8 +46,15 @@ class StoredSla:
     #: the policies compiled (``flowdesk.sla.policy``), first match wins
     compiled: tuple[CompiledPolicy, ...] = ()
 
+    def calendar_for_team(self, team_id: int | None) -> str | None:
+        """The calendar a ticket of this team works by: the team's, else the default."""
+        if team_id is not None and team_id in self.teams:
+            return self.teams[team_id]
+        return self.default
+
 
 _held: StoredSla | None = None
+_WRITE_KEY = "sla_store"
 _lock = threading.Lock()
 
 
@@ -103,6 +113,14 @@ def current() -> StoredSla:
     with _lock:
         _held = loaded
     return loaded
+
+
+def for_write(w: TicketWrite) -> StoredSla:
+    """``current()`` once per ticket update: every hook of the update reads the same state."""
+    held: StoredSla | None = w.hook_state.get(_WRITE_KEY)
+    if held is None:
+        held = w.hook_state[_WRITE_KEY] = current()
+    return held
 
 
 def calendars() -> dict[str, Calendar]:

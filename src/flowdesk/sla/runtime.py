@@ -22,7 +22,7 @@ from django.db.models import Q
 from flowdesk.calendars import Calendar
 from flowdesk.engine import Event
 from flowdesk.engine.vocabulary import SLA_METRICS
-from flowdesk.sla.cache import calendar_name_for, calendars, compiled_policies
+from flowdesk.sla.cache import StoredSla, current, for_write
 from flowdesk.sla.clocks import ClockState, SlaState, Timeline, compute_clocks
 from flowdesk.sla.models import SlaBreach, TicketSla
 from flowdesk.sla.policy import CompiledPolicy, choose
@@ -32,6 +32,7 @@ from flowdesk.timers.services import schedule
 
 SLA_TIMER = "sla"
 _KEY = "sla"
+_ROW = "sla_row"
 NO_SLA: dict[str, Any] = {"sla.policy": None} | {
     f"sla.{m}.{part}": None for m in SLA_METRICS for part in ("due_at", "state")
 }
@@ -78,25 +79,24 @@ def timeline_of(
 
 
 def calendar_for(
-    policy: CompiledPolicy, snapshot: Mapping[str, Any]
+    policy: CompiledPolicy, snapshot: Mapping[str, Any], store: StoredSla
 ) -> tuple[str, Calendar | None]:
     """The policy's own calendar, else the ticket's (its team's, else the default); None: 24/7."""
     name = policy.calendar or snapshot.get("calendar") or ""
-    return name, calendars().get(name) if name else None
+    return name, store.calendars.get(name) if name else None
 
 
 def evaluate(
-    snapshot: Mapping[str, Any], timeline: Timeline, now: datetime
+    snapshot: Mapping[str, Any], timeline: Timeline, now: datetime, store: StoredSla | None = None
 ) -> tuple[SlaState, str]:
     """The clocks the ticket has as of ``now`` (read-only: what the API and explain show)."""
-    policies = compiled_policies()
-    policy = choose(policies, snapshot) if policies else None
+    store = store or current()
+    policy = choose(store.compiled, snapshot) if store.compiled else None
     if policy is None:
         return compute_clocks(None, timeline, None, now), ""
-    name, calendar = calendar_for(policy, snapshot)
-    return compute_clocks(
-        policy.targets_for(snapshot.get("priority")), timeline, calendar, now
-    ), name
+    name, calendar = calendar_for(policy, snapshot, store)
+    targets = policy.targets_for(snapshot.get("priority"))
+    return compute_clocks(targets, timeline, calendar, now), name
 
 
 def _brief(clock: ClockState | None) -> dict[str, Any] | None:
@@ -174,21 +174,25 @@ def _record_breaches(w: TicketWrite, state: SlaState) -> None:
 
 def _refresh(w: TicketWrite, snapshot: dict[str, Any]) -> SlaState | None:
     """Recompute, record, and put the ``sla.*`` keys into ``snapshot`` and ``w.derived``."""
-    policies = compiled_policies()
-    row = None if w.new else TicketSla.objects.filter(ticket_id=w.ticket.pk).first()
-    if not policies and (row is None or not row.policy):
+    store = for_write(w)
+    if _ROW in w.hook_state:
+        row: TicketSla | None = w.hook_state[_ROW]
+    else:
+        row = None if w.new else TicketSla.objects.filter(ticket_id=w.ticket.pk).first()
+        w.hook_state[_ROW] = row
+    if not store.compiled and (row is None or not row.policy):
         w.derived.update(NO_SLA)
         snapshot.update(NO_SLA)
         return None
     before = SlaState.from_json(row.clocks) if row is not None and row.clocks else None
     timeline = timeline_of(w.ticket, w.log.rows, new=w.new)
-    state, calendar = evaluate(snapshot, timeline, w.now)
+    state, calendar = evaluate(snapshot, timeline, w.now, store)
     _record_changes(w, before, state)
     _record_breaches(w, state)
     stored = state.to_json()
     if row is None:
         if state.policy is not None:
-            TicketSla.objects.create(
+            w.hook_state[_ROW] = TicketSla.objects.create(
                 ticket_id=w.ticket.pk,
                 policy=state.policy,
                 calendar=calendar,
@@ -197,6 +201,7 @@ def _refresh(w: TicketWrite, snapshot: dict[str, Any]) -> SlaState | None:
             )
     elif state.policy is None:
         row.delete()
+        w.hook_state[_ROW] = None
     else:
         row.policy, row.calendar, row.clocks, row.computed_at = (
             state.policy,
@@ -232,7 +237,8 @@ def sla_prepare(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
 def sla_settle(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
     state, seen = w.hook_state.get(_KEY, (None, None))
     if seen != _fingerprint(w):  # the rules changed the ticket: its clocks may have changed
-        w.derived["calendar"] = calendar_name_for(w.ticket.team_id)  # a new team, its calendar
+        # a new team: its calendar
+        w.derived["calendar"] = for_write(w).calendar_for_team(w.ticket.team_id)
         state = _refresh(w, w.snapshot())
     if state is None and w.new:
         return

@@ -14,12 +14,12 @@ not at all, and the delivery tasks are enqueued only after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from flowdesk.accounts.lookups import user_by_email
 from flowdesk.accounts.models import Role, User
@@ -385,14 +385,19 @@ def _finish(w: TicketWrite) -> None:
     w.log.flush()
 
 
-def _lock(ticket_id: int) -> Ticket:
+def _lock(ticket_id: int, *, skip_locked: bool = False) -> Ticket | None:
+    """The ticket row, locked for the update. ``skip_locked``: None when another transaction
+    holds it right now (PostgreSQL; SQLite has one writer at a time anyway)."""
+    skip = skip_locked and connection.features.has_select_for_update_skip_locked
     ticket = (
-        Ticket.objects.select_for_update(of=("self",))
+        Ticket.objects.select_for_update(of=("self",), skip_locked=skip)
         .select_related("requester", "organization", "assignee", "team")
         .filter(pk=ticket_id)
         .first()
     )
     if ticket is None:
+        if skip and Ticket.objects.filter(pk=ticket_id).exists():
+            return None
         raise NotFound(f"ticket {ticket_id} not found")
     return ticket
 
@@ -522,6 +527,7 @@ def do_update_ticket(
     An update that changes nothing writes nothing (the version stays)."""
     with transaction.atomic():
         ticket = _lock(ticket_id)
+        assert ticket is not None  # raises NotFound rather than None without skip_locked
         if expected_version is not None and ticket.version != expected_version:
             raise Conflict(
                 f"ticket {ticket_id} is at version {ticket.version}, "
@@ -544,23 +550,39 @@ def do_update_ticket(
 
 
 def do_timer_update(
-    ticket_id: int, *, purpose: str, now: datetime, late_seconds: float = 0.0
-) -> bool:
+    ticket_id: int,
+    *,
+    purpose: str,
+    now: datetime,
+    late_seconds: float = 0.0,
+    skip_locked: bool = False,
+    check: Callable[[TicketWrite], bool] | None = None,
+    after: Callable[[TicketWrite], None] | None = None,
+) -> bool | None:
     """A timer of ``purpose`` came due: an update with no change of its own, caused by the
     timer, that runs every update hook (SLA clocks, the time rules, the timers' own moves).
     It is recorded only if a hook recorded something (a breach, a rule that fired); otherwise
-    nothing is written and the ticket's version stays. Returns whether it was recorded.
-    A timer that fired a second or more after it was due says so in its cause's detail."""
+    nothing is written and the ticket's version stays. Returns whether it was recorded, or None
+    when it did not run: ``skip_locked`` and an update holds the ticket right now, or ``check``
+    (called with the ticket locked) said no. ``after`` runs last, in the same transaction (the
+    timer's own bookkeeping). A timer that fired a second or more after it was due says so in
+    its cause's detail. Inside a caller's transaction it adds no savepoint of its own."""
     detail = purpose if late_seconds < 1 else f"{purpose} (fired {late_seconds:.0f} s late)"
-    with transaction.atomic():
-        ticket = _lock(ticket_id)
+    with transaction.atomic(savepoint=False):
+        ticket = _lock(ticket_id, skip_locked=skip_locked)
+        if ticket is None:
+            return None
         w = TicketWrite(ticket, Cause(CauseKind.TIMER, detail=detail), now, new=False)
+        if check is not None and not check(w):
+            return None
         run_update_hooks(w, Event("timer", timer=purpose), w.snapshot())
-        if not w.touched:
-            return False
-        ticket.version += 1
-        _finish(w)
-        return True
+        recorded = w.touched
+        if recorded:
+            ticket.version += 1
+            _finish(w)
+        if after is not None:
+            after(w)
+        return recorded
 
 
 def _author_kind(cause: Cause) -> str:

@@ -17,13 +17,28 @@ from django.db.models import Q, QuerySet
 
 from flowdesk.core.clock import utcnow
 from flowdesk.core.writes import write_transaction
-from flowdesk.tickets.models import Ticket
 from flowdesk.tickets.services import TicketWrite, do_timer_update
 from flowdesk.timers.models import Timer
 
+_ROWS = "timers"
+
+
+def _rows(w: TicketWrite) -> dict[str, Timer]:
+    """The ticket's timers, read once per update (one query for every purpose) and kept in step
+    with ``schedule``."""
+    rows: dict[str, Timer] | None = w.hook_state.get(_ROWS)
+    if rows is None:
+        rows = {} if w.new else {t.purpose: t for t in Timer.objects.filter(ticket_id=w.ticket.pk)}
+        w.hook_state[_ROWS] = rows
+    return rows
+
+
+def timer_row(w: TicketWrite, purpose: str) -> Timer | None:
+    return _rows(w).get(purpose)
+
 
 def timer_state(w: TicketWrite, purpose: str) -> dict[str, Any]:
-    row = Timer.objects.filter(ticket_id=w.ticket.pk, purpose=purpose).first()
+    row = timer_row(w, purpose)
     return dict(row.state) if row is not None else {}
 
 
@@ -32,11 +47,12 @@ def schedule(
 ) -> None:
     """Move the ticket's ``purpose`` timer to ``due_at`` (and store ``state`` with it, if given).
     A timer with nothing to wait for and no state is deleted."""
-    row = Timer.objects.filter(ticket_id=w.ticket.pk, purpose=purpose).first()
+    rows = _rows(w)
+    row = rows.get(purpose)
     if row is None:
         if due_at is None and not state:
             return
-        Timer.objects.create(
+        rows[purpose] = Timer.objects.create(
             ticket_id=w.ticket.pk,
             purpose=purpose,
             due_at=due_at,
@@ -47,6 +63,7 @@ def schedule(
     new_state = row.state if state is None else state
     if due_at is None and not new_state:
         row.delete()
+        del rows[purpose]
         return
     if row.due_at == due_at and row.state == new_state:
         return
@@ -134,24 +151,37 @@ def fire_claimed(owner: str, claims: list[TimerClaim]) -> list[Firing]:
 
 def _fire_one(owner: str, claim: TimerClaim) -> Firing:
     now = utcnow()
+    due: list[datetime] = []
+
+    def check(w: TicketWrite) -> bool:
+        """With the ticket locked: still leased to this worker and still due (an update may
+        have moved it since the claim)."""
+        row = timer_row(w, claim.purpose)
+        if row is None or row.pk != claim.id or row.lease_owner != owner:
+            return False
+        if row.due_at is None or row.due_at > now:
+            return False
+        due.append(row.due_at)
+        return True
+
+    def after(w: TicketWrite) -> None:
+        _settle(w, claim.purpose, due[0], now, late)
+
+    late = max(0.0, (now - claim.due_at).total_seconds())
     try:
         with transaction.atomic():
-            tickets = Ticket.objects.filter(pk=claim.ticket_id)
-            if connection.features.has_select_for_update_skip_locked:
-                tickets = tickets.select_for_update(skip_locked=True, of=("self",))
-            if not tickets.values_list("pk", flat=True).first():
+            recorded = do_timer_update(
+                claim.ticket_id,
+                purpose=claim.purpose,
+                now=now,
+                late_seconds=late,
+                skip_locked=True,
+                check=check,
+                after=after,
+            )
+            if recorded is None:
                 _release(owner, claim)
                 return Firing(claim, False, False, 0.0)
-            row = Timer.objects.filter(pk=claim.id, lease_owner=owner).first()
-            if row is None or row.due_at is None or row.due_at > now:
-                _release(owner, claim)  # moved by an update since the claim: not due any more
-                return Firing(claim, False, False, 0.0)
-            late = max(0.0, (now - row.due_at).total_seconds())
-            due = row.due_at
-            recorded = do_timer_update(
-                claim.ticket_id, purpose=claim.purpose, now=now, late_seconds=late
-            )
-            _settle(row.pk, due, now, late)
             return Firing(claim, True, recorded, late)
     except Exception as exc:  # one broken firing must not stop the others
         log.exception("timer %s (%s) of ticket %s failed", claim.id, claim.purpose, claim.ticket_id)
@@ -165,14 +195,15 @@ def _fire_one(owner: str, claim: TimerClaim) -> Firing:
         return Firing(claim, False, False, 0.0, message)
 
 
-def _settle(pk: int, due: datetime, now: datetime, late: float) -> None:
+def _settle(w: TicketWrite, purpose: str, due: datetime, now: datetime, late: float) -> None:
     """After a firing: a timer its owner did not move has fired and waits for nothing now."""
-    row = Timer.objects.filter(pk=pk).first()
+    row = timer_row(w, purpose)
     if row is None:
         return  # its owner deleted it: nothing left to wait for
     if row.due_at == due:
         if not row.state:
             row.delete()
+            del _rows(w)[purpose]
             return
         row.due_at = None
     row.lease_owner, row.lease_expires_at = "", None
