@@ -20,6 +20,7 @@ from flowdesk.engine import CascadeResult, Event, MessageInfo, run_cascade
 from flowdesk.engine.timers import time_plan
 from flowdesk.engine.types import to_jsonable
 from flowdesk.tickets import snapshot as snap
+from flowdesk.tickets.cause import Cause, CauseKind
 from flowdesk.tickets.models import EventKind
 from flowdesk.tickets.services import ChangeSet, TicketWrite, apply_change_set, write_guard
 from flowdesk.timers.services import schedule, timer_state
@@ -123,6 +124,16 @@ def _store_input(
     }
 
 
+def _fired_cause(update: Cause, rule: Cause) -> Cause:
+    """The cause recorded on a ``rule_fired`` event. A rule a timer made fire says so: the
+    timer's kind and detail (``rules``, ``rules (fired 312 s late)``) with the rule's name and
+    chain, so the history shows both why the update ran and which rule fired. The rule's own
+    changes and effects stay caused by the rule."""
+    if update.kind != CauseKind.TIMER:
+        return rule
+    return Cause(CauseKind.TIMER, rule=rule.rule, rule_chain=rule.rule_chain, detail=update.detail)
+
+
 def run_automation(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
     """`snapshot` is the ticket as the update left it (with the keys the prepare hooks added)."""
     active = active_ruleset()
@@ -163,7 +174,7 @@ def run_automation(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> No
         cause = w.cause.for_rule(fired.rule, _chain(fired.rule, causes))
         w.log.add(
             EventKind.RULE_FIRED,
-            cause,
+            _fired_cause(w.cause, cause),
             data={
                 "pass": fired.pass_no,
                 "changes": {
