@@ -203,16 +203,6 @@ def test_a_warning_whose_condition_turned_false_does_nothing(desk: Desk, clock: 
 # --- first reply: the breach ----------------------------------------------------------------
 
 
-#: The SLA side writes its ``sla_changed`` event of a timer update before the update row exists
-#: (sla/runtime.py ``_record_changes``; ``rows.insert_many`` does not resolve the unsaved
-#: update), so the firing at a breach fails with "NOT NULL constraint failed:
-#: tickets_ticketevent.update_id" and is retried forever.
-SLA_EVENT_BEFORE_UPDATE_ROW = pytest.mark.xfail(
-    reason="sla/runtime.py: sla_changed event written before the timer update's row exists"
-)
-
-
-@SLA_EVENT_BEFORE_UPDATE_ROW
 def test_first_reply_breach_escalates_once_and_is_recorded_once(desk: Desk, clock: None) -> None:
     # The policy keeps Manila's hours after the escalation to Tier 2 (which works by Berlin's).
     _policies(desk, {**STANDARD, "calendar": "Manila"})
@@ -367,11 +357,6 @@ def test_survey_24_hours_after_solved_unless_reopened(desk: Desk, clock: None) -
     assert len(desk.agent.get("/outbox", ticket=tid, kind="survey").data["items"]) == 1
 
 
-@pytest.mark.xfail(
-    reason="sla/runtime.py: _refresh in settle creates the new ticket's TicketSla row twice "
-    "when the rules changed the ticket (IntegrityError on sla_ticketsla.ticket_id)",
-    raises=Exception,
-)
 def test_a_customer_ticket_under_an_sla_policy_gets_its_clocks(desk: Desk, clock: None) -> None:
     _policies(desk, STANDARD)
     move_to(manila(12, 10))

@@ -40,9 +40,9 @@ def _fired() -> int:
 
 def test_killed_workers_lose_and_duplicate_no_timer_and_no_outbox_item(
     desk: Desk,
-    workers: Workers,
-    mailsink: Sink,
-    tmp_path: Path,  # noqa: F811
+    workers: Workers,  # noqa: F811  (the fixture imported above)
+    mailsink: Sink,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     from flowdesk.outbox.models import OutboxItem, OutboxStatus
     from flowdesk.tickets.models import Message, Ticket, TicketEvent

@@ -16,6 +16,7 @@ from flowdesk.accounts.services import (
     do_create_user,
 )
 from flowdesk.automation.services import check_import_yaml
+from flowdesk.sla.store import check_replace_policies
 from flowdesk.sla.yamlio import check_import_calendars_yaml
 from flowdesk.tickets.models import CustomFieldDef, Status, Ticket
 from flowdesk.tickets.services import (
@@ -114,6 +115,31 @@ CUSTOMER_REPLIES = [
 ]
 
 
+#: The demo's SLA policies (docs/sla.md), so the warn / escalate time rules have clocks to act
+#: on. Business time; each policy names the calendar of the team its tickets start in (Tier 2,
+#: Berlin, takes the enterprise tickets; Tier 1 works by Manila, the default), so a Standard
+#: ticket escalated to Tier 2 on its breach keeps the clock it was breached on.
+DEMO_SLA_POLICIES: list[dict[str, object]] = [
+    {
+        "name": "Enterprise",
+        "description": "Enterprise customers: answered within the hour, solved within 2 days.",
+        "conditions": {"all": [{"field": "organization.tier", "op": "is", "value": "enterprise"}]},
+        "targets": {
+            "first_reply": {"urgent": "30m", "high": "1h", "normal": "2h", "low": "4h"},
+            "next_reply": "4h",
+            "resolution": "2d",
+        },
+        "calendar": "Berlin",
+    },
+    {
+        "name": "Standard",
+        "description": "Everyone else.",
+        "targets": {"first_reply": "4h", "next_reply": "8h", "resolution": "5d"},
+        "calendar": "Manila",
+    },
+]
+
+
 def demo_rules_yaml() -> str:
     return resources.files("flowdesk.demo").joinpath("rules.yaml").read_text(encoding="utf-8")
 
@@ -137,6 +163,7 @@ def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, 
             agents += members
             do_create_team(team_name, members)
         check_import_calendars_yaml(demo_calendars_yaml(), source="demo/calendars.yaml")
+        check_replace_policies(DEMO_SLA_POLICIES, source="demo/seed.py")
         CustomFieldDef.objects.create(
             key="plan", label="Plan", kind="enum", choices=["starter", "pro", "scale"]
         )

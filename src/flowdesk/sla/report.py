@@ -10,7 +10,7 @@ from typing import Any
 from flowdesk.sla.clocks import ClockState
 from flowdesk.sla.models import SlaBreach
 from flowdesk.sla.policy import format_duration
-from flowdesk.sla.runtime import evaluate, timeline_of
+from flowdesk.sla.runtime import evaluate, sticky, timeline_of
 from flowdesk.tickets.models import Ticket
 from flowdesk.tickets.snapshot import load_snapshot
 
@@ -25,6 +25,8 @@ def _clock(clock: ClockState) -> dict[str, Any]:
 def sla_report(ticket: Ticket, now: datetime) -> dict[str, Any]:
     snapshot = load_snapshot(ticket, now)
     state, calendar = evaluate(snapshot, timeline_of(ticket), now)
+    recorded = SlaBreach.objects.filter(ticket_id=ticket.pk).values_list("metric", "cycle")
+    state = sticky(state, {(str(m), int(c)) for m, c in recorded})
     breaches = [
         {
             "metric": b.metric,

@@ -13,6 +13,7 @@ next due instant, so a breach is recorded (and ``sla_breached`` rules run) on th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from django.db.models import Q
 from flowdesk.calendars import Calendar
 from flowdesk.engine import Event
 from flowdesk.engine.vocabulary import SLA_METRICS
+from flowdesk.engine.vocabulary import SlaState as State
 from flowdesk.sla.cache import StoredSla, current, for_write
 from flowdesk.sla.clocks import ClockState, SlaState, Timeline, compute_clocks
 from flowdesk.sla.models import SlaBreach, TicketSla
@@ -114,6 +116,7 @@ def _brief(clock: ClockState | None) -> dict[str, Any] | None:
 def _record_changes(w: TicketWrite, before: SlaState | None, after: SlaState) -> None:
     old_policy = before.policy if before is not None else None
     if old_policy != after.policy:
+        w.update_row()  # the events point at it
         w.log.add(
             EventKind.SLA_CHANGED,
             w.cause,
@@ -126,6 +129,7 @@ def _record_changes(w: TicketWrite, before: SlaState | None, after: SlaState) ->
         old = _brief(before.clocks.get(metric)) if before is not None else None
         new = _brief(after.clocks.get(metric))
         if old != new:
+            w.update_row()
             w.log.add(EventKind.SLA_CHANGED, w.cause, field=f"sla.{metric}", old=old, new=new)
 
 
@@ -137,14 +141,12 @@ def _policy_message(old: str | None, new: str | None) -> str:
     return f"SLA policy {new!r} applies instead of {old!r}"
 
 
-def _record_breaches(w: TicketWrite, state: SlaState) -> None:
-    breaches = state.breaches()
-    if not breaches:
-        return
-    known = set(SlaBreach.objects.filter(ticket_id=w.ticket.pk).values_list("metric", "cycle"))
-    for clock in breaches:
-        if (clock.metric, clock.cycle) in known or clock.breached_at is None:
+def _record_breaches(w: TicketWrite, state: SlaState, recorded: set[tuple[str, int]]) -> None:
+    """Record each breach not recorded yet (adds it to ``recorded``)."""
+    for clock in state.breaches():
+        if (clock.metric, clock.cycle) in recorded or clock.breached_at is None:
             continue
+        recorded.add((clock.metric, clock.cycle))
         try:
             with transaction.atomic():
                 SlaBreach.objects.create(
@@ -172,6 +174,22 @@ def _record_breaches(w: TicketWrite, state: SlaState) -> None:
         )
 
 
+def sticky(state: SlaState, recorded: set[tuple[str, int]]) -> SlaState:
+    """A recorded breach stands: if the clock of that cycle computes as not breached now (the
+    ticket moved to a team with other hours, a lower priority's longer target), it still reads
+    as breached, so the rules that acted on the breach do not act on it again."""
+    if not recorded:
+        return state
+    clocks = {
+        m: replace(c, state=State.BREACHED)
+        if (m, c.cycle) in recorded and c.state != State.BREACHED
+        else c
+        for m, c in state.clocks.items()
+    }
+    running = [c.due_at for c in clocks.values() if c.state == State.RUNNING and c.due_at]
+    return replace(state, clocks=clocks, next_due=min(running) if running else None)
+
+
 def _refresh(w: TicketWrite, snapshot: dict[str, Any]) -> SlaState | None:
     """Recompute, record, and put the ``sla.*`` keys into ``snapshot`` and ``w.derived``."""
     store = for_write(w)
@@ -185,11 +203,15 @@ def _refresh(w: TicketWrite, snapshot: dict[str, Any]) -> SlaState | None:
         snapshot.update(NO_SLA)
         return None
     before = SlaState.from_json(row.clocks) if row is not None and row.clocks else None
+    recorded = {
+        (str(m), int(c)) for m, c in ((row.clocks or {}).get("recorded", []) if row else [])
+    }
     timeline = timeline_of(w.ticket, w.log.rows, new=w.new)
     state, calendar = evaluate(snapshot, timeline, w.now, store)
+    state = sticky(state, recorded)
     _record_changes(w, before, state)
-    _record_breaches(w, state)
-    stored = state.to_json()
+    _record_breaches(w, state, recorded)
+    stored = state.to_json() | {"recorded": sorted([m, c] for m, c in recorded)}
     if row is None:
         if state.policy is not None:
             w.hook_state[_ROW] = TicketSla.objects.create(

@@ -95,6 +95,9 @@ class EventLog:
 
     def flush(self) -> None:
         if self.rows:
+            for row in self.rows:  # events added before the update row was inserted
+                if row.update_id is None:
+                    row.update_id = self.update.pk
             rows.insert_many(self.rows)
             self.rows = []
 
