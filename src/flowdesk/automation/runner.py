@@ -27,19 +27,21 @@ from flowdesk.timers.services import schedule, timer_state
 
 #: the timer purpose of the time rules (one timer per ticket: the earliest due time rule)
 TIME_RULES = "rules"
-_time_rules: dict[int, frozenset[str]] = {}
+_time_rules: dict[int, tuple[object, frozenset[str]]] = {}
 
 
 def time_rule_names(active: ActiveRuleSet) -> frozenset[str]:
-    """The rules with a time trigger, per rule-set version (computed once per version)."""
-    names = _time_rules.get(active.number)
-    if names is None:
-        names = frozenset(
-            r.name for r in active.ruleset.rules if any(t.time_based for t in r.triggers)
-        )
-        if len(_time_rules) > 8:
-            _time_rules.clear()
-        _time_rules[active.number] = names
+    """The rules with a time trigger, computed once per compiled rule set (keyed by version
+    and checked by identity: a database restored or reset may reuse a version number)."""
+    held = _time_rules.get(active.number)
+    if held is not None and held[0] is active.ruleset:
+        return held[1]
+    names = frozenset(
+        r.name for r in active.ruleset.rules if any(t.time_based for t in r.triggers)
+    )
+    if len(_time_rules) > 8:
+        _time_rules.clear()
+    _time_rules[active.number] = (active.ruleset, names)
     return names
 
 
@@ -104,7 +106,8 @@ def _chain(rule: str, causes: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
 def _store_input(
     w: TicketWrite, number: int, snapshot: dict[str, Any], event: Event, result: CascadeResult
 ) -> None:
-    update = w.update_row()
+    # Set before the row is inserted (when nothing inserted it yet): one INSERT, no UPDATE.
+    update = w.update
     update.ruleset_version = number
     update.engine_snapshot = snap.to_json(snapshot)
     update.engine_event = event_to_json(event)
@@ -122,6 +125,8 @@ def _store_input(
         # Refused writes, so a recomputed explanation refuses exactly the same ones.
         "rejected": [{"rule": f.rule, **r.to_dict()} for f in result.fired for r in f.rejected],
     }
+    w.engine_input_stored = not w.touched_update
+    w.update_row()
 
 
 def _fired_cause(update: Cause, rule: Cause) -> Cause:

@@ -115,6 +115,8 @@ class TicketWrite:
         self.registry = Registry()
         self.update: TicketUpdate = new_update(ticket.pk, cause, now)
         self._update_saved = False
+        #: the update row was inserted with the engine's input already on it (automation)
+        self.engine_input_stored = False
         self.log = EventLog(ticket.pk, self.update, now)
         self.messages: list[MessageInfo] = []
         self._followers: frozenset[str] | None = frozenset() if new else None
@@ -155,6 +157,11 @@ class TicketWrite:
 
     def snapshot(self) -> dict[str, Any]:
         return snap.build_snapshot(self.ticket, self.read_state())
+
+    @property
+    def touched_update(self) -> bool:
+        """The update row has been inserted."""
+        return self._update_saved
 
     @property
     def touched(self) -> bool:
@@ -376,7 +383,7 @@ def _finish(w: TicketWrite) -> None:
         )
     w.stored_tags = wanted
     if w._update_saved:
-        if w.update.ruleset_version is not None:
+        if w.update.ruleset_version is not None and not w.engine_input_stored:
             rows.update_fields(
                 w.update, ["ruleset_version", "engine_snapshot", "engine_event", "automation"]
             )
