@@ -13,7 +13,7 @@ next due instant, so a breach is recorded (and ``sla_breached`` rules run) on th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -32,6 +32,7 @@ from flowdesk.timers.services import schedule
 
 SLA_TIMER = "sla"
 _KEY = "sla"
+_STORED = "sla.stored"  # hook_state: this update wrote the ticket's TicketSla row
 NO_SLA: dict[str, Any] = {"sla.policy": None} | {
     f"sla.{m}.{part}": None for m in SLA_METRICS for part in ("due_at", "state")
 }
@@ -99,6 +100,11 @@ def evaluate(
     ), name
 
 
+def iso(value: datetime) -> str:
+    """An instant as the clocks' JSON writes it (UTC, ``Z``), so events and reports agree."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _brief(clock: ClockState | None) -> dict[str, Any] | None:
     if clock is None:
         return None
@@ -107,16 +113,23 @@ def _brief(clock: ClockState | None) -> dict[str, Any] | None:
         "cycle": clock.cycle,
         "target_seconds": clock.target,
         "business": clock.business,
-        "due_at": clock.due_at.isoformat() if clock.due_at else None,
+        "due_at": iso(clock.due_at) if clock.due_at else None,
     }
+
+
+def _log(w: TicketWrite, kind: str, **values: Any) -> None:
+    """An event of this update. The update row is saved first: an event is stored pointing at
+    it, and an update caused by a timer has no row yet (inserting its events failed)."""
+    w.update_row()
+    w.log.add(kind, w.cause, **values)
 
 
 def _record_changes(w: TicketWrite, before: SlaState | None, after: SlaState) -> None:
     old_policy = before.policy if before is not None else None
     if old_policy != after.policy:
-        w.log.add(
+        _log(
+            w,
             EventKind.SLA_CHANGED,
-            w.cause,
             field="sla.policy",
             old=old_policy,
             new=after.policy,
@@ -126,7 +139,7 @@ def _record_changes(w: TicketWrite, before: SlaState | None, after: SlaState) ->
         old = _brief(before.clocks.get(metric)) if before is not None else None
         new = _brief(after.clocks.get(metric))
         if old != new:
-            w.log.add(EventKind.SLA_CHANGED, w.cause, field=f"sla.{metric}", old=old, new=new)
+            _log(w, EventKind.SLA_CHANGED, field=f"sla.{metric}", old=old, new=new)
 
 
 def _policy_message(old: str | None, new: str | None) -> str:
@@ -158,14 +171,14 @@ def _record_breaches(w: TicketWrite, state: SlaState) -> None:
                 )
         except IntegrityError:  # recorded by a concurrent update: once is the point
             continue
-        w.log.add(
+        _log(
+            w,
             EventKind.SLA_BREACHED,
-            w.cause,
             field=f"sla.{clock.metric}",
             data={
                 "policy": state.policy,
                 "cycle": clock.cycle,
-                "due_at": clock.breached_at.isoformat(),
+                "due_at": iso(clock.breached_at),
                 "target_seconds": clock.target,
                 "business": clock.business,
             },
@@ -175,7 +188,10 @@ def _record_breaches(w: TicketWrite, state: SlaState) -> None:
 def _refresh(w: TicketWrite, snapshot: dict[str, Any]) -> SlaState | None:
     """Recompute, record, and put the ``sla.*`` keys into ``snapshot`` and ``w.derived``."""
     policies = compiled_policies()
-    row = None if w.new else TicketSla.objects.filter(ticket_id=w.ticket.pk).first()
+    # A new ticket has no row yet, unless the prepare pass of this same update wrote it (the
+    # settle pass after rules that changed the ticket): creating it again broke the update.
+    has_row = not w.new or w.hook_state.get(_STORED, False)
+    row = TicketSla.objects.filter(ticket_id=w.ticket.pk).first() if has_row else None
     if not policies and (row is None or not row.policy):
         w.derived.update(NO_SLA)
         snapshot.update(NO_SLA)
@@ -195,6 +211,7 @@ def _refresh(w: TicketWrite, snapshot: dict[str, Any]) -> SlaState | None:
                 clocks=stored,
                 computed_at=w.now,
             )
+            w.hook_state[_STORED] = True
     elif state.policy is None:
         row.delete()
     else:
