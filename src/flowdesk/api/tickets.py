@@ -31,9 +31,11 @@ from flowdesk.api.schemas import (
     UpdateOut,
     errors,
 )
+from flowdesk.api.sla_report import SlaReportOut
 from flowdesk.automation.explain import explain_update
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import NotFound
+from flowdesk.sla.report import sla_report
 from flowdesk.tickets.models import Message, Ticket, TicketEvent, TicketUpdate
 from flowdesk.tickets.selectors import (
     access_ticket_by_id,
@@ -310,6 +312,20 @@ def list_events(request: HttpRequest, ticket_id: int) -> list[dict[str, Any]]:
         }
         for e in events
     ]
+
+
+@router.get(
+    "/{ticket_id}/sla",
+    response={200: SlaReportOut, **errors(401, 403, 404, 422)},
+    summary="The SLA clocks as of now, and the breaches recorded",
+)
+def get_sla(request: HttpRequest, ticket_id: int) -> dict[str, Any]:
+    """The policy that applies, its calendar, and each clock computed fresh from the ticket's
+    history as of now (state, due instant, time used and left, pauses, met or breached instant,
+    cycle; earlier cycles of the repeating clocks), with every breach recorded (docs/sla.md,
+    "SLA at run time"). For agents; a ticket the agent cannot see is 404."""
+    ticket = access_ticket_by_id(_agent_only(request), ticket_id)
+    return sla_report(ticket, utcnow())
 
 
 @router.get(

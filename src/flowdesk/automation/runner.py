@@ -36,9 +36,7 @@ def time_rule_names(active: ActiveRuleSet) -> frozenset[str]:
     held = _time_rules.get(active.number)
     if held is not None and held[0] is active.ruleset:
         return held[1]
-    names = frozenset(
-        r.name for r in active.ruleset.rules if any(t.time_based for t in r.triggers)
-    )
+    names = frozenset(r.name for r in active.ruleset.rules if any(t.time_based for t in r.triggers))
     if len(_time_rules) > 8:
         _time_rules.clear()
     _time_rules[active.number] = (active.ruleset, names)

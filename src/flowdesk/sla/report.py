@@ -6,19 +6,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flowdesk.sla.cache import calendars
 from flowdesk.sla.clocks import ClockState
 from flowdesk.sla.models import SlaBreach
 from flowdesk.sla.policy import format_duration
-from flowdesk.sla.runtime import evaluate, sticky, timeline_of
+from flowdesk.sla.runtime import evaluate, iso, sticky, timeline_of
 from flowdesk.tickets.models import Ticket
 from flowdesk.tickets.snapshot import load_snapshot
 
 
-def _clock(clock: ClockState) -> dict[str, Any]:
+def _clock(clock: ClockState, zone: ZoneInfo | None) -> dict[str, Any]:
     out = clock.to_dict()
     out["target_text"] = format_duration(clock.target)
     out["time"] = "business" if clock.business else "calendar"
+    # Pauses as start/end (the stored form says from/to, awkward names in most clients).
+    out["pauses"] = [{"start": p["from"], "end": p["to"]} for p in out["pauses"]]
+    out["due_at_local"] = (
+        clock.due_at.astimezone(zone).isoformat() if clock.due_at and zone is not None else None
+    )
     return out
 
 
@@ -27,13 +34,15 @@ def sla_report(ticket: Ticket, now: datetime) -> dict[str, Any]:
     state, calendar = evaluate(snapshot, timeline_of(ticket), now)
     recorded = SlaBreach.objects.filter(ticket_id=ticket.pk).values_list("metric", "cycle")
     state = sticky(state, {(str(m), int(c)) for m, c in recorded})
+    cal = calendars().get(calendar) if calendar else None
+    zone = ZoneInfo(cal.time_zone) if cal is not None else None
     breaches = [
         {
             "metric": b.metric,
             "cycle": b.cycle,
             "policy": b.policy,
-            "due_at": b.due_at.isoformat(),
-            "recorded_at": b.recorded_at.isoformat(),
+            "due_at": iso(b.due_at),
+            "recorded_at": iso(b.recorded_at),
             "update_id": b.update_id,
         }
         for b in SlaBreach.objects.filter(ticket_id=ticket.pk).order_by("id")
@@ -42,12 +51,13 @@ def sla_report(ticket: Ticket, now: datetime) -> dict[str, Any]:
         "ticket_id": ticket.pk,
         "policy": state.policy,
         "calendar": calendar or None,
+        "time_zone": cal.time_zone if cal is not None else None,
         "priority": ticket.priority,
         "status": ticket.status,
-        "computed_at": now.isoformat(),
-        "next_due": state.next_due.isoformat() if state.next_due else None,
-        "clocks": [_clock(c) for c in state.clocks.values()],
-        "earlier_cycles": [_clock(c) for c in state.earlier],
+        "computed_at": iso(state.computed_at),
+        "next_due": iso(state.next_due) if state.next_due else None,
+        "clocks": [_clock(c, zone) for c in state.clocks.values()],
+        "earlier_cycles": [_clock(c, zone) for c in state.earlier],
         "breaches": breaches,
     }
 
@@ -77,13 +87,17 @@ def explain_text(report: dict[str, Any]) -> str:
             f"started {_when(c['started_at'])}, used {format_duration(c['elapsed'])}, {left_text}"
         )
         if c["due_at"]:
-            lines.append(f"    due {_when(c['due_at'])}")
+            local = f" ({c['due_at_local']} {report['time_zone']})" if c["due_at_local"] else ""
+            lines.append(f"    due {_when(c['due_at'])}{local}")
         if c["met_at"]:
             lines.append(f"    met {_when(c['met_at'])}")
         if c["breached_at"]:
             lines.append(f"    breached {_when(c['breached_at'])}")
         for p in c["pauses"]:
-            lines.append(f"    paused {_when(p.get('start'))} - {_when(p.get('end'))}")
+            if p["end"]:
+                lines.append(f"    paused {_when(p['start'])} - {_when(p['end'])}")
+            else:
+                lines.append(f"    paused since {_when(p['start'])}")
     for b in report["breaches"]:
         lines.append(
             f"  breach recorded: {b['metric']} cycle {b['cycle']} due {_when(b['due_at'])}, "

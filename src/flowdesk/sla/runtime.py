@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -101,6 +101,11 @@ def evaluate(
     return compute_clocks(targets, timeline, calendar, now), name
 
 
+def iso(value: datetime) -> str:
+    """An instant as the clocks' JSON writes it (UTC, ``Z``), so events and reports agree."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _brief(clock: ClockState | None) -> dict[str, Any] | None:
     if clock is None:
         return None
@@ -109,17 +114,23 @@ def _brief(clock: ClockState | None) -> dict[str, Any] | None:
         "cycle": clock.cycle,
         "target_seconds": clock.target,
         "business": clock.business,
-        "due_at": clock.due_at.isoformat() if clock.due_at else None,
+        "due_at": iso(clock.due_at) if clock.due_at else None,
     }
+
+
+def _log(w: TicketWrite, kind: str, **values: Any) -> None:
+    """An event of this update. The update row is saved first: an event is stored pointing at
+    it, and an update caused by a timer has no row yet (inserting its events failed)."""
+    w.update_row()
+    w.log.add(kind, w.cause, **values)
 
 
 def _record_changes(w: TicketWrite, before: SlaState | None, after: SlaState) -> None:
     old_policy = before.policy if before is not None else None
     if old_policy != after.policy:
-        w.update_row()  # the events point at it
-        w.log.add(
+        _log(
+            w,
             EventKind.SLA_CHANGED,
-            w.cause,
             field="sla.policy",
             old=old_policy,
             new=after.policy,
@@ -129,8 +140,7 @@ def _record_changes(w: TicketWrite, before: SlaState | None, after: SlaState) ->
         old = _brief(before.clocks.get(metric)) if before is not None else None
         new = _brief(after.clocks.get(metric))
         if old != new:
-            w.update_row()
-            w.log.add(EventKind.SLA_CHANGED, w.cause, field=f"sla.{metric}", old=old, new=new)
+            _log(w, EventKind.SLA_CHANGED, field=f"sla.{metric}", old=old, new=new)
 
 
 def _policy_message(old: str | None, new: str | None) -> str:
@@ -160,14 +170,14 @@ def _record_breaches(w: TicketWrite, state: SlaState, recorded: set[tuple[str, i
                 )
         except IntegrityError:  # recorded by a concurrent update: once is the point
             continue
-        w.log.add(
+        _log(
+            w,
             EventKind.SLA_BREACHED,
-            w.cause,
             field=f"sla.{clock.metric}",
             data={
                 "policy": state.policy,
                 "cycle": clock.cycle,
-                "due_at": clock.breached_at.isoformat(),
+                "due_at": iso(clock.breached_at),
                 "target_seconds": clock.target,
                 "business": clock.business,
             },

@@ -1,19 +1,27 @@
-"""`flowdesk sla policies import FILE | export [FILE] | validate FILE | list`."""
+"""`flowdesk sla policies import FILE | export [FILE] | validate FILE | list` and
+`flowdesk sla explain TICKET [--json]`."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import FlowdeskError
 from flowdesk.sla import store, yamlio
 from flowdesk.sla.issues import SlaImportError
 from flowdesk.sla.management.files import read_text, write_text
+from flowdesk.sla.report import explain_text, sla_report
+from flowdesk.tickets.models import Ticket
 
 
 class Command(BaseCommand):
-    help = "SLA policies: import, export, validate and list the ordered policy list."
+    help = (
+        "SLA policies: import, export, validate and list the ordered policy list; "
+        "explain: a ticket's SLA clocks as of now."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         groups = parser.add_subparsers(dest="group", required=True)
@@ -26,8 +34,14 @@ class Command(BaseCommand):
         e = sub.add_parser("export", help="write the list as YAML (default: stdout)")
         e.add_argument("file", nargs="?", default="-")
         sub.add_parser("list", help="the policies in order (first match wins)")
+        x = groups.add_parser("explain", help="a ticket's SLA clocks as of now, and its breaches")
+        x.add_argument("ticket", type=int, help="the ticket's id")
+        x.add_argument("--json", action="store_true", help="the report as JSON (as the API)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["group"] == "explain":
+            self.do_explain(opts)
+            return
         actions = {
             "import": self.do_import,
             "validate": self.do_validate,
@@ -62,3 +76,13 @@ class Command(BaseCommand):
         for i, policy in enumerate(store.policy_definitions()):
             calendar = policy.get("calendar") or "(ticket's calendar)"
             self.stdout.write(f"{i}\t{policy['name']}\t{calendar}")
+
+    def do_explain(self, opts: dict[str, Any]) -> None:
+        ticket = Ticket.objects.filter(pk=opts["ticket"]).first()
+        if ticket is None:
+            raise CommandError(f"ticket {opts['ticket']} not found")
+        report = sla_report(ticket, utcnow())
+        if opts["json"]:
+            self.stdout.write(json.dumps(report, indent=2, sort_keys=True))
+        else:
+            self.stdout.write(explain_text(report))
