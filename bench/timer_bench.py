@@ -178,14 +178,21 @@ def _populate(connection: Any, total: int, window: int, rate: int, start_at: dat
             cur.execute(f"ANALYZE {t_table}")
             cur.execute(f"ANALYZE {r_table}")
             return
+
+        # Django's SQLite format, microseconds included: SQLite's datetime() would cut them,
+        # and a timer stored a fraction of a second early fires before its rule is due.
+        def text(at: datetime) -> str:
+            return at.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+        dues = [
+            start_at + timedelta(seconds=(i - 1) / rate)
+            if i <= window
+            else far + timedelta(milliseconds=i)
+            for i in range(1, total + 1)
+        ]
         rows = []
-        for i in range(1, total + 1):
-            due = (
-                start_at + timedelta(seconds=(i - 1) / rate)
-                if i <= window
-                else far + timedelta(milliseconds=i)
-            )
-            created = (due - timedelta(hours=1)).isoformat()
+        for i, due in enumerate(dues, start=1):
+            created = text(due - timedelta(hours=1))
             rows.append((f"bench ticket {i}", customer.pk, created, created, created))
         cur.executemany(
             f"""INSERT INTO {t_table} (subject, status, priority, channel, requester_id, tags,
@@ -193,11 +200,13 @@ def _populate(connection: Any, total: int, window: int, rate: int, start_at: dat
             VALUES (%s, 'new', 'normal', 'api', %s, '[]', '{{}}', 1, %s, %s, %s, 1)""",
             rows,
         )
-        cur.execute(
+        cur.execute(f"SELECT id FROM {t_table} ORDER BY id")
+        ids = [row[0] for row in cur.fetchall()]
+        cur.executemany(
             f"""INSERT INTO {r_table} (ticket_id, purpose, due_at, state, lease_owner,
                 fired_count, updated_at, last_error)
-            SELECT id, 'rules', datetime(created_at, '+1 hour'), '{{}}', '', 0,
-                created_at, '' FROM {t_table}"""
+            VALUES (%s, 'rules', %s, '{{}}', '', 0, %s, '')""",
+            [(pk, text(due), text(due)) for pk, due in zip(ids, dues, strict=True)],
         )
 
 

@@ -26,7 +26,8 @@ def _ticket(desk: Desk, subject: str = "Printer on fire") -> int:
 
 @pytest.fixture
 def noting_purpose() -> Iterator[list[tuple[int, str]]]:
-    """A purpose "test-note" whose firing adds an internal note; "test-boom" raises."""
+    """Purposes "test-note" and "test-note-again" whose firing adds an internal note;
+    "test-boom" raises; "test-db-error" runs a statement the database refuses."""
     from flowdesk.tickets import hooks
     from flowdesk.tickets.services import NewMessage, do_add_message
 
@@ -37,11 +38,23 @@ def noting_purpose() -> Iterator[list[tuple[int, str]]]:
             return
         if event.timer == "test-boom":
             raise RuntimeError("the owner of this purpose is broken")
-        if event.timer == "test-note":
+        if event.timer == "test-db-error":
+            # A statement the database refuses, whose answer nobody reads: in a pipelined
+            # round the error surfaces later, at another firing's statement or the commit.
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE tickets_ticket SET subject = NULL WHERE id = %s", [w.ticket.pk]
+                )
+        if event.timer in ("test-note", "test-note-again"):
             fired.append((w.ticket.pk, w.cause.detail))
+            body = f"timer fired: {w.cause.detail}"
+            if event.timer == "test-note-again":  # what it reads of the ticket: its count
+                body += f" (message {w.ticket.message_count + 1})"
             do_add_message(
                 w,
-                NewMessage(body_text=f"timer fired: {w.cause.detail}", public=False),
+                NewMessage(body_text=body, public=False),
                 author=None,
                 author_kind="system",
                 cause=w.cause,
@@ -156,6 +169,66 @@ def test_a_failing_firing_is_retried_later_and_does_not_stop_the_batch(
     status = desk.agent.get("/timers/status")
     assert status.status == 200, status
     assert status.data["failing"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("purpose", ["test-boom", "test-db-error"])
+def test_a_round_that_fails_after_firings_rolls_back_and_fires_each_once(
+    desk: Desk, noting_purpose: list[tuple[int, str]], purpose: str
+) -> None:
+    """The round's fast path fires the good timers, then one fails (in Python, or a statement
+    the database refuses): the whole round rolls back and is fired again one by one, so each
+    good timer wrote exactly one update and the bad one is marked failed."""
+    from flowdesk.core.clock import travel
+    from flowdesk.tickets.models import Message, TicketUpdate
+    from flowdesk.timers.models import Timer
+    from flowdesk.timers.services import fire_due
+
+    with travel(T0):
+        good = [_ticket(desk, f"good {i}") for i in range(3)]
+        bad = _ticket(desk, "bad")
+        for i, tid in enumerate(good):
+            _arm(tid, "test-note", T0 + timedelta(milliseconds=i))
+        _arm(bad, purpose, T0 + timedelta(seconds=1))
+    with travel(T0 + timedelta(seconds=2)):
+        firings = fire_due("w1")
+    assert sorted((f.claim.ticket_id, f.fired) for f in firings) == sorted(
+        [(t, True) for t in good] + [(bad, False)]
+    )
+    for tid in good:
+        assert Message.objects.filter(ticket_id=tid, public=False).count() == 1
+        assert TicketUpdate.objects.filter(ticket_id=tid, cause_kind="timer").count() == 1
+        assert not Timer.objects.filter(ticket_id=tid).exists()
+    failed = Timer.objects.get(ticket_id=bad)
+    assert failed.last_error
+    assert failed.lease_owner == ""
+    assert TicketUpdate.objects.filter(ticket_id=bad, cause_kind="timer").count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_timers_of_one_ticket_in_one_round_both_fire(
+    desk: Desk, noting_purpose: list[tuple[int, str]]
+) -> None:
+    """The second timer of a ticket in a round reads the ticket as the first firing left it."""
+    from flowdesk.core.clock import travel
+    from flowdesk.tickets.models import Message, Ticket
+    from flowdesk.timers.services import fire_due
+
+    with travel(T0):
+        tid = _ticket(desk)
+        version = Ticket.objects.get(pk=tid).version
+        _arm(tid, "test-note", T0)
+        _arm(tid, "test-note-again", T0 + timedelta(milliseconds=1))
+    with travel(T0 + timedelta(seconds=0.5)):
+        assert [f.fired for f in fire_due("w1")] == [True, True]
+    ticket = Ticket.objects.get(pk=tid)
+    assert (ticket.version, ticket.message_count) == (version + 2, 3)
+    notes = list(
+        Message.objects.filter(ticket_id=tid, public=False)
+        .order_by("id")
+        .values_list("body_text", flat=True)
+    )
+    assert notes == ["timer fired: test-note", "timer fired: test-note-again (message 3)"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,6 +10,7 @@ TicketUpdate so the explanation can be recomputed exactly later; what fired is s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flowdesk.automation.context import engine_context
@@ -47,12 +48,31 @@ def has_time_rules(active: ActiveRuleSet) -> bool:
     return bool(time_rule_names(active))
 
 
+_ACTIVE = "active_ruleset"
+
+
+def write_ruleset(w: TicketWrite) -> ActiveRuleSet | None:
+    """The active rule set as this write sees it: read once per write, or once per round of
+    timer firings (``preload_ruleset``)."""
+    if _ACTIVE not in w.hook_state:
+        w.hook_state[_ACTIVE] = active_ruleset()
+    active: ActiveRuleSet | None = w.hook_state[_ACTIVE]
+    return active
+
+
+def preload_ruleset(ticket_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """tickets.batch preloader: the active rule set's head read once for a round (shared; the
+    compiled set is read-only)."""
+    active = active_ruleset()
+    return {pk: {_ACTIVE: active} for pk in ticket_ids}
+
+
 def arm_time_rules(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
     """``settle`` hook: re-arm the time rules whose condition turned false and move the ticket's
     ``rules`` timer to the earliest instant a time rule could fire (none: the timer goes)."""
     kept = w.hook_state.get(TIME_RULES)
     if kept is None:
-        active = active_ruleset()
+        active = write_ruleset(w)
         if active is None or not has_time_rules(active):
             return  # a timer left by an earlier version fires once, finds nothing, and goes
         context = engine_context(w)
@@ -139,7 +159,7 @@ def _fired_cause(update: Cause, rule: Cause) -> Cause:
 
 def run_automation(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
     """`snapshot` is the ticket as the update left it (with the keys the prepare hooks added)."""
-    active = active_ruleset()
+    active = write_ruleset(w)
     if active is None:
         return
     snapshot = dict(snapshot)

@@ -135,12 +135,15 @@ def _insert_fields(obj: Model) -> list[Field[Any, Any]]:
     ]
 
 
-def _insert_sql(model: type[Model], fields: list[Field[Any, Any]], rows: int) -> str:
+def _insert_sql(
+    model: type[Model], fields: list[Field[Any, Any]], rows: int, returning: bool
+) -> str:
     meta = model._meta
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    tail = f" RETURNING {_q(meta.pk.column)}" if returning else ""
     return (
         f"INSERT INTO {_q(meta.db_table)} ({', '.join(_q(f.column) for f in fields)}) "
-        f"VALUES {', '.join([one] * rows)} RETURNING {_q(meta.pk.column)}"
+        f"VALUES {', '.join([one] * rows)}{tail}"
     )
 
 
@@ -164,25 +167,75 @@ def insert(obj: Model) -> None:
     insert_many([obj])
 
 
-def insert_many(objs: Sequence[Model]) -> None:
+def insert_many(objs: Sequence[Model], *, returning: bool = True) -> None:
     """``bulk_create(objs)`` for instances of one model: one INSERT per ``CHUNK`` rows; every
-    instance gets its primary key."""
+    instance gets its primary key. An instance whose key is set already (``reserve_ids``) is
+    inserted with it, and ``returning=False`` (nobody reads the keys) reads none back: such an
+    INSERT waits for no answer, so a pipelined round (core.writes) sends it without a round
+    trip."""
     if not objs:
         return
     model = type(objs[0])
     fields = _insert_fields(objs[0])
     names = tuple(f.attname for f in fields)
+    returning = returning and objs[0].pk is None
     for start in range(0, len(objs), CHUNK):
         chunk = objs[start : start + CHUNK]
         text = sql(
-            ("insert", model, names, len(chunk)), partial(_insert_sql, model, fields, len(chunk))
+            ("insert", model, names, len(chunk), returning),
+            partial(_insert_sql, model, fields, len(chunk), returning),
         )
         params = [v for obj in chunk for v in _values(obj, fields, True)]
         with _db().cursor() as cursor:
             cursor.execute(text, params)
-            pks = [row[0] for row in cursor.fetchall()]
+            pks = [row[0] for row in cursor.fetchall()] if returning else [None] * len(chunk)
         for obj, pk in zip(chunk, pks, strict=True):
-            _loaded(obj, pk)
+            _loaded(obj, obj.pk if pk is None else pk)
+
+
+def reserve_ids(model: type[Model], n: int) -> list[int]:
+    """``n`` primary keys drawn from the table's sequence (PostgreSQL), for rows inserted later
+    with their key set; an unused one is a gap, as a rolled-back insert leaves. Elsewhere:
+    none (the rows get theirs when inserted)."""
+    db = _db()
+    if db.vendor != "postgresql" or n <= 0:
+        return []
+    meta = model._meta
+    text = sql(
+        ("reserve_ids", model),
+        lambda: (
+            f"SELECT nextval(pg_get_serial_sequence('{meta.db_table}', '{meta.pk.column}')) "
+            "FROM generate_series(1, %s)"
+        ),
+    )
+    return [int(row[0]) for row in fetch(text, [n])]
+
+
+def insert_ignore(objs: Sequence[Model]) -> None:
+    """``bulk_create(objs, ignore_conflicts=True)``: rows a unique key already holds are
+    skipped; no primary key is read back (the statement waits for no answer, so a pipelined
+    round sends it without a round trip)."""
+    if not objs:
+        return
+    model = type(objs[0])
+    fields = _insert_fields(objs[0])
+    names = tuple(f.attname for f in fields)
+    db = _db()
+    for start in range(0, len(objs), CHUNK):
+        chunk = objs[start : start + CHUNK]
+
+        def build(n: int = len(chunk)) -> str:
+            one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+            head = "INSERT OR IGNORE INTO" if db.vendor == "sqlite" else "INSERT INTO"
+            tail = "" if db.vendor == "sqlite" else " ON CONFLICT DO NOTHING"
+            columns = ", ".join(_q(f.column) for f in fields)
+            values = ", ".join([one] * n)
+            return f"{head} {_q(model._meta.db_table)} ({columns}) VALUES {values}{tail}"
+
+        text = sql(("insert_ignore", model, names, len(chunk)), build)
+        params = [v for obj in chunk for v in _values(obj, fields, True)]
+        with db.cursor() as cursor:
+            cursor.execute(text, params)
 
 
 def update_fields(obj: Model, names: Sequence[str]) -> None:

@@ -54,3 +54,18 @@ def _exit(atomic: transaction.Atomic) -> Iterator[None]:
         atomic.__exit__(type(exc), exc, exc.__traceback__)
         raise
     atomic.__exit__(None, None, None)
+
+
+@contextmanager
+def pipelined() -> Iterator[None]:
+    """On PostgreSQL, statements are sent without waiting for each answer (psycopg's pipeline
+    mode): a statement whose result is read (a SELECT, an INSERT's RETURNING) waits for what was
+    sent before it; an UPDATE or an INSERT nobody reads back costs no round trip of its own. An
+    error surfaces at the next statement that waits, not at the one that caused it, so use it
+    only where any error aborts the whole transaction. Elsewhere: nothing changes."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield

@@ -34,7 +34,8 @@ class SlaConfig(AppConfig):
 
     def ready(self) -> None:
         # The ticket services call the SLA package through these seams; they never import it.
-        from flowdesk.sla.runtime import sla_prepare, sla_settle, sla_snapshot
+        from flowdesk.sla.runtime import preload_sla, sla_prepare, sla_settle, sla_snapshot
+        from flowdesk.tickets.batch import register_preloader
         from flowdesk.tickets.hooks import register_snapshot_provider, register_update_hook
 
         # The calendar first: the SLA clocks of business targets are measured on it.
@@ -43,3 +44,4 @@ class SlaConfig(AppConfig):
         register_update_hook(sla_settle, "settle")
         register_snapshot_provider(provide_calendar)
         register_snapshot_provider(sla_snapshot)
+        register_preloader(preload_sla)

@@ -54,7 +54,8 @@ class StoredSla:
 
 
 _held: StoredSla | None = None
-_WRITE_KEY = "sla_store"
+#: where a write keeps the store it read (``for_write``); a round of timer firings puts it there
+STORE_KEY = "sla_store"
 _lock = threading.Lock()
 
 
@@ -117,9 +118,9 @@ def current() -> StoredSla:
 
 def for_write(w: TicketWrite) -> StoredSla:
     """``current()`` once per ticket update: every hook of the update reads the same state."""
-    held: StoredSla | None = w.hook_state.get(_WRITE_KEY)
+    held: StoredSla | None = w.hook_state.get(STORE_KEY)
     if held is None:
-        held = w.hook_state[_WRITE_KEY] = current()
+        held = w.hook_state[STORE_KEY] = current()
     return held
 
 

@@ -24,7 +24,7 @@ from flowdesk.calendars import Calendar
 from flowdesk.engine import Event
 from flowdesk.engine.vocabulary import SLA_METRICS
 from flowdesk.engine.vocabulary import SlaState as State
-from flowdesk.sla.cache import StoredSla, current, for_write
+from flowdesk.sla.cache import STORE_KEY, StoredSla, current, for_write
 from flowdesk.sla.clocks import ClockState, SlaState, Timeline, compute_clocks
 from flowdesk.sla.models import SlaBreach, TicketSla
 from flowdesk.sla.policy import CompiledPolicy, choose
@@ -35,28 +35,47 @@ from flowdesk.timers.services import schedule
 SLA_TIMER = "sla"
 _KEY = "sla"
 _ROW = "sla_row"
+_TIMELINE = "sla_timeline"
 NO_SLA: dict[str, Any] = {"sla.policy": None} | {
     f"sla.{m}.{part}": None for m in SLA_METRICS for part in ("due_at", "state")
 }
 
 
+_TimelineRow = tuple[str, str, Any, Any, datetime]
+
+
+def _timeline_rows(ticket_ids: Sequence[int]) -> dict[int, list[_TimelineRow]]:
+    """The stored events a timeline is made of (status changes, messages, the creation)."""
+    out: dict[int, list[_TimelineRow]] = {pk: [] for pk in ticket_ids}
+    rows = (
+        TicketEvent.objects.filter(ticket_id__in=list(ticket_ids))
+        .filter(
+            Q(kind=EventKind.CREATED)
+            | Q(kind=EventKind.FIELD_CHANGED, field="status")
+            | Q(kind=EventKind.MESSAGE_ADDED)
+        )
+        .order_by("id")
+        .values_list("ticket_id", "kind", "field", "new_value", "data", "created_at")
+    )
+    for ticket_id, *row in rows:
+        out[ticket_id].append(tuple(row))
+    return out
+
+
 def timeline_of(
-    ticket: Ticket, pending: Sequence[TicketEvent] = (), *, new: bool = False
+    ticket: Ticket,
+    pending: Sequence[TicketEvent] = (),
+    *,
+    new: bool = False,
+    stored_rows: Sequence[_TimelineRow] | None = None,
 ) -> Timeline:
     """The ticket's status history and public messages, from its event log (plus the events of
-    the open update, not yet stored)."""
-    stored: list[tuple[str, str, Any, Any, datetime]] = []
-    if not new:
-        stored = list(
-            TicketEvent.objects.filter(ticket_id=ticket.pk)
-            .filter(
-                Q(kind=EventKind.CREATED)
-                | Q(kind=EventKind.FIELD_CHANGED, field="status")
-                | Q(kind=EventKind.MESSAGE_ADDED)
-            )
-            .order_by("id")
-            .values_list("kind", "field", "new_value", "data", "created_at")
-        )
+    the open update, not yet stored). ``stored_rows``: the stored part, already read."""
+    stored: list[_TimelineRow] = []
+    if stored_rows is not None:
+        stored = list(stored_rows)
+    elif not new:
+        stored = _timeline_rows([ticket.pk])[ticket.pk]
     stored += [
         (e.kind, e.field, e.new_value, e.data, e.created_at)
         for e in pending
@@ -200,6 +219,21 @@ def sticky(state: SlaState, recorded: set[tuple[str, int]]) -> SlaState:
     return replace(state, clocks=clocks, next_due=min(running) if running else None)
 
 
+def preload_sla(ticket_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """tickets.batch preloader: the SLA rows of a round's tickets in one statement, and the
+    stored calendars and policies (shared, read-only) read once."""
+    rows: dict[int, TicketSla | None] = dict.fromkeys(ticket_ids)
+    for row in TicketSla.objects.filter(ticket_id__in=list(ticket_ids)):
+        rows[row.ticket_id] = row
+    store = current()
+    out: dict[int, dict[str, Any]] = {pk: {_ROW: row, STORE_KEY: store} for pk, row in rows.items()}
+    # The timelines of the tickets whose clocks will be computed (any policy stored: all).
+    timed = list(ticket_ids) if store.compiled else [pk for pk, r in rows.items() if r and r.policy]
+    for pk, events in _timeline_rows(timed).items():
+        out[pk][_TIMELINE] = events
+    return out
+
+
 def _refresh(w: TicketWrite, snapshot: dict[str, Any]) -> SlaState | None:
     """Recompute, record, and put the ``sla.*`` keys into ``snapshot`` and ``w.derived``."""
     store = for_write(w)
@@ -216,7 +250,7 @@ def _refresh(w: TicketWrite, snapshot: dict[str, Any]) -> SlaState | None:
     recorded = {
         (str(m), int(c)) for m, c in ((row.clocks or {}).get("recorded", []) if row else [])
     }
-    timeline = timeline_of(w.ticket, w.log.rows, new=w.new)
+    timeline = timeline_of(w.ticket, w.log.rows, new=w.new, stored_rows=w.hook_state.get(_TIMELINE))
     state, calendar = evaluate(snapshot, timeline, w.now, store)
     state = sticky(state, recorded)
     _record_changes(w, before, state)

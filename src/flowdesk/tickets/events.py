@@ -98,7 +98,7 @@ class EventLog:
             for row in self.rows:  # events added before the update row was inserted
                 if row.update_id is None:
                     row.update_id = self.update.pk
-            rows.insert_many(self.rows)
+            rows.insert_many(self.rows, returning=False)  # nobody reads their keys
             self.rows = []
 
 

@@ -29,6 +29,7 @@ from flowdesk.engine import Event, MessageInfo
 from flowdesk.engine.actions import Guard
 from flowdesk.engine.vocabulary import CHANNELS, SOLVED_STATUSES
 from flowdesk.tickets import snapshot as snap
+from flowdesk.tickets.batch import Preloaded, next_update_id
 from flowdesk.tickets.cause import Cause, CauseKind
 from flowdesk.tickets.delivery import deliver_message
 from flowdesk.tickets.events import EventLog, new_update
@@ -132,6 +133,12 @@ class TicketWrite:
         #: what an update hook keeps for a later phase of the same update (tickets.hooks)
         self.hook_state: dict[str, Any] = {}
 
+    def use_preloaded(self, rows: Preloaded) -> None:
+        """Start with rows read for a whole round (tickets.batch) instead of reading them."""
+        self._followers = rows.followers
+        self._latest, self._latest_loaded = rows.latest, True
+        self.hook_state.update(rows.hook_state)
+
     @property
     def followers(self) -> frozenset[str]:
         if self._followers is None:
@@ -148,6 +155,8 @@ class TicketWrite:
     def update_row(self) -> TicketUpdate:
         """The update row, inserted the first time something needs to point at it."""
         if not self._update_saved:
+            if self.update.pk is None:
+                self.update.pk = next_update_id()  # None: the database assigns it
             rows.insert(self.update)
             self._update_saved = True
         return self.update
@@ -377,9 +386,8 @@ def _finish(w: TicketWrite) -> None:
     if wanted - w.stored_tags:
         # Conflict-safe: the rows are an index of ticket.tags, so a row already there (however
         # it got there) is the row wanted; the unique (ticket, name) key must never be a 500.
-        TicketTag.objects.bulk_create(
-            [TicketTag(ticket=ticket, name=n) for n in sorted(wanted - w.stored_tags)],
-            ignore_conflicts=True,
+        rows.insert_ignore(
+            [TicketTag(ticket=ticket, name=n) for n in sorted(wanted - w.stored_tags)]
         )
     w.stored_tags = wanted
     if w._update_saved:
@@ -565,6 +573,7 @@ def do_timer_update(
     skip_locked: bool = False,
     check: Callable[[TicketWrite], bool] | None = None,
     after: Callable[[TicketWrite], None] | None = None,
+    preloaded: Preloaded | None = None,
 ) -> bool | None:
     """A timer of ``purpose`` came due: an update with no change of its own, caused by the
     timer, that runs every update hook (SLA clocks, the time rules, the timers' own moves).
@@ -573,13 +582,16 @@ def do_timer_update(
     when it did not run: ``skip_locked`` and an update holds the ticket right now, or ``check``
     (called with the ticket locked) said no. ``after`` runs last, in the same transaction (the
     timer's own bookkeeping). A timer that fired a second or more after it was due says so in
-    its cause's detail. Inside a caller's transaction it adds no savepoint of its own."""
+    its cause's detail. Inside a caller's transaction it adds no savepoint of its own.
+    ``preloaded``: the ticket, already locked by the caller, with its rows (tickets.batch)."""
     detail = purpose if late_seconds < 1 else f"{purpose} (fired {late_seconds:.0f} s late)"
     with transaction.atomic(savepoint=False):
-        ticket = _lock(ticket_id, skip_locked=skip_locked)
+        ticket = preloaded.ticket if preloaded else _lock(ticket_id, skip_locked=skip_locked)
         if ticket is None:
             return None
         w = TicketWrite(ticket, Cause(CauseKind.TIMER, detail=detail), now, new=False)
+        if preloaded is not None:
+            w.use_preloaded(preloaded)
         if check is not None and not check(w):
             return None
         run_update_hooks(w, Event("timer", timer=purpose), w.snapshot())

@@ -7,6 +7,8 @@ new due instant (None: nothing to wait for), and read what they keep with it via
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,12 +17,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
+from flowdesk.core import rows as sqlrows
 from flowdesk.core.clock import utcnow
-from flowdesk.core.writes import write_transaction
+from flowdesk.core.writes import pipelined, write_transaction
+from flowdesk.tickets.batch import Preloaded, preload, update_ids
 from flowdesk.tickets.services import TicketWrite, do_timer_update
 from flowdesk.timers.models import Timer
 
 _ROWS = "timers"
+#: the purpose of the timer this write fires (its row is stored once, by ``_settle``)
+_FIRING = "timers.firing"
 
 
 def _rows(w: TicketWrite) -> dict[str, Timer]:
@@ -31,6 +37,14 @@ def _rows(w: TicketWrite) -> dict[str, Timer]:
         rows = {} if w.new else {t.purpose: t for t in Timer.objects.filter(ticket_id=w.ticket.pk)}
         w.hook_state[_ROWS] = rows
     return rows
+
+
+def preload_timers(ticket_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """tickets.batch preloader: the timers of a round's tickets in one statement."""
+    out: dict[int, dict[str, Timer]] = {pk: {} for pk in ticket_ids}
+    for timer in Timer.objects.filter(ticket_id__in=list(ticket_ids)):
+        out[timer.ticket_id][timer.purpose] = timer
+    return {pk: {_ROWS: rows} for pk, rows in out.items()}
 
 
 def timer_row(w: TicketWrite, purpose: str) -> Timer | None:
@@ -52,13 +66,15 @@ def schedule(
     if row is None:
         if due_at is None and not state:
             return
-        rows[purpose] = Timer.objects.create(
+        created = Timer(
             ticket_id=w.ticket.pk,
             purpose=purpose,
             due_at=due_at,
             state=state or {},
             updated_at=w.now,
         )
+        sqlrows.insert(created)
+        rows[purpose] = created
         return
     new_state = row.state if state is None else state
     if due_at is None and not new_state:
@@ -68,7 +84,9 @@ def schedule(
     if row.due_at == due_at and row.state == new_state:
         return
     row.due_at, row.state, row.updated_at = due_at, new_state, w.now
-    row.save(update_fields=["due_at", "state", "updated_at"])
+    if w.hook_state.get(_FIRING) == purpose:
+        return  # the timer firing now: its bookkeeping (_settle) stores the row once, with this
+    sqlrows.update_fields(row, ["due_at", "state", "updated_at"])
 
 
 # --- workers: claiming and firing ---------------------------------------------------------------
@@ -134,7 +152,8 @@ def claim_due(owner: str, now: datetime, limit: int) -> list[TimerClaim]:
 
 
 def fire_claimed(owner: str, claims: list[TimerClaim]) -> list[Firing]:
-    """Fire claimed timers in one transaction, each in a savepoint of its own.
+    """Fire claimed timers in one transaction (the fast round); if anything in it fails, again
+    one by one, each in a savepoint of its own, so one broken firing does not stop the others.
 
     Exactly once: a firing, the move of its timer (by the hooks of the purpose's owner, or
     cleared here when nobody moved it) and the release of the lease commit together, so a worker
@@ -142,14 +161,40 @@ def fire_claimed(owner: str, claims: list[TimerClaim]) -> list[Firing]:
     out) and one killed after leaves it moved. The ticket is locked before its timer (the order
     every update takes), skipping a ticket an update holds right now (retried at once, next
     round)."""
+    try:
+        return _fire_round(owner, claims)
+    except Exception:
+        log.warning("a round of %s timers rolled back; firing them one by one", len(claims))
     out: list[Firing] = []
     with write_transaction():
+        batch = preload([c.ticket_id for c in claims], skip_locked=True)
         for claim in claims:
-            out.append(_fire_one(owner, claim))
+            out.append(_fire_one(owner, claim, batch.pop(claim.ticket_id, None)))
     return out
 
 
-def _fire_one(owner: str, claim: TimerClaim) -> Firing:
+def _fire_round(owner: str, claims: list[TimerClaim]) -> list[Firing]:
+    """The fast path: the whole round as one write. The batch's tickets are locked and their
+    rows read at once (tickets.batch; a ticket missing, held by an update right now or
+    deleted, and a ticket's second timer in the batch take the one-ticket path, which reads
+    for itself), and on PostgreSQL the writes are pipelined. Any error rolls the whole round
+    back (the caller then fires its timers one by one, each in a savepoint of its own)."""
+    out: list[Firing] = []
+    with write_transaction():
+        batch = preload([c.ticket_id for c in claims], skip_locked=True)
+        with update_ids(len(batch)), pipelined():
+            for claim in claims:
+                out.append(
+                    _fire_one(owner, claim, batch.pop(claim.ticket_id, None), isolated=False)
+                )
+    return out
+
+
+def _fire_one(
+    owner: str, claim: TimerClaim, preloaded: Preloaded | None = None, *, isolated: bool = True
+) -> Firing:
+    """``isolated``: in a savepoint of its own, and an error is this firing's only (recorded
+    on its timer, retried later); otherwise an error propagates."""
     now = utcnow()
     due: list[datetime] = []
 
@@ -162,6 +207,7 @@ def _fire_one(owner: str, claim: TimerClaim) -> Firing:
         if row.due_at is None or row.due_at > now:
             return False
         due.append(row.due_at)
+        w.hook_state[_FIRING] = claim.purpose
         return True
 
     def after(w: TicketWrite) -> None:
@@ -169,7 +215,7 @@ def _fire_one(owner: str, claim: TimerClaim) -> Firing:
 
     late = max(0.0, (now - claim.due_at).total_seconds())
     try:
-        with transaction.atomic():
+        with transaction.atomic() if isolated else nullcontext():
             recorded = do_timer_update(
                 claim.ticket_id,
                 purpose=claim.purpose,
@@ -178,12 +224,15 @@ def _fire_one(owner: str, claim: TimerClaim) -> Firing:
                 skip_locked=True,
                 check=check,
                 after=after,
+                preloaded=preloaded,
             )
             if recorded is None:
                 _release(owner, claim)
                 return Firing(claim, False, False, 0.0)
             return Firing(claim, True, recorded, late)
     except Exception as exc:  # one broken firing must not stop the others
+        if not isolated:
+            raise
         log.exception("timer %s (%s) of ticket %s failed", claim.id, claim.purpose, claim.ticket_id)
         message = f"{type(exc).__name__}: {exc}"[:2000]
         Timer.objects.filter(pk=claim.id, lease_owner=owner).update(
@@ -209,16 +258,19 @@ def _settle(w: TicketWrite, purpose: str, due: datetime, now: datetime, late: fl
     row.lease_owner, row.lease_expires_at = "", None
     row.fired_count += 1
     row.last_fired_at, row.last_late_seconds, row.last_error = now, late, ""
-    row.save(
-        update_fields=[
+    sqlrows.update_fields(
+        row,
+        [
             "due_at",
+            "state",
+            "updated_at",
             "lease_owner",
             "lease_expires_at",
             "fired_count",
             "last_fired_at",
             "last_late_seconds",
             "last_error",
-        ]
+        ],
     )
 
 
