@@ -194,3 +194,45 @@ def test_write_answers_built_from_the_rows_written_equal_a_fresh_read(demo_rules
     )
     assert replied.status == 201, replied
     assert replied.data == demo_rules.admin.get(f"/tickets/{ticket}").data
+
+
+def test_locking_tickets_matches_the_orm_with_their_related_rows(desk: Desk) -> None:
+    """``tickets.batch.lock_many`` (every update's lock, and a timer round's) returns what
+    ``select_for_update().select_related(...)`` did, with no lazy query after it."""
+    from django.db import transaction
+
+    from flowdesk.tickets.batch import lock_many, preload
+
+    first = desk.customer.post("/tickets", {"subject": "One", "body": "First."}).data["id"]
+    second = desk.agent.post(
+        "/tickets",
+        {
+            "subject": "Two",
+            "body": "Second.",
+            "requester_email": desk.customer_email,
+            "assignee": "alice@desk.test",
+            "team": "Tier 1",
+            "tags": ["b", "a"],
+        },
+    )
+    assert second.status == 201, second
+    ids = [first, second.data["id"], 999_999]
+    related = ("requester", "organization", "assignee", "team")
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as q:
+            locked = lock_many(ids, skip_locked=False)
+            values = {pk: {name: getattr(t, name) for name in related} for pk, t in locked.items()}
+        assert len(q.captured_queries) == 1
+        assert sorted(locked) == sorted(ids[:2])  # a missing ticket is left out
+        for pk, ticket in locked.items():
+            orm = Ticket.objects.select_related(*related).get(pk=pk)
+            assert _values(ticket) == _values(orm)
+            for name in related:
+                got, want = values[pk][name], getattr(orm, name)
+                assert (_values(got) if got else None) == (_values(want) if want else None)
+        assert values[second.data["id"]]["team"].name == "Tier 1"
+        rows_of = preload(ids, skip_locked=False)
+        assert rows_of[second.data["id"]].followers == frozenset()
+        latest = rows_of[first].latest
+        assert latest is not None
+        assert latest.body_text == "First."

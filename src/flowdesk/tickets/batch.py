@@ -85,7 +85,7 @@ def preload(ticket_ids: Sequence[int], *, skip_locked: bool) -> dict[int, Preloa
     ids = sorted(set(ticket_ids))
     if not ids:
         return {}
-    tickets = _lock_many(ids, skip_locked=skip_locked)
+    tickets = lock_many(ids, skip_locked=skip_locked)
     if not tickets:
         return {}
     locked = sorted(tickets)
@@ -105,9 +105,11 @@ def _placeholders(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-def _lock_many(ids: list[int], *, skip_locked: bool) -> dict[int, Ticket]:
-    """``_lock`` for many tickets: the rows locked in id order (the order every round takes, so
-    two rounds never wait on each other in a cycle), with the related rows the writes read."""
+def lock_many(ids: list[int], *, skip_locked: bool) -> dict[int, Ticket]:
+    """The tickets locked for their updates, in id order (the order every round takes, so two
+    rounds never wait on each other in a cycle), with the related rows the writes read
+    (requester, organization, assignee, team). ``skip_locked``: leave out a ticket another
+    transaction holds right now (PostgreSQL; SQLite has one writer at a time anyway)."""
     skip = skip_locked and connection.features.has_select_for_update_skip_locked
     lock = ""
     if connection.features.has_select_for_update:

@@ -29,7 +29,7 @@ from flowdesk.engine import Event, MessageInfo
 from flowdesk.engine.actions import Guard
 from flowdesk.engine.vocabulary import CHANNELS, SOLVED_STATUSES
 from flowdesk.tickets import snapshot as snap
-from flowdesk.tickets.batch import Preloaded, next_update_id
+from flowdesk.tickets.batch import Preloaded, lock_many, next_update_id
 from flowdesk.tickets.cause import Cause, CauseKind
 from flowdesk.tickets.delivery import deliver_message
 from flowdesk.tickets.events import EventLog, new_update
@@ -404,12 +404,7 @@ def _lock(ticket_id: int, *, skip_locked: bool = False) -> Ticket | None:
     """The ticket row, locked for the update. ``skip_locked``: None when another transaction
     holds it right now (PostgreSQL; SQLite has one writer at a time anyway)."""
     skip = skip_locked and connection.features.has_select_for_update_skip_locked
-    ticket = (
-        Ticket.objects.select_for_update(of=("self",), skip_locked=skip)
-        .select_related("requester", "organization", "assignee", "team")
-        .filter(pk=ticket_id)
-        .first()
-    )
+    ticket = lock_many([ticket_id], skip_locked=skip_locked).get(ticket_id)
     if ticket is None:
         if skip and Ticket.objects.filter(pk=ticket_id).exists():
             return None
