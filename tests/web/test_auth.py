@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from django.test import Client
+
 from web_helpers import PASSWORD, WebDesk, ticket
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+
 from web_helpers import WebDesk, ticket
 
 

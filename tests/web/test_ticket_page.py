@@ -9,6 +9,7 @@ from io import StringIO
 from typing import Any
 
 from django.test import Client
+
 from web_helpers import WebDesk, ticket
 
 
