@@ -81,6 +81,11 @@ def test_agent_works_the_urgent_ticket(
     # htmx swapped the conversation in place, and the reply box is empty again.
     assert page.get_by_role("textbox", name="Message").input_value() == ""
     page.get_by_text("Alice replied").first.wait_for()
+    # Her own reply moved the ticket's version on; the field form moved with it (no conflict).
+    page.get_by_label("Status").select_option("pending")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Saved: status.").wait_for()
+    assert page.locator("#conflict").count() == 0
 
 
 def test_stale_save_shows_the_conflict(
