@@ -186,9 +186,10 @@ def test_tag_index_rows_are_conflict_safe(desk: Desk) -> None:
 # --- 3. nothing without a sign-in -----------------------------------------------------------
 
 #: The public endpoints, each for a reason: the landing page (product name and links only), the
-#: API docs page and its spec (they describe the API, not the desk), and the rule-format schema
-#: (tools validate rule files offline). Their bodies are checked for the seeded desk's data.
-PUBLIC = frozenset({"", "api/docs", "api/openapi.json", "api/rules/schema"})
+#: workspace's sign-in page (a form), the API docs page and its spec (they describe the API, not
+#: the desk), and the rule-format schema (tools validate rule files offline). Their bodies are
+#: checked for the seeded desk's data.
+PUBLIC = frozenset({"", "login", "api/docs", "api/openapi.json", "api/rules/schema"})
 CLOSED = {301, 302, 303, 307, 308, 401, 403, 404, 405}
 METHODS = ("get", "post", "put", "patch", "delete")
 

@@ -9,6 +9,8 @@ FLOWDESK_ALLOWED_HOSTS comma-separated host names
 FLOWDESK_EMAIL_URL     not yet: e-mail goes through Django's EMAIL_BACKEND (console by default)
 FLOWDESK_API_MAX_BYTES, FLOWDESK_RULES_MAX_BYTES, FLOWDESK_MESSAGE_MAX_CHARS  request limits
 FLOWDESK_DRY_RUN_PER_MINUTE  dry runs per user per minute (0: unlimited)
+FLOWDESK_LOGIN_FAILURES      failed sign-ins per address and e-mail per 15 minutes (0: unlimited)
+FLOWDESK_SECURE_COOKIES      "1" behind HTTPS: session and CSRF cookies only over HTTPS
 
 Importing settings creates nothing on disk: the commands that create the database (`flowdesk
 migrate`, `serve`, `demo`) create its directory; see flowdesk.cli.
@@ -72,6 +74,7 @@ INSTALLED_APPS = [
     "flowdesk.timers",
     "flowdesk.routing",
     "flowdesk.demo",
+    "flowdesk.web",  # the agent workspace: templates and static files (htmx, vendored)
 ]
 
 MIDDLEWARE = [
@@ -220,6 +223,9 @@ FLOWDESK = {
     "MAIL_TIMEOUT_SECONDS": float(os.environ.get("FLOWDESK_MAIL_TIMEOUT", "10")),
     # Dry runs (POST /api/rules/dry-run) per user per minute; 0 = unlimited. Over it: 429.
     "DRY_RUN_PER_MINUTE": int(os.environ.get("FLOWDESK_DRY_RUN_PER_MINUTE", "30")),
+    # Failed web sign-ins per client address and e-mail in 15 minutes before more are refused
+    # (counted in Django's cache: per process with the default cache); 0 = unlimited.
+    "LOGIN_FAILURES": int(os.environ.get("FLOWDESK_LOGIN_FAILURES", "10")),
     # Webhooks: how many bytes of an answer are read (the rest is not waited for).
     "WEBHOOK_MAX_RESPONSE_BYTES": int(
         os.environ.get("FLOWDESK_WEBHOOK_MAX_RESPONSE_BYTES", "65536")
@@ -232,6 +238,13 @@ FLOWDESK_WEBHOOK_ALLOW_PRIVATE = [
 ]
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# The agent workspace (flowdesk.web, docs/web.md): Django session sign-in with CSRF.
+LOGIN_URL = "/login"
+LOGIN_REDIRECT_URL = "/agent/"
+LOGOUT_REDIRECT_URL = "/login"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = os.environ.get("FLOWDESK_SECURE_COOKIES", "0") == "1"
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 
 LOGGING = {
     "version": 1,

@@ -1,5 +1,5 @@
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 from flowdesk.api.main import api
 
@@ -12,5 +12,6 @@ def home(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("api/", api.urls),
+    path("", include("flowdesk.web.urls")),
     path("", home, name="home"),
 ]

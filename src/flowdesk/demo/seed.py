@@ -28,6 +28,8 @@ from flowdesk.tickets.services import (
 )
 
 ADMIN_EMAIL = "admin@flowdesk.localhost"
+#: The password of the demo admin and agents (the demo is for trying flowdesk out locally).
+DEMO_PASSWORD = "demo"
 AGENTS = {
     "Tier 1": [
         ("alice@flowdesk.localhost", "Alice Moreau"),
@@ -154,11 +156,14 @@ def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, 
     """Creates people, the demo rule set and `tickets` tickets with some conversation history."""
     rng = random.Random(seed)
     with transaction.atomic():
-        admin = do_create_user(ADMIN_EMAIL, name="Demo Admin", role=Role.ADMIN, password="demo")
+        admin = do_create_user(
+            ADMIN_EMAIL, name="Demo Admin", role=Role.ADMIN, password=DEMO_PASSWORD
+        )
         agents: list[User] = []
         for team_name, people in AGENTS.items():
             members = [
-                do_create_user(e, name=n, role=Role.AGENT, password="demo") for e, n in people
+                do_create_user(e, name=n, role=Role.AGENT, password=DEMO_PASSWORD)
+                for e, n in people
             ]
             agents += members
             do_create_team(team_name, members)

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from flowdesk.accounts.models import User
 from flowdesk.core.clock import utcnow
-from flowdesk.demo.seed import ADMIN_EMAIL, seed_demo
+from flowdesk.demo.seed import ADMIN_EMAIL, AGENTS, DEMO_PASSWORD, seed_demo
 
 
 class Command(BaseCommand):
@@ -24,5 +24,10 @@ class Command(BaseCommand):
         result = seed_demo(tickets=opts["tickets"], seed=opts["seed"], now=utcnow())
         self.stdout.write(
             f"seeded {result['tickets']} tickets; admin {result['admin']} "
-            f"(password: demo); API token: {result['token']}"
+            f"(password: {DEMO_PASSWORD}); API token: {result['token']}"
+        )
+        agents = ", ".join(email for people in AGENTS.values() for email, _ in people)
+        self.stdout.write(
+            f"sign in to the agent workspace at /login as {result['admin']} or an agent "
+            f"({agents}), password: {DEMO_PASSWORD}"
         )

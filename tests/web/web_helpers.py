@@ -1,0 +1,73 @@
+"""A small help desk for the workspace tests: people with passwords, and tickets written
+through the ticket services (the only writers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class WebDesk:
+    admin: Any
+    alice: Any  # agent, Tier 1
+    carol: Any  # agent, Tier 2
+    cora: Any  # customer of Acme (enterprise)
+    tier1: Any
+    tier2: Any
+
+
+def make_desk() -> WebDesk:
+    from flowdesk.accounts.models import Role
+    from flowdesk.accounts.services import (
+        do_create_organization,
+        do_create_team,
+        do_create_user,
+    )
+
+    admin = do_create_user("admin@desk.test", name="Ada Admin", role=Role.ADMIN, password=PASSWORD)
+    alice = do_create_user("alice@desk.test", name="Alice", role=Role.AGENT, password=PASSWORD)
+    carol = do_create_user("carol@desk.test", name="Carol", role=Role.AGENT, password=PASSWORD)
+    tier1 = do_create_team("Tier 1", [alice])
+    tier2 = do_create_team("Tier 2", [carol])
+    acme = do_create_organization("Acme", {"tier": "enterprise"})
+    cora = do_create_user("cora@acme.test", name="Cora", organization=acme, password=PASSWORD)
+    return WebDesk(admin, alice, carol, cora, tier1, tier2)
+
+
+def ticket(desk: WebDesk, subject: str, *, minutes_ago: int = 0, **values: Any) -> Any:
+    """A ticket from the customer, then the agent-set fields (priority, team, assignee ...)."""
+    from flowdesk.core.clock import utcnow
+    from flowdesk.tickets.services import (
+        Cause,
+        ChangeSet,
+        NewMessage,
+        check_create_ticket,
+        check_update_ticket,
+    )
+
+    at = utcnow() - timedelta(minutes=minutes_ago)
+    html = values.pop("body_html", "")
+    t = check_create_ticket(
+        actor=None,
+        requester=desk.cora,
+        subject=subject,
+        message=NewMessage(body_text=values.pop("body", "Please help."), body_html=html),
+        channel="email",
+        changes=ChangeSet(),
+        cause=Cause.for_user(desk.cora),
+        now=at,
+    )
+    if values:
+        t = check_update_ticket(
+            t,
+            changes=ChangeSet(values=values),
+            message=None,
+            expected_version=None,
+            cause=Cause.for_user(desk.admin),
+            now=at,
+        )
+    return t
