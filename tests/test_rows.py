@@ -236,3 +236,47 @@ def test_locking_tickets_matches_the_orm_with_their_related_rows(desk: Desk) -> 
         latest = rows_of[first].latest
         assert latest is not None
         assert latest.body_text == "First."
+
+
+def test_deferred_writes_are_sent_at_the_end_inserts_first_and_not_at_all_on_error(
+    desk: Desk,
+) -> None:
+    """``rows.deferred_writes`` (a timer round): writes that read nothing back wait for the end
+    of the block; an insert goes before the updates; updates of one row keep their order;
+    ``flush_deferred`` sends them early; an error sends nothing."""
+    import pytest
+    from django.db import transaction
+
+    from flowdesk.tickets.models import TicketTag
+
+    tid = desk.customer.post("/tickets", {"subject": "Deferred", "body": "Later."}).data["id"]
+    ticket = Ticket.objects.get(pk=tid)
+    with transaction.atomic():
+        with rows.deferred_writes():
+            ticket.subject = "First"
+            rows.update_fields(ticket, ["subject"])
+            ticket.subject = "Second"
+            rows.update_fields(ticket, ["subject"])
+            rows.insert_ignore([TicketTag(ticket=ticket, name="later")])
+            assert Ticket.objects.get(pk=tid).subject == "Deferred"  # not sent yet
+            assert not TicketTag.objects.filter(ticket_id=tid).exists()
+            with CaptureQueriesContext(connection) as q:
+                rows.flush_deferred()
+            assert len(q.captured_queries) == 2  # one INSERT, one UPDATE statement
+            assert Ticket.objects.get(pk=tid).subject == "Second"
+            ticket.subject = "Third"
+            rows.update_fields(ticket, ["subject"])
+        assert Ticket.objects.get(pk=tid).subject == "Third"
+        assert list(TicketTag.objects.filter(ticket_id=tid).values_list("name", flat=True)) == [
+            "later"
+        ]
+
+    def failing_round() -> None:
+        with transaction.atomic(), rows.deferred_writes():
+            ticket.subject = "Never"
+            rows.update_fields(ticket, ["subject"])
+            raise RuntimeError("the round failed")
+
+    with pytest.raises(RuntimeError):
+        failing_round()
+    assert Ticket.objects.get(pk=tid).subject == "Third"

@@ -21,7 +21,10 @@ transaction and show up in Django's query capture like any other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -136,13 +139,18 @@ def _insert_fields(obj: Model) -> list[Field[Any, Any]]:
 
 
 def _insert_sql(
-    model: type[Model], fields: list[Field[Any, Any]], rows: int, returning: bool
+    model: type[Model], fields: list[Field[Any, Any]], rows: int, returning: bool, ignore: bool
 ) -> str:
+    """``ignore``: a row a unique key already holds is skipped (SQLite ``OR IGNORE``,
+    PostgreSQL ``ON CONFLICT DO NOTHING``)."""
     meta = model._meta
+    sqlite = _db().vendor == "sqlite"
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    tail = f" RETURNING {_q(meta.pk.column)}" if returning else ""
+    head = "INSERT OR IGNORE INTO" if ignore and sqlite else "INSERT INTO"
+    tail = " ON CONFLICT DO NOTHING" if ignore and not sqlite else ""
+    tail += f" RETURNING {_q(meta.pk.column)}" if returning else ""
     return (
-        f"INSERT INTO {_q(meta.db_table)} ({', '.join(_q(f.column) for f in fields)}) "
+        f"{head} {_q(meta.db_table)} ({', '.join(_q(f.column) for f in fields)}) "
         f"VALUES {', '.join([one] * rows)}{tail}"
     )
 
@@ -171,26 +179,60 @@ def insert_many(objs: Sequence[Model], *, returning: bool = True) -> None:
     """``bulk_create(objs)`` for instances of one model: one INSERT per ``CHUNK`` rows; every
     instance gets its primary key. An instance whose key is set already (``reserve_ids``) is
     inserted with it, and ``returning=False`` (nobody reads the keys) reads none back: such an
-    INSERT waits for no answer, so a pipelined round (core.writes) sends it without a round
-    trip."""
+    INSERT waits for no answer (a pipelined round sends it without a round trip) and, inside
+    ``deferred_writes``, is sent with the others of its kind at the end."""
     if not objs:
         return
+    returning = returning and objs[0].pk is None
+    _insert(objs, ignore=False, returning=returning)
+
+
+def insert_ignore(objs: Sequence[Model]) -> None:
+    """``bulk_create(objs, ignore_conflicts=True)``: rows a unique key already holds are
+    skipped; no primary key is read back (deferred like ``insert_many(returning=False)``)."""
+    if objs:
+        _insert(objs, ignore=True, returning=False)
+
+
+def _insert(objs: Sequence[Model], *, ignore: bool, returning: bool) -> None:
     model = type(objs[0])
     fields = _insert_fields(objs[0])
+    params = [_values(obj, fields, True) for obj in objs]
+    buffer = _DEFERRED.get()
+    if buffer is not None and not returning:
+        key = (model, tuple(f.attname for f in fields), ignore)
+        buffer.inserts.setdefault(key, (model, fields, []))[2].extend(params)
+        for obj in objs:
+            _loaded(obj, obj.pk)
+        return
+    pks = _insert_rows(model, fields, params, ignore=ignore, returning=returning)
+    for obj, pk in zip(objs, pks, strict=True):
+        _loaded(obj, obj.pk if pk is None else pk)
+
+
+def _insert_rows(
+    model: type[Model],
+    fields: list[Field[Any, Any]],
+    params: list[list[Any]],
+    *,
+    ignore: bool,
+    returning: bool,
+) -> list[Any]:
+    """The rows inserted, ``CHUNK`` per statement; their new keys (None each without
+    ``returning``)."""
+    db = _db()
     names = tuple(f.attname for f in fields)
-    returning = returning and objs[0].pk is None
-    for start in range(0, len(objs), CHUNK):
-        chunk = objs[start : start + CHUNK]
+    out: list[Any] = []
+    for start in range(0, len(params), CHUNK):
+        chunk = params[start : start + CHUNK]
         text = sql(
-            ("insert", model, names, len(chunk), returning),
-            partial(_insert_sql, model, fields, len(chunk), returning),
+            ("insert", model, names, len(chunk), returning, ignore),
+            partial(_insert_sql, model, fields, len(chunk), returning, ignore),
         )
-        params = [v for obj in chunk for v in _values(obj, fields, True)]
-        with _db().cursor() as cursor:
-            cursor.execute(text, params)
-            pks = [row[0] for row in cursor.fetchall()] if returning else [None] * len(chunk)
-        for obj, pk in zip(chunk, pks, strict=True):
-            _loaded(obj, obj.pk if pk is None else pk)
+        with db.cursor() as cursor:
+            cursor.execute(text, [v for row in chunk for v in row])
+            out += [row[0] for row in cursor.fetchall()] if returning else [None] * len(chunk)
+    return out
 
 
 def reserve_ids(model: type[Model], n: int) -> list[int]:
@@ -211,31 +253,56 @@ def reserve_ids(model: type[Model], n: int) -> list[int]:
     return [int(row[0]) for row in fetch(text, [n])]
 
 
-def insert_ignore(objs: Sequence[Model]) -> None:
-    """``bulk_create(objs, ignore_conflicts=True)``: rows a unique key already holds are
-    skipped; no primary key is read back (the statement waits for no answer, so a pipelined
-    round sends it without a round trip)."""
-    if not objs:
-        return
-    model = type(objs[0])
-    fields = _insert_fields(objs[0])
-    names = tuple(f.attname for f in fields)
-    db = _db()
-    for start in range(0, len(objs), CHUNK):
-        chunk = objs[start : start + CHUNK]
+@dataclass
+class _Deferred:
+    #: (model, column names, ignore) -> (model, fields, rows of values), in first-use order
+    inserts: dict[tuple[Any, ...], tuple[type[Model], list[Field[Any, Any]], list[list[Any]]]]
+    #: statement -> its parameter rows, in first-use order
+    updates: dict[str, list[list[Any]]]
 
-        def build(n: int = len(chunk)) -> str:
-            one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-            head = "INSERT OR IGNORE INTO" if db.vendor == "sqlite" else "INSERT INTO"
-            tail = "" if db.vendor == "sqlite" else " ON CONFLICT DO NOTHING"
-            columns = ", ".join(_q(f.column) for f in fields)
-            values = ", ".join([one] * n)
-            return f"{head} {_q(model._meta.db_table)} ({columns}) VALUES {values}{tail}"
 
-        text = sql(("insert_ignore", model, names, len(chunk)), build)
-        params = [v for obj in chunk for v in _values(obj, fields, True)]
-        with db.cursor() as cursor:
-            cursor.execute(text, params)
+_DEFERRED: ContextVar[_Deferred | None] = ContextVar("deferred_writes", default=None)
+
+
+@contextmanager
+def deferred_writes() -> Iterator[None]:
+    """Within: the writes that read nothing back (``update_fields``, ``insert_ignore``,
+    ``insert_many`` of rows with their keys set or ``returning=False``) are collected and sent
+    at the end, one multi-row INSERT per kind of row and one ``executemany`` per kind of UPDATE:
+    a round of timer firings (timers.services) sends a handful of statements instead of five per
+    firing. Every INSERT goes before every UPDATE (an UPDATE may be of a row inserted in the
+    round; no write of the round updates a row and then inserts it), and the updates of one
+    statement keep their order. The rows are not in the database until then: whatever reads
+    them inside must call ``flush_deferred`` first. On an error nothing is sent (the caller's
+    transaction rolls back)."""
+    buffer = _Deferred({}, {})
+    token = _DEFERRED.set(buffer)
+    try:
+        yield
+        _flush(buffer)
+    finally:
+        _DEFERRED.reset(token)
+
+
+def flush_deferred() -> None:
+    """Send what ``deferred_writes`` collected so far (before reading those rows)."""
+    buffer = _DEFERRED.get()
+    if buffer is not None:
+        _flush(buffer)
+
+
+def _flush(buffer: _Deferred) -> None:
+    inserts, updates = list(buffer.inserts.items()), list(buffer.updates.items())
+    buffer.inserts.clear()
+    buffer.updates.clear()
+    for (_, _, ignore), (model, fields, rows) in inserts:
+        _insert_rows(model, fields, rows, ignore=ignore, returning=False)
+    for text, rows in updates:
+        with _db().cursor() as cursor:
+            if len(rows) == 1:
+                cursor.execute(text, rows[0])
+            else:
+                cursor.executemany(text, rows)
 
 
 def update_fields(obj: Model, names: Sequence[str]) -> None:
@@ -249,5 +316,10 @@ def update_fields(obj: Model, names: Sequence[str]) -> None:
         return f"UPDATE {_q(meta.db_table)} SET {assignments} WHERE {_q(meta.pk.column)} = %s"
 
     text = sql(("update", model, tuple(names)), build)
+    params = [*_values(obj, fields, False), obj.pk]
+    buffer = _DEFERRED.get()
+    if buffer is not None:
+        buffer.updates.setdefault(text, []).append(params)
+        return
     with _db().cursor() as cursor:
-        cursor.execute(text, [*_values(obj, fields, False), obj.pk])
+        cursor.execute(text, params)

@@ -177,16 +177,19 @@ def _fire_round(owner: str, claims: list[TimerClaim]) -> list[Firing]:
     """The fast path: the whole round as one write. The batch's tickets are locked and their
     rows read at once (tickets.batch; a ticket missing, held by an update right now or
     deleted, and a ticket's second timer in the batch take the one-ticket path, which reads
-    for itself), and on PostgreSQL the writes are pipelined. Any error rolls the whole round
-    back (the caller then fires its timers one by one, each in a savepoint of its own)."""
+    for itself). The writes that read nothing back are sent together at the end (one statement
+    per kind of row: ``core.rows.deferred_writes``), and on PostgreSQL pipelined. Any error
+    rolls the whole round back (the caller then fires its timers one by one, each in a
+    savepoint of its own)."""
     out: list[Firing] = []
     with write_transaction():
         batch = preload([c.ticket_id for c in claims], skip_locked=True)
-        with update_ids(len(batch)), pipelined():
+        with update_ids(len(batch)), pipelined(), sqlrows.deferred_writes():
             for claim in claims:
-                out.append(
-                    _fire_one(owner, claim, batch.pop(claim.ticket_id, None), isolated=False)
-                )
+                preloaded = batch.pop(claim.ticket_id, None)
+                if preloaded is None:
+                    sqlrows.flush_deferred()  # the one-ticket path reads the rows written so far
+                out.append(_fire_one(owner, claim, preloaded, isolated=False))
     return out
 
 
