@@ -1,7 +1,8 @@
 """The `flowdesk` console command: a front for the management commands.
 
 flowdesk serve --demo        migrate, seed the demo, run the web server and an in-process worker
-flowdesk rules validate F    (and import | export | dry-run | explain | versions | restore)
+flowdesk rules validate F    (and import | export | dry-run | explain | versions | restore |
+                             flowchart | backtest)
 flowdesk calendars import F  (and export [F] | validate | list): business-hours calendars
 flowdesk sla policies import F  (and export [F] | validate | list): the ordered SLA policies
 flowdesk token create EMAIL  an API token

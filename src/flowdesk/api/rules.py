@@ -1,4 +1,5 @@
-"""Rule sets: active version, import (validated whole), versions, restore, schema, dry run."""
+"""Rule sets: active version, import (validated whole), versions, restore, schema, dry run, and
+the rule studio's flowchart, version diff and backtest."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from typing import Any
 from django.db.models import Func, IntegerField
 from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import Query, Router, Status
+from ninja import Field, Query, Router, Status
 
+from flowdesk.accounts.models import User
 from flowdesk.api.auth import require_admin, require_agent
 from flowdesk.api.schemas import (
     BODY_ERRORS,
     DryRunIn,
+    RequestIn,
     RulePageQuery,
     RuleSetImportPageOut,
     RuleSetIn,
@@ -22,8 +25,16 @@ from flowdesk.api.schemas import (
     errors,
 )
 from flowdesk.automation import services
-from flowdesk.automation.dryrun import DryRunRateLimited, check_dry_run_rate, dry_run
+from flowdesk.automation.backtest import DAYS_MAX, DEFAULT_LIMIT, LIMIT_MAX, SAMPLE_MAX, backtest
+from flowdesk.automation.dryrun import (
+    DryRunRateLimited,
+    candidate_ruleset,
+    check_dry_run_rate,
+    dry_run,
+)
 from flowdesk.automation.models import RuleSetVersion
+from flowdesk.automation.studio import flowchart
+from flowdesk.automation.versiondiff import version_diff
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import FieldError, NotFound, ValidationFailed
 from flowdesk.engine import CompiledRuleSet, dump_ruleset_yaml, rule_schema
@@ -119,7 +130,35 @@ def compiled_page(v: RuleSetVersion, ruleset: CompiledRuleSet) -> dict[str, Any]
     }
 
 
-def _one_source(payload: RuleSetIn | DryRunIn) -> None:
+def _rate_limited(user: User) -> HttpResponse | None:
+    """429 with Retry-After past the per-user dry-run limit (backtests count as dry runs)."""
+    try:
+        check_dry_run_rate(user, utcnow())
+    except DryRunRateLimited as exc:
+        return JsonResponse(
+            exc.as_dict(), status=429, headers={"Retry-After": str(exc.retry_after)}
+        )
+    return None
+
+
+class FlowchartQuery(RequestIn):
+    version: int | None = Field(None, description="a version number (default: the active one)")
+    rule: str | None = Field(None, max_length=200, description="one rule (default: the set)")
+
+
+class BacktestIn(RequestIn):
+    yaml: str | None = Field(None, description="A candidate rule set; default: the active one")
+    definition: dict[str, Any] | None = Field(None, description="...or as a JSON object")
+    source: str = Field("backtest", max_length=300, description="named in validation errors")
+    days: int = Field(30, ge=1, le=DAYS_MAX, description="the window: the last N days")
+    rule: str | None = Field(None, max_length=200, description="report this rule only")
+    limit: int = Field(
+        DEFAULT_LIMIT, ge=1, le=LIMIT_MAX, description="updates scanned at most (newest first)"
+    )
+    sample: int = Field(10, ge=0, le=SAMPLE_MAX, description="update references kept per list")
+
+
+def _one_source(payload: RuleSetIn | DryRunIn | BacktestIn) -> None:
     if payload.yaml is not None and payload.definition is not None:
         raise ValidationFailed([FieldError("yaml", "send either yaml or definition, not both")])
 
@@ -264,12 +303,8 @@ def dry_run_view(
 ) -> dict[str, Any] | HttpResponse:
     """The explanation is summarised (fired rules, closest misses, counts) unless full=true."""
     user = require_agent(request)
-    try:
-        check_dry_run_rate(user, utcnow())
-    except DryRunRateLimited as exc:
-        return JsonResponse(
-            exc.as_dict(), status=429, headers={"Retry-After": str(exc.retry_after)}
-        )
+    if (limited := _rate_limited(user)) is not None:
+        return limited
     _one_source(payload)
     if (payload.ticket_id is None) == (payload.snapshot is None):
         raise ValidationFailed(
@@ -284,3 +319,56 @@ def dry_run_view(
         definition=payload.definition,
     )
     return result if full else summarise(result)
+
+
+@router.get(
+    "/flowchart",
+    response={200: dict[str, Any], **errors(401, 403, 404, 422)},
+    summary="A version's rules (or one rule) as a mermaid flowchart and as nodes and edges",
+)
+def flowchart_view(request: HttpRequest, query: Query[FlowchartQuery]) -> dict[str, Any]:
+    require_agent(request)
+    return flowchart(query.version, query.rule)
+
+
+@router.get(
+    "/versions/{a}/diff/{b}",
+    response={200: dict[str, Any], **errors(401, 403, 404, 422)},
+    summary="What changed from version a to version b: a unified diff and a summary by rule",
+)
+def diff_view(request: HttpRequest, a: int, b: int, context: int = 3) -> dict[str, Any]:
+    require_agent(request)
+    if not 0 <= context <= 100:
+        raise ValidationFailed([FieldError("context", "must be between 0 and 100")])
+    old, new = services.get_version(a), services.get_version(b)
+    return {
+        "from": _meta(old, len(old.definition.get("rules", []))),
+        "to": _meta(new, len(new.definition.get("rules", []))),
+        **version_diff(old, new, context=context),
+    }
+
+
+@router.post(
+    "/backtest",
+    response={200: dict[str, Any], **errors(401, 403, 404, 429, *BODY_ERRORS, rules=True)},
+    summary="Where a candidate rule set (or one rule) would have fired over the stored updates",
+    description="Admins. Runs the candidate (default: the active set) on the engine input "
+    "stored with each update of the last `days` days, newest first, at most `limit` updates, "
+    "and compares with the rule_fired events of the same updates. Counts as a dry run for "
+    "the rate limit (FLOWDESK_DRY_RUN_PER_MINUTE).",
+)
+def backtest_view(request: HttpRequest, payload: BacktestIn) -> dict[str, Any] | HttpResponse:
+    user = require_admin(request)
+    if (limited := _rate_limited(user)) is not None:
+        return limited
+    _one_source(payload)
+    ruleset, label = candidate_ruleset(payload.yaml, payload.definition, payload.source)
+    return backtest(
+        ruleset,
+        days=payload.days,
+        now=utcnow(),
+        rule=payload.rule,
+        limit=payload.limit,
+        sample=payload.sample,
+        label=label,
+    )

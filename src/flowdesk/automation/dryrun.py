@@ -66,14 +66,16 @@ def check_dry_run_rate(user: User, now: datetime) -> None:
         raise DryRunRateLimited(limit, max(1, retry))
 
 
-def _ruleset(
-    yaml_text: str | None, definition: dict[str, Any] | None
+def candidate_ruleset(
+    yaml_text: str | None, definition: dict[str, Any] | None, source: str = "dry-run"
 ) -> tuple[CompiledRuleSet, str]:
+    """The candidate sent (validated like an import: errors name ``source``, rule, path and
+    line), else the active set; with its label (``candidate`` or ``v<n>``)."""
     catalog = build_catalog(check_names=True)
     if yaml_text is not None:
-        return load_ruleset_yaml(yaml_text, catalog=catalog, source="dry-run"), "candidate"
+        return load_ruleset_yaml(yaml_text, catalog=catalog, source=source), "candidate"
     if definition is not None:
-        return compile_ruleset(definition, catalog=catalog, source="dry-run"), "candidate"
+        return compile_ruleset(definition, catalog=catalog, source=source), "candidate"
     version = active_version()
     if version is None:
         raise NotFound("no rule set has been imported yet; send one to dry-run")
@@ -142,7 +144,7 @@ def dry_run(
         lambda path, message: ValidationFailed([FieldError(path, message)]),
         levels_above=1,
     )
-    ruleset, label = _ruleset(yaml_text, definition)
+    ruleset, label = candidate_ruleset(yaml_text, definition)
     now = utcnow()
     catalog = build_catalog(check_names=False)
     fields = list(catalog.fields)

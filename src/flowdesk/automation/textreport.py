@@ -42,3 +42,27 @@ def explanation_lines(ex: dict[str, Any]) -> Iterator[str]:
         yield f"note: {item['sentence']}"
     for error in ex.get("errors", []):
         yield f"error in {error['rule']}: {error['message']}"
+
+
+def backtest_lines(result: dict[str, Any]) -> Iterator[str]:
+    """`flowdesk rules backtest`: one line per rule, then a few sample update references."""
+    stop = "the limit" if result["stopped_by"] == "limit" else "the start of the window"
+    yield (
+        f"scanned {result['scanned']} update(s) of the last {result['days']} day(s), newest "
+        f"first, up to {stop} (limit {result['limit']}); "
+        f"{result['differing_updates']} would fire differently"
+    )
+    for r in result["rules"]:
+        kind = " (time rule)" if r["time_rule"] else ""
+        kind += "" if r["in_candidate"] else " (not in the candidate)"
+        yield (
+            f"  {r['rule']}{kind}: would fire {r['would_fire']}, fired {r['actually_fired']} "
+            f"(+{r['only_backtest']} new, -{r['only_actual']} no longer)"
+            + (f", {r['errors']} error(s)" if r["errors"] else "")
+        )
+        for which in ("only_backtest", "only_actual"):
+            refs = r["samples"][which]
+            if refs:
+                sign = "+" if which == "only_backtest" else "-"
+                shown = ", ".join(f"#{s['ticket_id']}/u{s['update_id']}" for s in refs)
+                yield f"      {sign} {shown}"

@@ -211,6 +211,11 @@ class Action(Generic[C]):
         """Fields this configured action may write (the static checks use it)."""
         return self.fields
 
+    def writes_members(self, field: str) -> frozenset[str] | None:
+        """Of a set-valued field it writes (tags, followers), the members it may add or remove;
+        None: any member (the flowchart's cascade edges)."""
+        return None
+
     def normalised(self) -> dict[str, Any]:
         data = self.config.model_dump(mode="json", by_alias=True, exclude_none=True)
         return {"type": self.name, **data}
@@ -331,8 +336,15 @@ class _TagAction(Action[TagsConfig]):
         return frozenset(ctx.get("tags") or ())
 
 
+class _TagDelta(_TagAction):
+    """Adds or removes the listed tags only (set_tags may remove any)."""
+
+    def writes_members(self, field: str) -> frozenset[str] | None:
+        return _tags(self.config.tags)
+
+
 @register
-class AddTags(_TagAction):
+class AddTags(_TagDelta):
     """Add tags (lower-cased)."""
 
     name = "add_tags"
@@ -342,7 +354,7 @@ class AddTags(_TagAction):
 
 
 @register
-class RemoveTags(_TagAction):
+class RemoveTags(_TagDelta):
     """Remove tags."""
 
     name = "remove_tags"
@@ -440,6 +452,9 @@ class AddFollower(_AgentAction):
 
     name = "add_follower"
     fields = ("followers",)
+
+    def writes_members(self, field: str) -> frozenset[str] | None:
+        return frozenset([self.config.agent])
 
     def apply(self, ctx: ActionContext) -> None:
         current = frozenset(ctx.get("followers") or ())

@@ -237,6 +237,11 @@ class Operator(Generic[C]):
     def expected(self) -> str:
         return self.name if not hasattr(self.config, "value") else f"{self.name} {self.value!r}"
 
+    def reads_members(self) -> frozenset[str] | None:
+        """Of a set-valued field (tags, followers), the members this test depends on; None:
+        any member's change may change its result (the flowchart's cascade edges)."""
+        return None
+
 
 CONDITION_OPERATORS: Registry[type[Operator[Any]]] = Registry("condition operator")
 OpT = TypeVar("OpT", bound=type[Operator[Any]])
@@ -861,6 +866,9 @@ class _TagsOp(Operator[TagList]):
             if bad:
                 out.append((f"value[{i}]", bad[0], bad[1]))
         return out
+
+    def reads_members(self) -> frozenset[str] | None:
+        return frozenset(self.tags)
 
     def _members(self, snapshot: Mapping[str, Any]) -> Any:
         v = snapshot.get(self.fname)

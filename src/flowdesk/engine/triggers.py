@@ -66,6 +66,10 @@ class Trigger(Generic[C]):
     time_based: ClassVar[bool] = False
     #: the index key alone decides (no per-event ``matches`` call); may be set per instance
     exact: bool = False
+    #: kinds of the events in whose cascade it can match (the flowchart draws a cascade edge
+    #: only between rules that can fire on one event); a change trigger matches any kind, as a
+    #: rule's change feeds the later passes of every cascade
+    event_kinds: ClassVar[frozenset[str]] = frozenset({"created", "updated", "timer"})
 
     def __init__(self, config: C) -> None:
         self.config: C = config
@@ -94,6 +98,11 @@ class Trigger(Generic[C]):
         """Fields whose change can make this trigger fire (used for ``caused_by``)."""
         return frozenset()
 
+    def reads_members(self) -> frozenset[str] | None:
+        """Of a set-valued field it reads (tags), the members whose change can make it fire;
+        None: a change of any member can (the flowchart's cascade edges)."""
+        return None
+
     def normalised(self) -> dict[str, Any]:
         data = self.config.model_dump(mode="json", by_alias=True)
         return {"type": self.name, **data}
@@ -117,6 +126,7 @@ class TimeTrigger(Trigger[C]):
     ``solved_at``, ``updated_at``) read as ``now`` (``effective_values``)."""
 
     time_based: ClassVar[bool] = True
+    event_kinds: ClassVar[frozenset[str]] = frozenset({"timer"})
 
     def keys(self) -> list[IndexKey]:
         return [("kind", "timer")]
@@ -224,6 +234,7 @@ class Created(Trigger[NoConfig]):
 
     name = "created"
     exact = True
+    event_kinds: ClassVar[frozenset[str]] = frozenset({"created"})
 
     def keys(self) -> list[IndexKey]:
         return [("kind", "created")]
@@ -238,6 +249,7 @@ class Updated(Trigger[NoConfig]):
 
     name = "updated"
     exact = True
+    event_kinds: ClassVar[frozenset[str]] = frozenset({"updated"})
 
     def keys(self) -> list[IndexKey]:
         return [("kind", "updated")]
@@ -370,6 +382,10 @@ class TagsChanged(Trigger[TagsChange]):
     def reads(self) -> frozenset[str]:
         return frozenset(["tags"])
 
+    def reads_members(self) -> frozenset[str] | None:
+        named = frozenset(t for t in (self.added, self.removed) if t is not None)
+        return named or None
+
     def normalised(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.name}
         if self.added is not None:
@@ -383,6 +399,8 @@ class _MessageTrigger(Trigger[C]):
     public: ClassVar[bool] = True
     author: ClassVar[str] = "any"
     exact = True
+    #: a created event carries no message (the request is not a reply); a timer event neither
+    event_kinds: ClassVar[frozenset[str]] = frozenset({"updated"})
 
     def prepare(self) -> None:
         cfg = self.config

@@ -1,4 +1,5 @@
-"""`flowdesk rules validate | import | export | dry-run | explain | versions | restore`."""
+"""`flowdesk rules validate | import | export | dry-run | explain | versions | restore |
+flowchart | backtest`."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from flowdesk.automation import services
+from flowdesk.automation.backtest import DAYS_MAX, DEFAULT_LIMIT, LIMIT_MAX, backtest
 from flowdesk.automation.dryrun import dry_run
 from flowdesk.automation.explain import explain_update
 from flowdesk.automation.models import RuleSetVersion
+from flowdesk.automation.studio import flowchart
+from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import FlowdeskError
 from flowdesk.engine import RuleSetError
 from flowdesk.engine.explain import summarise
@@ -63,6 +67,22 @@ class Command(BaseCommand):
         sub.add_parser("versions", help="list stored versions")
         r = sub.add_parser("restore", help="make an earlier version active again")
         r.add_argument("number", type=int)
+        f = sub.add_parser("flowchart", help="print a version's rules as a mermaid flowchart")
+        f.add_argument("--rule", help="one rule, with the rules it cascades from and into")
+        f.add_argument("--version", type=int, dest="number", help="default: the active one")
+        f.add_argument("--json", action="store_true", help="the nodes and edges too, as JSON")
+        b = sub.add_parser("backtest", help="where a candidate rule set would have fired")
+        b.add_argument("file", help="a candidate YAML rule set (- for stdin)")
+        b.add_argument("--days", type=int, default=30, help=f"the last N days (1-{DAYS_MAX})")
+        b.add_argument("--rule", help="report this rule only")
+        b.add_argument(
+            "--limit",
+            type=int,
+            default=DEFAULT_LIMIT,
+            help=f"updates scanned at most (1-{LIMIT_MAX:,})",
+        )
+        b.add_argument("--sample", type=int, default=5, help="update references per list")
+        b.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         actions = {
@@ -73,6 +93,8 @@ class Command(BaseCommand):
             "explain": self.do_explain,
             "versions": self.do_versions,
             "restore": self.do_restore,
+            "flowchart": self.do_flowchart,
+            "backtest": self.do_backtest,
         }
         try:
             actions[opts["action"]](opts)
@@ -127,6 +149,36 @@ class Command(BaseCommand):
     def do_restore(self, opts: dict[str, Any]) -> None:
         version = services.check_restore_version(opts["number"], author=None)
         self.stdout.write(f"restored v{opts['number']} as v{version.number} (now active)")
+
+    def do_flowchart(self, opts: dict[str, Any]) -> None:
+        chart = flowchart(opts["number"], opts["rule"])
+        if opts["json"]:
+            self.stdout.write(json.dumps(chart, indent=2))
+        else:
+            self.stdout.write(chart["mermaid"], ending="")
+
+    def do_backtest(self, opts: dict[str, Any]) -> None:
+        if not 1 <= opts["days"] <= DAYS_MAX:
+            raise CommandError(f"--days must be between 1 and {DAYS_MAX}")
+        if not 1 <= opts["limit"] <= LIMIT_MAX:
+            raise CommandError(f"--limit must be between 1 and {LIMIT_MAX:,}")
+        text, name = _read(opts["file"])
+        ruleset = services.validate_yaml(text, name)
+        result = backtest(
+            ruleset,
+            days=opts["days"],
+            now=utcnow(),
+            rule=opts["rule"],
+            limit=opts["limit"],
+            sample=max(0, opts["sample"]),
+        )
+        if opts["json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+            return
+        from flowdesk.automation.textreport import backtest_lines
+
+        for line in backtest_lines(result):
+            self.stdout.write(line)
 
     def do_dry_run(self, opts: dict[str, Any]) -> None:
         ticket = None
