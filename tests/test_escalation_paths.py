@@ -213,8 +213,21 @@ def test_solving_stops_the_path(desk: Desk) -> None:
     assert len(_escalated(desk, tid)) == 1
 
 
-def test_unknown_path_is_an_automation_error(desk: Desk) -> None:
+def test_a_rule_naming_an_unknown_path_is_refused_when_saved(desk: Desk) -> None:
+    r = desk.admin.post("/rules", {"yaml": RULES})
+    assert r.status == 422, r
+    assert "unknown escalation path 'vip'" in str(r.data), r
+    assert "actions[0].path" in str(r.data), r
+    _create(desk, {**PATH, "name": "vipp"})
+    r = desk.admin.post("/rules", {"yaml": RULES})
+    assert r.status == 422, r
+    assert "did you mean 'vipp'" in str(r.data), r
+
+
+def test_a_path_deleted_after_the_rule_was_saved_is_an_automation_error(desk: Desk) -> None:
+    made = _create(desk)
     assert desk.admin.post("/rules", {"yaml": RULES}).status == 201
+    assert desk.admin.call("DELETE", f"/escalation-paths/{made['id']}").status == 204
     tid = _ticket(desk, tags=["vip"])["id"]
     events = desk.admin.get(f"/tickets/{tid}/events").data
     errors = [e["data"]["message"] for e in events if e["kind"] == "automation_error"]

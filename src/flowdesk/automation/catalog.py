@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +37,16 @@ def custom_field_specs() -> dict[str, FieldSpec]:
     return specs
 
 
+#: where the names rules may refer to, kept by packages above automation, come from: the
+#: escalation paths (flowdesk.routing registers them; automation never imports it)
+_path_names: list[Callable[[], Iterable[str]]] = []
+
+
+def register_escalation_path_names(source: Callable[[], Iterable[str]]) -> None:
+    if source not in _path_names:
+        _path_names.append(source)
+
+
 def build_catalog(*, check_names: bool) -> Catalog:
     """check_names: validate team/agent names (on import); off when compiling a stored version,
     so a team renamed later cannot make the active rule set uncompilable."""
@@ -64,7 +75,12 @@ def build_catalog(*, check_names: bool) -> Catalog:
     # Stored versions compile without the destination checks (an endpoint retired later must not
     # make the active rule set uncompilable); delivery checks every call again.
     policy = webhook_policy() if check_names else WebhookPolicy(check=False)
-    return GuardedCatalog(base.fields, base.teams, base.agents, webhooks=policy)
+    paths = None
+    if check_names and _path_names:
+        paths = frozenset(name for source in _path_names for name in source())
+    return GuardedCatalog(
+        base.fields, base.teams, base.agents, escalation_paths=paths, webhooks=policy
+    )
 
 
 def private_allowlist() -> Allowlist:

@@ -44,6 +44,8 @@ class Catalog:
     fields: dict[str, FieldSpec]
     teams: frozenset[str] | None = None
     agents: frozenset[str] | None = None
+    #: the escalation paths a rule may name (None: not checked, as for a stored version)
+    escalation_paths: frozenset[str] | None = None
 
     def field(self, name: str) -> FieldSpec | None:
         return self.fields.get(name)

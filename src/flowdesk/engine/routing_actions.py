@@ -14,6 +14,7 @@ from pydantic import Field
 
 from .actions import Action, ActionContext, Problem, _Strict, _team_problems, register
 from .catalog import Catalog
+from .suggest import closest
 
 #: The strategies flowdesk.routing registers (a test keeps the two lists equal).
 STRATEGY_NAMES = ("least_open", "round_robin", "skills")
@@ -55,10 +56,20 @@ class EscalateAlongConfig(_Strict):
 @register
 class EscalateAlong(Action[EscalateAlongConfig]):
     """Start an escalation path: its level 0 applies now, the next levels on their timers
-    (effect only; an unknown path is reported as an automation error when it runs)."""
+    (effect only). A path unknown when the rule set is saved is refused then; one deleted later
+    is reported as an automation error when the rule runs."""
 
     name = "escalate_along"
     Config = EscalateAlongConfig
+
+    @classmethod
+    def check(
+        cls, catalog: Catalog, config: EscalateAlongConfig, templates: Mapping[str, Any]
+    ) -> list[Problem]:
+        known = catalog.escalation_paths
+        if known is None or config.path in known:
+            return []
+        return [("path", f"unknown escalation path {config.path!r}", closest(config.path, known))]
 
     def apply(self, ctx: ActionContext) -> None:
         ctx.emit("escalate_along", {"path": self.config.path})

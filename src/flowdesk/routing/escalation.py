@@ -174,6 +174,11 @@ def check_replace_path(p: EscalationPath, data: dict[str, Any], now: datetime) -
     return p
 
 
+def path_names() -> list[str]:
+    """The stored paths' names: a rule set naming another is refused when saved."""
+    return list(EscalationPath.objects.values_list("name", flat=True))
+
+
 def access_path(path_id: int) -> EscalationPath:
     found = EscalationPath.objects.filter(pk=path_id).first()
     if found is None:
