@@ -55,6 +55,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     # Customer attributes rules can read as requester.<attr>.
     attributes = models.JSONField(default=dict, blank=True)
+    #: the interface (and e-mail) language the user chose; "" follows the browser
+    language = models.CharField(max_length=10, blank=True, default="")
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=utcnow)

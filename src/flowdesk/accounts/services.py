@@ -548,3 +548,10 @@ def do_touch_token(token: ApiToken, now: datetime) -> None:
 def do_revoke_token(token: ApiToken, now: datetime) -> None:
     token.revoked_at = now
     token.save(update_fields=["revoked_at"])
+
+
+def do_set_language(user: User, code: str) -> None:
+    """The user's interface language (one of settings.LANGUAGES; "" follows the browser)."""
+    if user.language != code:
+        user.language = code
+        user.save(update_fields=["language"])

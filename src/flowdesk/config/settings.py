@@ -84,9 +84,11 @@ MIDDLEWARE = [
     # The embedded server (waitress) serves no static files: the API docs' assets come from here.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # cookie, then Accept-Language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "flowdesk.core.i18n.UserLanguageMiddleware",  # a signed-in user's own choice wins
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
@@ -154,7 +156,11 @@ DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
-LANGUAGE_CODE = "en-us"
+# English and Filipino (flowdesk.core.i18n: Django has no Filipino locale of its own).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fil", "Filipino")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["flowdesk.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -2,6 +2,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
 from flowdesk.api.main import api
+from flowdesk.core.i18n import set_language
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -12,6 +13,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("api/", api.urls),
+    path("i18n/setlang/", set_language, name="set_language"),
     path("", include("flowdesk.web.urls")),
     path("", home, name="home"),
 ]

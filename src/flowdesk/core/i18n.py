@@ -1,0 +1,75 @@
+"""The interface languages: English and Filipino, per user and by the browser's Accept-Language.
+
+Django ships no Filipino locale, so flowdesk registers its language info here (``fil``, with the
+older code ``tl`` as an alias: a browser asking for ``tl`` gets Filipino), its formats in
+``flowdesk.formats.fil`` and its catalogue in ``flowdesk/locale/fil``. Which language a request
+gets: the signed-in user's own choice (``User.language``), else the language cookie (the
+switcher), else Accept-Language, else English (Django's ``LocaleMiddleware`` does the last
+three; ``UserLanguageMiddleware`` the first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.conf.locale import LANG_INFO
+from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
+
+FILIPINO = {"bidi": False, "code": "fil", "name": "Filipino", "name_local": "Filipino"}
+
+
+def register_languages() -> None:
+    """Filipino in Django's table of languages (idempotent; the core app's ``ready``)."""
+    LANG_INFO.setdefault("fil", FILIPINO)
+    LANG_INFO.setdefault("tl", {"fallback": ["fil"]})
+
+
+def supported(code: str | None) -> str | None:
+    """``code`` as one of settings.LANGUAGES (``tl`` -> ``fil``, ``en-US`` -> ``en``), or None."""
+    if not code:
+        return None
+    try:
+        return translation.get_supported_language_variant(code.strip().lower())
+    except LookupError:
+        return None
+
+
+class UserLanguageMiddleware:
+    """After authentication: a signed-in user's chosen language wins over cookie and browser."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        chosen = supported(getattr(user, "language", "")) if user is not None else None
+        if chosen and user is not None and user.is_authenticated:
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = chosen
+        response = self.get_response(request)
+        if chosen and user is not None and user.is_authenticated:
+            response.headers.setdefault("Content-Language", chosen)
+        return response
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The switcher: Django's ``set_language`` (cookie, redirect to ``next``), and for a
+    signed-in user the choice is kept on their account, so it follows them to other browsers
+    and into the e-mails flowdesk sends them."""
+    response = django_set_language(request)
+    code = supported(request.POST.get("language"))
+    user = getattr(request, "user", None)
+    if code and user is not None and user.is_authenticated:
+        from flowdesk.accounts.services import do_set_language
+
+        do_set_language(user, code)
+    return response
+
+
+def language_choices() -> list[tuple[str, str]]:
+    return [(code, str(name)) for code, name in settings.LANGUAGES]
