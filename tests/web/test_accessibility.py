@@ -1,0 +1,67 @@
+"""Accessibility: every workspace page, at desktop and phone width, checked in a real browser
+with axe-core (installed from npm by scripts/test; never served by flowdesk). A page passes with
+no violation of impact "serious" or "critical"; the moderate and minor ones are printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from test_browser import _sign_in, browser  # noqa: F401 (a fixture)
+from web_helpers import WebDesk, make_desk, ticket
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+pytestmark = pytest.mark.browser
+
+
+def _violations(page: Any) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {resultTypes: ["violations"]});
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
+        }"""
+    )
+    return list(result)
+
+
+def _check(page: Any, name: str) -> None:
+    found = _violations(page)
+    serious = [v for v in found if v["impact"] in ("serious", "critical")]
+    for v in found:
+        if v not in serious:
+            print(f"{name}: {v['impact']} {v['id']}: {v['help']} {v['nodes']}")
+    assert serious == [], f"{name}: {json.dumps(serious, indent=1)}"
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_workspace_pages_have_no_serious_accessibility_violations(
+    browser: Any,  # noqa: F811 (the fixture imported above)
+    live_server: Any,
+    transactional_db: Any,
+    width: str,
+) -> None:
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (scripts/test does)")
+    desk: WebDesk = make_desk()
+    shown = ticket(desk, "Invoice shows the wrong VAT", team="Tier 1", priority="urgent")
+    anonymous = browser.new_context(
+        viewport=dict(zip(("width", "height"), WIDTHS[width], strict=True))
+    )
+    login = anonymous.new_page()
+    login.goto(f"{live_server.url}/login")
+    _check(login, f"login ({width})")
+    page = _sign_in(browser, live_server.url, "alice@desk.test")
+    page.set_viewport_size(WIDTHS[width])
+    page.wait_for_url("**/agent/")
+    for view in ("mine", "unassigned", "teams", "urgent"):
+        page.goto(f"{live_server.url}/agent/?view={view}")
+        _check(page, f"inbox {view} ({width})")
+    page.goto(f"{live_server.url}/agent/tickets/{shown.pk}")
+    _check(page, f"ticket page ({width})")
