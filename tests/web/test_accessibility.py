@@ -51,9 +51,7 @@ def test_workspace_pages_have_no_serious_accessibility_violations(
         pytest.fail(f"{AXE} is missing: run `npm ci` (scripts/test does)")
     desk: WebDesk = make_desk()
     shown = ticket(desk, "Invoice shows the wrong VAT", team="Tier 1", priority="urgent")
-    anonymous = browser.new_context(
-        viewport=dict(zip(("width", "height"), WIDTHS[width], strict=True))
-    )
+    anonymous = browser.new_context(viewport=WIDTHS[width])
     login = anonymous.new_page()
     login.goto(f"{live_server.url}/login")
     _check(login, f"login ({width})")

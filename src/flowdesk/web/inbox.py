@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from flowdesk.accounts.models import User
 from flowdesk.core.clock import utcnow
-from flowdesk.tickets.models import Priority, Status, Ticket
+from flowdesk.tickets.models import PRIORITY_RANK, Priority, Status, Ticket
 from flowdesk.tickets.selectors import tickets_for
 from flowdesk.web.auth import agent_view
 
@@ -72,11 +72,6 @@ VIEWS = {
     )
 }
 
-PRIORITY_RANK = Case(
-    *(When(priority=p.value, then=Value(rank)) for rank, p in enumerate(Priority)),
-    default=Value(0),
-    output_field=IntegerField(),
-)
 #: sort name -> (label, the key columns, all descending; the last one is always the id)
 SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "updated": ("Last updated", ("updated_at", "id")),
