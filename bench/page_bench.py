@@ -53,6 +53,9 @@ def main() -> None:
     p.add_argument("--tickets", type=int, default=None, help="default 1,000,000 (SQLite 100,000)")
     p.add_argument("--requests", type=int, default=40, help="requests per inbox page")
     p.add_argument("--data", type=Path, default=DATA, help="the support-datasets folder")
+    p.add_argument(
+        "--reuse", action="store_true", help="PostgreSQL: measure a database seeded by a run before"
+    )
     args = p.parse_args()
     total = args.tickets or (100_000 if args.sqlite else 1_000_000)
     tmp = tempfile.TemporaryDirectory(prefix="flowdesk-page-bench-")
@@ -63,7 +66,8 @@ def main() -> None:
         sys.path.insert(0, str(ROOT / "bench"))
         from timer_bench import _recreate_database
 
-        _recreate_database(args.database)
+        if not args.reuse:
+            _recreate_database(args.database)
         os.environ["FLOWDESK_DATABASE_URL"] = args.database
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowdesk.config.settings")
     os.environ["FLOWDESK_EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
@@ -78,9 +82,14 @@ def main() -> None:
     where = "SQLite" if args.sqlite else "PostgreSQL"
     print(f"pages: {total:,} tickets on {where}")
     t = time.monotonic()
-    people = _people()
-    _bulk_tickets(total, people, _subjects(args.data))
-    conversations = _conversations(args.data, people)
+    if args.reuse and not args.sqlite:
+        from flowdesk.tickets.models import Message
+
+        conversations = sorted(set(Message.objects.values_list("ticket_id", flat=True)))
+    else:
+        people = _people()
+        _bulk_tickets(total, people, _subjects(args.data))
+        conversations = _conversations(args.data, people)
     print(
         f"setup: {total:,} tickets + {len(conversations)} conversations in "
         f"{time.monotonic() - t:.0f} s"
