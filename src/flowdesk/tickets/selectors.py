@@ -24,8 +24,12 @@ def team_scoped(user: User) -> bool:
     return bool(settings.FLOWDESK["AGENT_TEAM_SCOPE"]) and user.is_agent and not user.is_admin
 
 
+#: the related rows a ticket list or page shows with each ticket (joined, never N+1)
+TICKET_RELATED = ("requester", "organization", "assignee", "team")
+
+
 def tickets_for(user: User) -> QuerySet[Ticket]:
-    qs = Ticket.objects.select_related("requester", "organization", "assignee", "team")
+    qs = Ticket.objects.select_related(*TICKET_RELATED)
     if not user.is_agent:
         return qs.filter(requester=user)
     if team_scoped(user):
