@@ -71,3 +71,13 @@ def ticket(desk: WebDesk, subject: str, *, minutes_ago: int = 0, **values: Any) 
             now=at,
         )
     return t
+
+
+def sign_in(browser: Any, base: str, email: str) -> Any:
+    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    return page
