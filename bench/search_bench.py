@@ -33,7 +33,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from timer_bench import _recreate_database  # the same fresh PostgreSQL database
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = [
@@ -214,17 +215,6 @@ def run_one(kind: str, url: str, tickets: int, repeat: int) -> dict[str, Any]:
         "runs": [len(fts), len(like)],
         "hits": hits,
     }
-
-
-def _recreate_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def main() -> None:

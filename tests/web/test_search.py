@@ -3,27 +3,15 @@ ranking, accents, Filipino, the access scope, the index kept by the writers and 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.core.management import call_command
-from django.test import Client
 
-from web_helpers import WebDesk, ticket
-
-
-def _ids(page: Any) -> list[int]:
-    return [int(n) for n in re.findall(r'href="/agent/tickets/(\d+)" class="ticket-link"', page)]
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from web_helpers import WebDesk, client_for, listed_ids, ticket
 
 
 def _search(user: Any, q: str, view: str = "all") -> list[int]:
-    return _ids(_client(user).get("/agent/", {"view": view, "q": q}).content.decode())
+    return listed_ids(client_for(user).get("/agent/", {"view": view, "q": q}).content.decode())
 
 
 def _reply(t: Any, user: Any, body: str, public: bool = True) -> None:

@@ -5,21 +5,8 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
 
-from django.test import Client
-
-from web_helpers import WebDesk, ticket
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def _ids(page: str) -> list[int]:
-    return [int(n) for n in re.findall(r'href="/agent/tickets/(\d+)" class="ticket-link"', page)]
+from web_helpers import WebDesk, client_for, listed_ids, ticket
 
 
 def _saved_counts(page: str) -> dict[str, int]:
@@ -38,7 +25,7 @@ def test_admin_shares_a_view_agents_save_their_own(web: WebDesk) -> None:
     urgent = ticket(web, "Server down", priority="urgent", team="Tier 1", tags=["vip"])
     ticket(web, "Hidden urgent", priority="urgent", team="Tier 2", tags=["vip"])
     ticket(web, "Slow login", priority="low", team="Tier 1")
-    admin, alice, carol = _client(web.admin), _client(web.alice), _client(web.carol)
+    admin, alice, carol = client_for(web.admin), client_for(web.alice), client_for(web.carol)
     r = admin.post(
         "/agent/views",
         {"name": "Urgent VIP", "shared": "on", "priority": ["urgent", "high"], "tags": "VIP"},
@@ -58,7 +45,7 @@ def test_admin_shares_a_view_agents_save_their_own(web: WebDesk) -> None:
     assert _saved_counts(page) == {"Urgent VIP": 1, "Low ones": 1}
     assert _saved_counts(carol.get("/agent/").content.decode()) == {"Urgent VIP": 1}
     assert _saved_counts(admin.get("/agent/").content.decode()) == {"Urgent VIP": 2}
-    assert _ids(alice.get(f"/agent/?saved={shared.pk}").content.decode()) == [urgent.pk]
+    assert listed_ids(alice.get(f"/agent/?saved={shared.pk}").content.decode()) == [urgent.pk]
     # Someone else's personal view is not there: the inbox falls back, delete is 404.
     assert "Low ones" not in carol.get(f"/agent/?saved={personal.pk}").content.decode()
     assert carol.post(f"/agent/views/{personal.pk}/delete").status_code == 404
@@ -70,7 +57,7 @@ def test_admin_shares_a_view_agents_save_their_own(web: WebDesk) -> None:
 
 
 def test_a_bad_view_is_refused_with_the_field_named(web: WebDesk) -> None:
-    r = _client(web.admin).post("/agent/views", {"name": "", "status": "bogus", "sort": "x"})
+    r = client_for(web.admin).post("/agent/views", {"name": "", "status": "bogus", "sort": "x"})
     assert r.status_code == 422
     page = r.content.decode()
     assert "unknown status: bogus" in page
@@ -84,9 +71,9 @@ def test_saved_view_filters_match_the_api_list(web: WebDesk) -> None:
     ticket(web, "Nobody's", status="open")
     view = SavedView.objects.create(name="Alice open", filters={"assignee": "alice@desk.test"})
     none = SavedView.objects.create(name="No assignee", filters={"assignee": "none"})
-    admin = _client(web.admin)
-    assert _ids(admin.get(f"/agent/?saved={view.pk}").content.decode()) == [a.pk]
-    assert a.pk not in _ids(admin.get(f"/agent/?saved={none.pk}").content.decode())
+    admin = client_for(web.admin)
+    assert listed_ids(admin.get(f"/agent/?saved={view.pk}").content.decode()) == [a.pk]
+    assert a.pk not in listed_ids(admin.get(f"/agent/?saved={none.pk}").content.decode())
 
 
 # --- bulk actions ----------------------------------------------------------------------------
@@ -105,11 +92,11 @@ def test_bulk_updates_each_ticket_on_its_own(web: WebDesk) -> None:
     hidden = ticket(web, "Tier 2 only", team="Tier 2")
     shown_version = stale.version
     # Someone changes "Stale" after Alice's list was loaded.
-    _client(web.admin).post(
+    client_for(web.admin).post(
         f"/agent/tickets/{stale.pk}/fields",
         {"priority": "high", "orig_priority": "normal", "version": stale.version},
     )
-    r = _client(web.alice).post(
+    r = client_for(web.alice).post(
         "/agent/bulk",
         {
             "ticket": [
@@ -135,7 +122,7 @@ def test_bulk_updates_each_ticket_on_its_own(web: WebDesk) -> None:
 def test_bulk_reports_validation_errors_and_unchanged(web: WebDesk) -> None:
     a = ticket(web, "One", priority="high")
     b = ticket(web, "Two")
-    alice = _client(web.alice)
+    alice = client_for(web.alice)
     r = alice.post(
         "/agent/bulk",
         {"ticket": [f"{a.pk}:{a.version}", f"{b.pk}:{b.version}"], "priority": "high"},
@@ -158,7 +145,7 @@ def test_presence_shows_the_others_and_expires(web: WebDesk) -> None:
     from flowdesk.web.models import Presence
 
     t = ticket(web, "Shared", team="Tier 1")
-    alice, admin = _client(web.alice), _client(web.admin)
+    alice, admin = client_for(web.alice), client_for(web.admin)
     url = f"/agent/tickets/{t.pk}/presence"
     assert alice.post(url, {"state": "viewing"}).content.decode().strip() == ""  # alone
     banner = admin.post(url, {"state": "replying"}).content.decode()

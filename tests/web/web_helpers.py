@@ -81,3 +81,19 @@ def sign_in(browser: Any, base: str, email: str) -> Any:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     return page
+
+
+def client_for(user: Any) -> Any:
+    """A test client signed in as ``user``."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def listed_ids(page: str) -> list[int]:
+    """The ticket ids of an inbox page, in order."""
+    import re
+
+    return [int(n) for n in re.findall(r'href="/agent/tickets/(\d+)" class="ticket-link"', page)]
