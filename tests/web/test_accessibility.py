@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from test_browser import _sign_in, browser  # noqa: F401 (a fixture)
-from web_helpers import WebDesk, make_desk, ticket
+from web_helpers import WebDesk, make_desk, sign_in, ticket
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -42,7 +41,7 @@ def _check(page: Any, name: str) -> None:
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 def test_workspace_pages_have_no_serious_accessibility_violations(
-    browser: Any,  # noqa: F811 (the fixture imported above)
+    browser: Any,
     live_server: Any,
     transactional_db: Any,
     width: str,
@@ -55,7 +54,7 @@ def test_workspace_pages_have_no_serious_accessibility_violations(
     login = anonymous.new_page()
     login.goto(f"{live_server.url}/login")
     _check(login, f"login ({width})")
-    page = _sign_in(browser, live_server.url, "alice@desk.test")
+    page = sign_in(browser, live_server.url, "alice@desk.test")
     page.set_viewport_size(WIDTHS[width])
     page.wait_for_url("**/agent/")
     for view in ("mine", "unassigned", "teams", "urgent"):

@@ -4,55 +4,13 @@ run without it skips these (CI fails instead)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from web_helpers import PASSWORD, WebDesk, make_desk, ticket
-
-CHROMIUM = Path(os.environ.get("FLOWDESK_CHROMIUM", "/usr/bin/chromium"))
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from web_helpers import WebDesk, make_desk, sign_in, ticket
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing (scripts/test installs chromium)")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
-    # (setting up data, checking it) are synchronous all the same.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-def _sign_in(browser: Any, base: str, email: str) -> Any:
-    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    return page
 
 
 def test_agent_works_the_urgent_ticket(
@@ -63,7 +21,7 @@ def test_agent_works_the_urgent_ticket(
     ticket(web, "Password reset mail", team="Tier 1", minutes_ago=30)
     urgent = ticket(web, "Checkout is down", team="Tier 1", priority="urgent", minutes_ago=60)
     ticket(web, "Slow export", team="Tier 1", priority="high", minutes_ago=5)
-    page = _sign_in(browser, live_server.url, "alice@desk.test")
+    page = sign_in(browser, live_server.url, "alice@desk.test")
     page.wait_for_url("**/agent/")
     page.get_by_role("link", name="Urgent").click()
     page.wait_for_url("**view=urgent**")
@@ -96,8 +54,8 @@ def test_stale_save_shows_the_conflict(
     web = make_desk()
     t = ticket(web, "Printer on fire", team="Tier 1")
     url = f"{live_server.url}/agent/tickets/{t.pk}"
-    alice = _sign_in(browser, live_server.url, "alice@desk.test")
-    admin = _sign_in(browser, live_server.url, "admin@desk.test")
+    alice = sign_in(browser, live_server.url, "alice@desk.test")
+    admin = sign_in(browser, live_server.url, "admin@desk.test")
     for page in (alice, admin):
         page.wait_for_url("**/agent/")
         page.goto(url)
@@ -129,7 +87,7 @@ def test_customers_and_anonymous_users_stay_out(
     anonymous.goto(f"{live_server.url}/agent/tickets/{t.pk}")
     assert "/login?next=/agent/tickets/" in anonymous.url
     assert anonymous.get_by_role("heading", name="Sign in").is_visible()
-    customer = _sign_in(browser, live_server.url, "cora@acme.test")
+    customer = sign_in(browser, live_server.url, "cora@acme.test")
     customer.get_by_role("alert").wait_for()
     assert "for agents and admins" in customer.get_by_role("alert").inner_text()
     customer.goto(f"{live_server.url}/agent/")

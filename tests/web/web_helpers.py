@@ -71,3 +71,29 @@ def ticket(desk: WebDesk, subject: str, *, minutes_ago: int = 0, **values: Any) 
             now=at,
         )
     return t
+
+
+def sign_in(browser: Any, base: str, email: str) -> Any:
+    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    return page
+
+
+def client_for(user: Any) -> Any:
+    """A test client signed in as ``user``."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def listed_ids(page: str) -> list[int]:
+    """The ticket ids of an inbox page, in order."""
+    import re
+
+    return [int(n) for n in re.findall(r'href="/agent/tickets/(\d+)" class="ticket-link"', page)]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -28,12 +28,18 @@ from flowdesk.core.clock import utcnow
 from flowdesk.tickets.models import PRIORITY_RANK, Priority, Status, Ticket
 from flowdesk.tickets.selectors import TICKET_RELATED, tickets_for
 from flowdesk.web.auth import agent_view
+from flowdesk.web.bulk import bulk_options
+from flowdesk.web.filters import apply_filters
+from flowdesk.web.models import SavedView
+from flowdesk.web.search import search
 
 UNSOLVED = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
 COUNT_CAP = 999
 PAGE_SIZE = 25
 PAGE_SIZE_MAX = 100
 RECENT_DAYS = 7
+SAVED_MAX = 20
+RELEVANCE_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ VIEWS = {
                 solved_at__gte=now - timedelta(days=RECENT_DAYS),
             ),
         ),
+        InboxView("all", "All tickets", lambda u, teams, now: Q()),
     )
 }
 
@@ -77,6 +84,7 @@ SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "updated": ("Last updated", ("updated_at", "id")),
     "priority": ("Priority", ("priority_rank", "updated_at", "id")),
     "created": ("Newest", ("created_at", "id")),
+    "relevance": ("Best match (with a search)", ("search_rank", "id")),
 }
 
 
@@ -115,29 +123,48 @@ def _int(raw: str | None, default: int, low: int, high: int) -> int:
         return default
 
 
-def _search(qs: QuerySet[Ticket], q: str) -> QuerySet[Ticket]:
-    for word in q.split():
-        qs = qs.filter(subject__icontains=word)
-    return qs
-
-
 def capped_count(qs: QuerySet[Ticket]) -> int:
     return qs.order_by()[: COUNT_CAP + 1].count()
 
 
-def page_of(
-    qs: QuerySet[Ticket], keys: tuple[str, ...], size: int
-) -> tuple[list[Ticket], bool, list[Any]]:
-    """One page in two statements: the ids and sort keys of the page (narrow rows, so a
-    database that must sort the matches sorts only those, and joins nothing for them), then
-    those tickets with their related rows. Returns the page, whether more follow, and the last
-    row's sort keys (the next page's cursor)."""
+def saved_views_for(user: User) -> QuerySet[SavedView]:
+    """The shared views and the user's own, bounded (each shows a count)."""
+    qs = SavedView.objects.filter(Q(owner__isnull=True) | Q(owner=user))
+    return qs.order_by(F("owner").asc(nulls_first=True), "position", "name", "id")[:SAVED_MAX]
+
+
+@dataclass
+class Page:
+    tickets: list[Ticket]
+    next_cursor: str
+    paged: bool
+
+
+def page_of(qs: QuerySet[Ticket], sort: str, after: str, size: int) -> Page:
+    """One page of ``qs`` in ``sort`` order: keyset pages, or offsets for relevance (search
+    results are read from the top; at most RELEVANCE_MAX deep)."""
+    if sort == "relevance":
+        cursor = _decode_cursor(after, ("offset",))
+        start = min(cursor[0], RELEVANCE_MAX) if cursor else 0
+        rows = list(qs.order_by("-search_rank", "-id")[start : start + size + 1])
+        more = len(rows) > size and start + size < RELEVANCE_MAX
+        return Page(rows[:size], _encode_cursor([start + size]) if more else "", start > 0)
+    keys = SORTS[sort][1]
+    if sort == "priority":
+        qs = qs.annotate(priority_rank=PRIORITY_RANK)
+    cursor = _decode_cursor(after, keys)
+    if cursor is not None:
+        qs = qs.filter(_after(keys, cursor))
+    # Two statements: the ids and sort keys of the page first (narrow rows, so a database that
+    # must sort the matches sorts only those and joins nothing for them), then those tickets
+    # with their related rows.
     heads = list(qs.order_by(*(f"-{k}" for k in keys)).values_list("pk", *keys)[: size + 1])
     more = len(heads) > size
     heads = heads[:size]
-    found = qs.model.objects.select_related(*TICKET_RELATED).in_bulk([h[0] for h in heads])
+    found = Ticket.objects.select_related(*TICKET_RELATED).in_bulk([h[0] for h in heads])
     page = [found[h[0]] for h in heads if h[0] in found]
-    return page, more, list(heads[-1][1:]) if heads else []
+    next_cursor = _encode_cursor(list(heads[-1][1:])) if more and heads else ""
+    return Page(page, next_cursor, cursor is not None)
 
 
 @require_safe
@@ -146,34 +173,44 @@ def inbox(request: HttpRequest, user: User) -> HttpResponse:
     now = utcnow()
     visible = tickets_for(user)
     teams = list(user.teams.values_list("pk", flat=True))
+    saved = list(saved_views_for(user))
+    current = next((v for v in saved if str(v.pk) == request.GET.get("saved")), None)
     view = VIEWS.get(request.GET.get("view", ""), VIEWS["mine"])
-    sort = request.GET.get("sort", "") if request.GET.get("sort") in SORTS else "updated"
     q = request.GET.get("q", "").strip()[:200]
+    default_sort = current.sort if current else ("relevance" if q else "updated")
+    sort = request.GET.get("sort") or default_sort
+    if sort not in SORTS or (
+        sort == "relevance" and not (q or (current and current.filters.get("q")))
+    ):
+        sort = "updated"
     size = _int(request.GET.get("size"), PAGE_SIZE, 1, PAGE_SIZE_MAX)
     counts = {
         key: capped_count(visible.filter(v.condition(user, teams, now))) for key, v in VIEWS.items()
     }
-    keys = SORTS[sort][1]
-    qs = _search(visible.filter(view.condition(user, teams, now)), q)
-    if sort == "priority":
-        qs = qs.annotate(priority_rank=PRIORITY_RANK)
-    cursor = _decode_cursor(request.GET.get("after", ""), keys)
-    if cursor is not None:
-        qs = qs.filter(_after(keys, cursor))
-    page, more, last = page_of(qs, keys, size)
-    next_cursor = _encode_cursor(last) if more else ""
+    saved_counts = [(v, capped_count(apply_filters(visible, v.filters))) for v in saved]
+    if current is not None:
+        qs = apply_filters(visible, current.filters)
+    else:
+        qs = visible.filter(view.condition(user, teams, now))
+    qs = search(qs, q) if q else qs
+    page = page_of(qs, sort, request.GET.get("after", ""), size)
     context = {
         "views": [(v, counts[k]) for k, v in VIEWS.items()],
+        "saved_views": saved_counts,
+        "current_saved": current,
         "view": view,
+        "title": current.name if current else view.label,
+        "base_query": f"saved={current.pk}" if current else f"view={view.key}",
         "sorts": [(k, label) for k, (label, _) in SORTS.items()],
         "sort": sort,
         "q": q,
         "size": size if size != PAGE_SIZE else None,
-        "tickets": page,
-        "next_cursor": next_cursor,
-        "paged": cursor is not None,
+        "tickets": page.tickets,
+        "next_cursor": page.next_cursor,
+        "paged": page.paged,
         "count_cap": COUNT_CAP,
         "now": now,
+        "bulk": bulk_options(user),
     }
     template = "web/_ticket_list.html" if request.headers.get("HX-Request") else "web/inbox.html"
     return render(request, template, context)

@@ -38,6 +38,7 @@ from flowdesk.tickets.selectors import (
 from flowdesk.tickets.services import Cause, ChangeSet, NewMessage, check_update_ticket
 from flowdesk.web.auth import agent_view
 from flowdesk.web.history import changes_since, last_event_id, timeline
+from flowdesk.web.presence import POLL_SECONDS
 
 FIELDS = ("status", "priority", "assignee", "team", "tags")
 OTHER_TICKETS = 10
@@ -114,6 +115,7 @@ def _page(
         "teams": list(Team.objects.order_by("name").values_list("name", flat=True)),
         "other_tickets": list(others),
         "fields": FIELDS,
+        "presence_poll": POLL_SECONDS,
     }
     return render(request, "web/ticket.html", context, status=status)
 
