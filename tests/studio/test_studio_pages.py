@@ -280,7 +280,13 @@ def test_dry_run_errors_keep_the_text(web: WebDesk) -> None:
     assert "tag-invoices" in r.content.decode().split("</textarea>")[0]
 
 
-def test_dry_runs_from_the_editor_count_against_the_rate_limit(web: WebDesk, settings: Any) -> None:
+def test_dry_runs_from_the_editor_count_against_the_rate_limit(
+    web: WebDesk, settings: Any, monkeypatch: Any
+) -> None:
+    from flowdesk.core.clock import utcnow
+
+    now = utcnow()  # one instant: the two runs fall in the same one-minute window
+    monkeypatch.setattr("flowdesk.studio.editor.utcnow", lambda: now)
     settings.FLOWDESK = {**settings.FLOWDESK, "DRY_RUN_PER_MINUTE": 1}
     store(RULES)
     agent = _client(web.alice)
@@ -308,3 +314,13 @@ def test_backtest_counts_per_rule_with_sample_ticket_links(web: WebDesk) -> None
     one = editor_post(_client(web.admin), "backtest", MORE, rule="tag-invoices")
     assert one.status_code == 200
     assert "enterprise-first</span>" not in one.content.decode()
+
+
+def test_with_no_rule_set_the_editor_offers_a_valid_start(web: WebDesk) -> None:
+    from flowdesk.studio.editor import STARTER
+
+    admin = _client(web.admin)
+    assert "No rule set has been saved yet" in admin.get("/studio/").content.decode()
+    assert escape(STARTER) in admin.get("/studio/edit").content.decode()
+    assert editor_post(admin, "validate", STARTER).status_code == 200
+    assert admin.get("/studio/flowchart").status_code == 404

@@ -25,15 +25,13 @@ from flowdesk.studio.forms import EditorForm
 from flowdesk.studio.gate import agent_view, require_admin
 from flowdesk.tickets.selectors import access_ticket_by_id
 
+#: the editor's text before any rule set exists: one rule to start from
 STARTER = """version: 1
 rules:
-  - name: example
+  - name: example  # a rule: trigger -> conditions -> actions
     triggers: [created]
-    conditions:
-      all:
-        - {field: subject, op: contains, value: invoice}
-    actions:
-      - {type: add_tags, tags: [billing]}
+    conditions: {any: [{field: subject, op: contains, value: refund}]}
+    actions: [{type: set_priority, value: high}]
 """
 
 
