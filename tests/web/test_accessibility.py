@@ -62,3 +62,55 @@ def test_workspace_pages_have_no_serious_accessibility_violations(
         _check(page, f"inbox {view} ({width})")
     page.goto(f"{live_server.url}/agent/tickets/{shown.pk}")
     _check(page, f"ticket page ({width})")
+    _check_studio(browser, live_server.url, width)
+
+
+STUDIO_RULES = """version: 1
+rules:
+  - name: vat-to-billing
+    triggers: [created]
+    conditions:
+      all:
+        - {field: subject, op: contains, value: VAT}
+    actions:
+      - {type: add_tags, tags: [billing]}
+  - name: billing-is-high
+    triggers: [created, updated]
+    conditions:
+      all:
+        - {field: tags, op: has_any, value: [billing]}
+    actions:
+      - {type: set_priority, value: high}
+"""
+
+
+def _check_studio(browser: Any, base: str, width: str) -> None:
+    """The rule studio's pages, as an admin: the set, the editor with a validation error and
+    a dry run, a diff, both flowcharts (drawn) and the Django admin's index."""
+    from flowdesk.automation import services
+
+    services.check_import_yaml(STUDIO_RULES, source="rules.yaml", author=None)
+    services.check_import_yaml(
+        STUDIO_RULES.replace("value: high", "value: urgent"), source="rules.yaml", author=None
+    )
+    page = sign_in(browser, base, "admin@desk.test")
+    page.set_viewport_size(WIDTHS[width])
+    page.wait_for_url("**/agent/")
+    for path in ("/studio/", "/studio/versions/1", "/studio/diff?a=1&b=2", "/studio/edit"):
+        page.goto(base + path)
+        _check(page, f"studio {path} ({width})")
+    page.get_by_label("Rule set (YAML)").fill(STUDIO_RULES.replace("subject", "subjet"))
+    page.get_by_role("button", name="Validate").click()
+    page.locator(".ln-row.has-issue").first.wait_for()
+    _check(page, f"studio editor with an error ({width})")
+    page.get_by_label("Rule set (YAML)").fill(STUDIO_RULES)
+    page.get_by_label("…or a ticket snapshot (JSON)").fill('{"subject": "VAT"}')
+    page.get_by_role("button", name="Dry run").click()
+    page.get_by_text("Would fire, in this order").wait_for()
+    _check(page, f"studio dry run ({width})")
+    for path in ("/studio/flowchart", "/studio/flowchart?rule=billing-is-high"):
+        page.goto(base + path)
+        page.locator("#chart svg").wait_for()
+        _check(page, f"studio {path} ({width})")
+    page.goto(base + "/studio/admin/")
+    _check(page, f"studio admin ({width})")

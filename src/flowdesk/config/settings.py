@@ -75,6 +75,9 @@ INSTALLED_APPS = [
     "flowdesk.routing",
     "flowdesk.demo",
     "flowdesk.web",  # the agent workspace: templates and static files (htmx, vendored)
+    # The rule studio, before the admin so its admin templates (theme) win.
+    "flowdesk.studio",
+    "django.contrib.admin",  # at /studio/admin/, admins only (flowdesk.studio.admin)
 ]
 
 MIDDLEWARE = [

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from flowdesk.api.main import api
 from flowdesk.core.i18n import set_language
+from flowdesk.studio.admin import site as studio_admin
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -14,6 +15,8 @@ def home(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("api/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("studio/admin/", studio_admin.urls),
+    path("studio/", include("flowdesk.studio.urls")),
     path("", include("flowdesk.web.urls")),
     path("", home, name="home"),
 ]
