@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from studio_helpers import MORE, RULES, TYPO_LINE, store
 
-from test_browser import _sign_in, browser  # noqa: F401 (a fixture)
-from web_helpers import WebDesk, make_desk, ticket
+from web_helpers import WebDesk, browser, make_desk, sign_in, ticket  # noqa: F401 (browser: a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +24,7 @@ def test_admin_fixes_a_typo_dry_runs_saves_and_sees_the_flowchart(
     desk: WebDesk = make_desk()
     store(RULES)
     shown = ticket(desk, "Invoice is wrong")
-    page = _sign_in(browser, live_server.url, "admin@desk.test")
+    page = sign_in(browser, live_server.url, "admin@desk.test")
     page.wait_for_url("**/agent/")
     page.get_by_role("link", name="Rules").click()
     page.wait_for_url("**/studio/")
