@@ -12,6 +12,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("api/", api.urls),
+    path("portal/", include("flowdesk.portal.urls")),
     path("", include("flowdesk.web.urls")),
     path("", home, name="home"),
 ]
