@@ -188,8 +188,12 @@ def test_tag_index_rows_are_conflict_safe(desk: Desk) -> None:
 #: The public endpoints, each for a reason: the landing page (product name and links only), the
 #: workspace's sign-in page (a form), the API docs page and its spec (they describe the API, not
 #: the desk), and the rule-format schema (tools validate rule files offline). Their bodies are
-#: checked for the seeded desk's data.
-PUBLIC = frozenset({"", "login", "api/docs", "api/openapi.json", "api/rules/schema"})
+#: checked for the seeded desk's data. The customer portal's sign-in, its new-request form (no
+#: account needed) and its knowledge-base suggestions are public too (docs/portal.md).
+PUBLIC = frozenset(
+    {"", "login", "api/docs", "api/openapi.json", "api/rules/schema"}
+    | {"portal/login", "portal/new", "portal/suggest"}
+)
 CLOSED = {301, 302, 303, 307, 308, 401, 403, 404, 405}
 METHODS = ("get", "post", "put", "patch", "delete")
 

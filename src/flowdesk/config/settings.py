@@ -11,6 +11,8 @@ FLOWDESK_API_MAX_BYTES, FLOWDESK_RULES_MAX_BYTES, FLOWDESK_MESSAGE_MAX_CHARS  re
 FLOWDESK_DRY_RUN_PER_MINUTE  dry runs per user per minute (0: unlimited)
 FLOWDESK_LOGIN_FAILURES      failed sign-ins per address and e-mail per 15 minutes (0: unlimited)
 FLOWDESK_SECURE_COOKIES      "1" behind HTTPS: session and CSRF cookies only over HTTPS
+FLOWDESK_MEDIA_ROOT          where uploaded files (portal attachments) are stored
+FLOWDESK_PORTAL_*            the customer portal (docs/portal.md, "Settings")
 
 Importing settings creates nothing on disk: the commands that create the database (`flowdesk
 migrate`, `serve`, `demo`) create its directory; see flowdesk.cli.
@@ -78,6 +80,7 @@ INSTALLED_APPS = [
     # The rule studio, before the admin so its admin templates (theme) win.
     "flowdesk.studio",
     "django.contrib.admin",  # at /studio/admin/, admins only (flowdesk.studio.admin)
+    "flowdesk.portal",  # the customer portal (docs/portal.md)
 ]
 
 MIDDLEWARE = [
@@ -235,6 +238,19 @@ FLOWDESK = {
     # Failed web sign-ins per client address and e-mail in 15 minutes before more are refused
     # (counted in Django's cache: per process with the default cache); 0 = unlimited.
     "LOGIN_FAILURES": int(os.environ.get("FLOWDESK_LOGIN_FAILURES", "10")),
+    # The customer portal (docs/portal.md, "Settings"). Org tickets: customers also see (read
+    # only) their organization's tickets. Links: how long a sign-in link and a new-request
+    # confirmation link stay valid. Requests: new tickets, confirmation mails and sign-in links
+    # per client address and per e-mail per hour (0 = unlimited). Attachments: bytes per file,
+    # files per message, allowed file-name extensions.
+    "PORTAL_ORG_TICKETS": os.environ.get("FLOWDESK_PORTAL_ORG_TICKETS", "0") == "1",
+    "PORTAL_SIGNIN_LINK_MINUTES": int(os.environ.get("FLOWDESK_PORTAL_SIGNIN_LINK_MINUTES", "15")),
+    "PORTAL_CONFIRM_LINK_HOURS": int(os.environ.get("FLOWDESK_PORTAL_CONFIRM_LINK_HOURS", "48")),
+    "PORTAL_REQUESTS_PER_HOUR": int(os.environ.get("FLOWDESK_PORTAL_REQUESTS_PER_HOUR", "10")),
+    "PORTAL_ATTACHMENT_MAX_BYTES": int(
+        os.environ.get("FLOWDESK_PORTAL_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024))
+    ),
+    "PORTAL_ATTACHMENT_MAX_COUNT": int(os.environ.get("FLOWDESK_PORTAL_ATTACHMENT_MAX_COUNT", "5")),
     # Webhooks: how many bytes of an answer are read (the rest is not waited for).
     "WEBHOOK_MAX_RESPONSE_BYTES": int(
         os.environ.get("FLOWDESK_WEBHOOK_MAX_RESPONSE_BYTES", "65536")
@@ -245,6 +261,20 @@ FLOWDESK = {
 FLOWDESK_WEBHOOK_ALLOW_PRIVATE = [
     h.strip() for h in os.environ.get("FLOWDESK_WEBHOOK_ALLOW_PRIVATE", "").split(",") if h.strip()
 ]
+
+# File-name extensions the portal accepts as attachments (comma-separated, lower case).
+FLOWDESK_PORTAL_ATTACHMENT_TYPES = [
+    t.strip().lower().lstrip(".")
+    for t in os.environ.get(
+        "FLOWDESK_PORTAL_ATTACHMENT_TYPES",
+        "png,jpg,jpeg,gif,webp,pdf,txt,log,csv,json,xml,zip,docx,xlsx,pptx,odt,ods,eml",
+    ).split(",")
+    if t.strip()
+]
+# Uploaded files go through Django's storage API (the default storage: files under MEDIA_ROOT;
+# configure STORAGES for another backend). They are never served from MEDIA_URL: downloads go
+# through a view that checks access to the ticket.
+MEDIA_ROOT = os.environ.get("FLOWDESK_MEDIA_ROOT") or str(DATA_DIR / "media")
 
 NINJA_PAGINATION_PER_PAGE = 50
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("studio/admin/", studio_admin.urls),
     path("studio/", include("flowdesk.studio.urls")),
+    path("portal/", include("flowdesk.portal.urls")),
     path("", include("flowdesk.web.urls")),
     path("", home, name="home"),
 ]

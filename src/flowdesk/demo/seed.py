@@ -28,6 +28,8 @@ from flowdesk.tickets.services import (
 )
 
 ADMIN_EMAIL = "admin@flowdesk.localhost"
+#: The customer (by index) who signs in to the portal with the demo password.
+PORTAL_CUSTOMER = 1
 #: The password of the demo admin and agents (the demo is for trying flowdesk out locally).
 DEMO_PASSWORD = "demo"
 AGENTS = {
@@ -185,6 +187,8 @@ def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, 
                     name=f"{first} {last}",
                     organization=org,
                     attributes={"vip": i % 9 == 0},
+                    # One customer of an organization can sign in to the portal (/portal/).
+                    password=DEMO_PASSWORD if i == PORTAL_CUSTOMER else None,
                 )
             )
         check_import_yaml(
@@ -214,7 +218,12 @@ def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, 
         created += 1
         _converse(rng, ticket.pk, agents, customer, at)
     _, token = do_create_token(admin, "demo")
-    return {"tickets": created, "admin": ADMIN_EMAIL, "token": token}
+    return {
+        "tickets": created,
+        "admin": ADMIN_EMAIL,
+        "token": token,
+        "customer": customers[PORTAL_CUSTOMER].email,
+    }
 
 
 def _converse(

@@ -31,3 +31,7 @@ class Command(BaseCommand):
             f"sign in to the agent workspace at /login as {result['admin']} or an agent "
             f"({agents}), password: {DEMO_PASSWORD}"
         )
+        self.stdout.write(
+            f"sign in to the customer portal at /portal/login as {result['customer']}, "
+            f"password: {DEMO_PASSWORD} (or ask there for a sign-in link by e-mail)"
+        )
