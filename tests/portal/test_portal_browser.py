@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from portal_helpers import deliver
-from web_helpers import browser  # noqa: F401  (the fixture, shared with tests/web)
-from web_helpers import make_desk
+from web_helpers import (
+    browser,  # noqa: F401  (the fixture, shared with tests/web)
+    make_desk,
+)
 
 pytestmark = pytest.mark.browser
 
