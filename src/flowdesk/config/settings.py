@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "flowdesk.sla",
     "flowdesk.timers",
     "flowdesk.routing",
+    "flowdesk.macros",
     "flowdesk.demo",
 ]
 
