@@ -84,6 +84,8 @@ def test_admin_creates_reads_replaces_and_deletes(desk: Desk) -> None:
     assert r.data["description"] == "Which order?"
     assert "add_tags" not in r.data["changes"]
     assert desk.admin.post("/macros", {**ASK, "name": "ASK FOR ORDER NUMBER"}).status == 422
+    for ref in ("9" * 30, "\u00b2", "0"):  # too large for an id, not ASCII, no such id
+        assert desk.admin.get(f"/macros/{quote(ref)}").status == 404
     assert desk.admin.call("DELETE", f"/macros/{m['id']}").status == 204
     assert desk.admin.get(f"/macros/{m['id']}").status == 404
 

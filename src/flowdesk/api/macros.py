@@ -130,7 +130,9 @@ def create_macro(request: HttpRequest, payload: MacroIn) -> Status[Any]:
 
 
 @router.get(
-    "/{ref}", response={200: MacroOut, **errors(401, 403, 404)}, summary="One macro, by id or name"
+    "/{ref}",
+    response={200: MacroOut, **errors(401, 403, 404, 422)},
+    summary="One macro, by id or name",
 )
 def get_macro(request: HttpRequest, ref: str) -> dict[str, Any]:
     return macro_out(services.access_macro(current_user(request), ref))
@@ -149,7 +151,9 @@ def replace_macro(request: HttpRequest, ref: str, payload: MacroIn) -> dict[str,
 
 
 @router.delete(
-    "/{ref}", response={204: None, **errors(401, 403, 404)}, summary="Delete a macro (admins)"
+    "/{ref}",
+    response={204: None, **errors(401, 403, 404, 422)},
+    summary="Delete a macro (admins)",
 )
 def delete_macro(request: HttpRequest, ref: str) -> Status[Any]:
     actor = require_admin(request)

@@ -69,7 +69,9 @@ def macros_for(user: User) -> QuerySet[Macro]:
 def access_macro(user: User, ref: str) -> Macro:
     """A macro by id or name (case-insensitive); one the user may not see is not found."""
     qs = macros_for(user)
-    found = qs.filter(pk=int(ref)).first() if ref.isdigit() else None
+    # An id is ASCII digits that fit a database integer; anything else is a name.
+    is_id = ref.isascii() and ref.isdigit() and len(ref) <= 18
+    found = qs.filter(pk=int(ref)).first() if is_id else None
     found = found or qs.filter(name__iexact=ref).first()
     if found is None:
         raise NotFound(f"macro {ref!r} not found")
