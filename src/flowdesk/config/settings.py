@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "flowdesk.sla",
     "flowdesk.timers",
     "flowdesk.routing",
+    "flowdesk.macros",
     "flowdesk.demo",
     "flowdesk.web",  # the agent workspace: templates and static files (htmx, vendored)
     # The rule studio, before the admin so its admin templates (theme) win.

@@ -16,6 +16,7 @@ from flowdesk.accounts.services import (
     do_create_user,
 )
 from flowdesk.automation.services import check_import_yaml
+from flowdesk.macros.yamlio import check_import_macros_yaml
 from flowdesk.sla.store import check_replace_policies
 from flowdesk.sla.yamlio import check_import_calendars_yaml
 from flowdesk.tickets.models import CustomFieldDef, Status, Ticket
@@ -154,6 +155,10 @@ def demo_calendars_yaml() -> str:
     return resources.files("flowdesk.demo").joinpath("calendars.yaml").read_text(encoding="utf-8")
 
 
+def demo_macros_yaml() -> str:
+    return resources.files("flowdesk.demo").joinpath("macros.yaml").read_text(encoding="utf-8")
+
+
 def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, object]:
     """Creates people, the demo rule set and `tickets` tickets with some conversation history."""
     rng = random.Random(seed)
@@ -193,6 +198,9 @@ def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, 
             )
         check_import_yaml(
             demo_rules_yaml(), source="demo/rules.yaml", author=admin, comment="demo processes"
+        )
+        check_import_macros_yaml(
+            demo_macros_yaml(), source="demo/macros.yaml", actor=admin, now=now
         )
     # Tickets spread over the 30 days before `now`; a ticket's conversation takes at most
     # CONVERSATION_MAX, so nothing is dated after `now`.

@@ -1,0 +1,1 @@
+"""Macros: canned replies and field changes an agent applies to a ticket in one update."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MacrosConfig(AppConfig):
+    name = "flowdesk.macros"
+    label = "macros"
