@@ -4,6 +4,7 @@ flowdesk serve --demo        migrate, seed the demo, run the web server and an i
 flowdesk rules validate F    (and import | export | dry-run | explain | versions | restore)
 flowdesk calendars import F  (and export [F] | validate | list): business-hours calendars
 flowdesk sla policies import F  (and export [F] | validate | list): the ordered SLA policies
+flowdesk kb import F         (and validate F | list): knowledge-base articles, all or nothing
 flowdesk token create EMAIL  an API token
 flowdesk worker              a background worker (any number may run)
 flowdesk <django command>    e.g. migrate, createsuperuser
