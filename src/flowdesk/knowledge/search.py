@@ -5,8 +5,9 @@ and PostgreSQL (text search on a generated ``tsvector``), with the same semantic
   finds "café" and case never matters, and no stemmer is involved (Filipino works);
 - every query word is a prefix ("pass" finds "password"); ``match="all"`` needs every word,
   ``match="any"`` at least one (the new-ticket suggestions, where a subject is a sentence);
-- translations whose title holds the match come first, then by the database's relevance rank
-  (bm25 on SQLite, ts_rank on PostgreSQL; the title weighs more than the body in both);
+- with ``all``, translations whose title holds every word come first, then by the database's
+  relevance rank (bm25 on SQLite, ts_rank on PostgreSQL; the title weighs more than the body in
+  both); with ``any``, by that rank alone, so matching more of the words counts;
 - only the articles the reader may see are searched (flowdesk.knowledge.selectors).
 
 The index lives beside ``ArticleTranslation``: on SQLite a virtual table kept by triggers, on
@@ -32,6 +33,8 @@ Match = Literal["all", "any"]
 MAX_TERMS = 16
 MAX_TERM_CHARS = 64
 SNIPPET_CHARS = 180
+#: ts_rank weights of D, C, B (body), A (title): a title word counts ten times, as in bm25 below.
+WEIGHTS = [0.1, 0.1, 0.1, 1.0]
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,10 @@ def _sqlite(
     sql = f"""
         SELECT f.rowid,
                f.rowid IN (SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH %s) AS t,
-               bm25(knowledge_fts, 5.0, 1.0) AS r
+               bm25(knowledge_fts, 10.0, 1.0) AS r
         FROM knowledge_fts f
         WHERE knowledge_fts MATCH %s AND f.rowid IN ({scope})
-        ORDER BY t DESC, r ASC, f.rowid ASC
+        ORDER BY {"t DESC, " if match == "all" else ""}r ASC, f.rowid ASC
         LIMIT %s"""
     with connection.cursor() as cursor:
         cursor.execute(sql, [f"title : ({expr})", expr, *params, limit])
@@ -91,13 +94,13 @@ def _postgresql(
     title_expr = joiner.join(f"{t}:*A" for t in terms)
     sql = f"""
         SELECT t.id, t.search_vector @@ to_tsquery('simple', %s) AS tm,
-               ts_rank(t.search_vector, q) AS r
+               ts_rank(%s::float4[], t.search_vector, q) AS r
         FROM knowledge_articletranslation t, to_tsquery('simple', %s) q
         WHERE t.search_vector @@ q AND t.id IN ({scope})
-        ORDER BY tm DESC, r DESC, t.id ASC
+        ORDER BY {"tm DESC, " if match == "all" else ""}r DESC, t.id ASC
         LIMIT %s"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [title_expr, expr, *params, limit])
+        cursor.execute(sql, [title_expr, WEIGHTS, expr, *params, limit])
         return [Ranked(row[0], bool(row[1]), float(row[2])) for row in cursor.fetchall()]
 
 
