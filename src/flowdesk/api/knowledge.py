@@ -305,7 +305,7 @@ def update_category(request: HttpRequest, slug: str, payload: CategoryPatch) -> 
     return category_out(c)
 
 
-@router.delete("/categories/{slug}", response={204: None, **errors(401, 403, 404, 409)})
+@router.delete("/categories/{slug}", response={204: None, **errors(401, 403, 404, 409, 422)})
 def delete_category(request: HttpRequest, slug: str) -> Status[None]:
     writer(request)
     services.check_delete_category(_category(slug))
@@ -354,7 +354,9 @@ def get_article(request: HttpRequest, ref: str, query: Query[LangQuery]) -> Any:
     return article_out(access_article(user, ref), user, _language(query.lang))
 
 
-@router.patch("/articles/{ref}", response={200: ArticleOut, **errors(401, 403, 404, 409, 422)})
+@router.patch(
+    "/articles/{ref}", response={200: ArticleOut, **errors(401, 403, 404, 409, *BODY_ERRORS)}
+)
 def update_article(request: HttpRequest, ref: str, payload: ArticlePatch) -> Any:
     user = writer(request)
     article = access_article(user, ref)
@@ -363,7 +365,7 @@ def update_article(request: HttpRequest, ref: str, payload: ArticlePatch) -> Any
     return _reload(article, user)
 
 
-@router.delete("/articles/{ref}", response={204: None, **errors(401, 403, 404)})
+@router.delete("/articles/{ref}", response={204: None, **errors(401, 403, 404, 422)})
 def delete_article(request: HttpRequest, ref: str) -> Status[None]:
     user = writer(request)
     services.do_delete_article(access_article(user, ref))
@@ -383,7 +385,9 @@ def put_translation(request: HttpRequest, ref: str, lang: str, payload: Translat
     return _reload(article, user)
 
 
-@router.delete("/articles/{ref}/translations/{lang}", response={204: None, **errors(401, 403, 404)})
+@router.delete(
+    "/articles/{ref}/translations/{lang}", response={204: None, **errors(401, 403, 404, 422)}
+)
 def delete_translation(request: HttpRequest, ref: str, lang: str) -> Status[None]:
     user = writer(request)
     if not services.check_delete_translation(user, access_article(user, ref), lang, utcnow()):
