@@ -25,7 +25,7 @@ from flowdesk.knowledge import services
 from flowdesk.knowledge.models import Article, Category
 from flowdesk.knowledge.selectors import access_article, articles_for, require_writer
 from flowdesk.knowledge.services import TranslationIn
-from flowdesk.knowledge.stats import article_stats, deflection_window
+from flowdesk.knowledge.stats import ArticleStats, article_stats, deflection_window
 
 
 class _Anonymous:
@@ -204,21 +204,10 @@ class VoteOut(Schema):
     helpful_no: int
 
 
-class StatsRow(Schema):
-    article_id: int
-    slug: str
-    views: int
-    helpful_yes: int
-    helpful_no: int
-    deflected: int
-    led_to_ticket: int
-    pending: int
-
-
 class StatsOut(Schema):
     window_minutes: int
     totals: dict[str, int]
-    articles: list[StatsRow]
+    articles: list[ArticleStats]
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ then nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -101,15 +102,23 @@ def _unknown_keys(
         errors.append(FieldError(f"{where}.{key}", "unknown field"))
 
 
-def _check_categories(errors: list[FieldError], items: list[Any]) -> list[dict[str, Any]]:
-    known = set(Category.objects.values_list("slug", flat=True))
-    out: list[dict[str, Any]] = []
+def _mappings(
+    errors: list[FieldError], items: list[Any], kind: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each mapping of a list with where it is (``articles[3] (reset-password)``)."""
     for i, item in enumerate(items):
-        where = f"categories[{i}]"
+        where = f"{kind}[{i}]"
         if not isinstance(item, dict):
             errors.append(FieldError(where, "must be a mapping"))
             continue
-        where = f"{where} ({item.get('slug')})" if isinstance(item.get("slug"), str) else where
+        slug = item.get("slug")
+        yield (f"{where} ({slug})" if isinstance(slug, str) else where), item
+
+
+def _check_categories(errors: list[FieldError], items: list[Any]) -> list[dict[str, Any]]:
+    known = set(Category.objects.values_list("slug", flat=True))
+    out: list[dict[str, Any]] = []
+    for where, item in _mappings(errors, items, "categories"):
         _unknown_keys(errors, where, item, {"slug", "name", "position", "parent"})
         slug = clean_slug(errors, f"{where}.slug", _str(errors, where, item, "slug"), 100)
         name = clean_text(
@@ -130,12 +139,7 @@ def _check_articles(
     errors: list[FieldError], items: list[Any], categories: set[str]
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for i, item in enumerate(items):
-        where = f"articles[{i}]"
-        if not isinstance(item, dict):
-            errors.append(FieldError(where, "must be a mapping"))
-            continue
-        where = f"{where} ({item.get('slug')})" if isinstance(item.get("slug"), str) else where
+    for where, item in _mappings(errors, items, "articles"):
         known = {"slug", "category", "visibility", "position", "translations"}
         _unknown_keys(errors, where, item, known)
         slug = clean_slug(errors, f"{where}.slug", _str(errors, where, item, "slug"), 150)
