@@ -187,12 +187,14 @@ def test_tag_index_rows_are_conflict_safe(desk: Desk) -> None:
 
 #: The public endpoints, each for a reason: the landing page (product name and links only), the
 #: workspace's sign-in page (a form), the API docs page and its spec (they describe the API, not
-#: the desk), and the rule-format schema (tools validate rule files offline). Their bodies are
-#: checked for the seeded desk's data. The customer portal's sign-in, its new-request form (no
-#: account needed) and its knowledge-base suggestions are public too (docs/portal.md).
+#: the desk), the rule-format schema (tools validate rule files offline) and the knowledge
+#: base's public articles (the portal shows them signed out; docs/knowledge.md). Their bodies
+#: are checked for the seeded desk's data. The customer portal's sign-in, its new-request form
+#: (no account needed) and its knowledge-base suggestions are public too (docs/portal.md).
 PUBLIC = frozenset(
     {"", "login", "api/docs", "api/openapi.json", "api/rules/schema"}
     | {"portal/login", "portal/new", "portal/suggest"}
+    | {f"api/kb/{path}" for path in ("categories", "articles", "search", "suggest")}
 )
 CLOSED = {301, 302, 303, 307, 308, 401, 403, 404, 405}
 METHODS = ("get", "post", "put", "patch", "delete")

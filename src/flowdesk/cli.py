@@ -6,6 +6,7 @@ flowdesk rules validate F    (and import | export | dry-run | explain | versions
 flowdesk calendars import F  (and export [F] | validate | list): business-hours calendars
 flowdesk sla policies import F  (and export [F] | validate | list): the ordered SLA policies
 flowdesk macros import F     (and export [F] | validate | list): agents' canned replies
+flowdesk kb import F         (and validate F | list): knowledge-base articles, all or nothing
 flowdesk token create EMAIL  an API token
 flowdesk worker              a background worker (any number may run)
 flowdesk <django command>    e.g. migrate, createsuperuser

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "flowdesk.timers",
     "flowdesk.routing",
     "flowdesk.macros",
+    "flowdesk.knowledge",
     "flowdesk.demo",
     "flowdesk.web",  # the agent workspace: templates and static files (htmx, vendored)
     # The rule studio, before the admin so its admin templates (theme) win.
@@ -256,7 +257,14 @@ FLOWDESK = {
     "WEBHOOK_MAX_RESPONSE_BYTES": int(
         os.environ.get("FLOWDESK_WEBHOOK_MAX_RESPONSE_BYTES", "65536")
     ),
+    # Knowledge base (docs/knowledge.md): an article view not followed by a ticket from the same
+    # visitor within this many minutes counts as deflected.
+    "KB_DEFLECTION_MINUTES": int(os.environ.get("FLOWDESK_KB_DEFLECTION_MINUTES", "30")),
 }
+# The languages knowledge-base articles may be written in (comma-separated codes).
+FLOWDESK_KB_LANGUAGES = [
+    c.strip() for c in os.environ.get("FLOWDESK_KB_LANGUAGES", "en,fil").split(",") if c.strip()
+]
 # Hosts, addresses or CIDR networks webhooks may reach although private (comma-separated; empty:
 # none). A setting of its own: a list among FLOWDESK's numbers would untype all of them.
 FLOWDESK_WEBHOOK_ALLOW_PRIVATE = [

@@ -16,6 +16,7 @@ from flowdesk.accounts.services import (
     do_create_user,
 )
 from flowdesk.automation.services import check_import_yaml
+from flowdesk.knowledge.fixtures import seed_demo_kb
 from flowdesk.macros.yamlio import check_import_macros_yaml
 from flowdesk.sla.store import check_replace_policies
 from flowdesk.sla.yamlio import check_import_calendars_yaml
@@ -202,6 +203,7 @@ def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, 
         check_import_macros_yaml(
             demo_macros_yaml(), source="demo/macros.yaml", actor=admin, now=now
         )
+        seed_demo_kb(admin, now)  # the help center: ABCD articles, Filipino translations
     # Tickets spread over the 30 days before `now`; a ticket's conversation takes at most
     # CONVERSATION_MAX, so nothing is dated after `now`.
     start = now - timedelta(days=30) - CONVERSATION_MAX

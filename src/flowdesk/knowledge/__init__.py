@@ -1,0 +1,1 @@
+"""The knowledge base: categories, articles in several languages, search, votes, deflection."""
