@@ -31,7 +31,8 @@ def test_admin_fixes_a_typo_dry_runs_saves_and_sees_the_flowchart(
     page.get_by_role("link", name="Edit", exact=True).click()
     editor = page.get_by_label("Rule set (YAML)")
     assert "enterprise-first" in editor.input_value()
-    assert page.locator(".gutter").is_visible()  # line numbers (progressive enhancement)
+    # line numbers (progressive enhancement: drawn by a deferred script, so wait for them)
+    page.locator(".gutter").wait_for(state="visible")
 
     # a typo: validation points at its line, the text stays
     editor.fill(MORE.replace("organization.tier", "organisation.tier"))
