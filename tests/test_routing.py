@@ -375,6 +375,34 @@ def test_solving_removes_the_return_timer(support: Support) -> None:
     assert _timer(t["id"], "return") is None
 
 
+def test_one_timer_round_never_gives_one_free_slot_twice(support: Support) -> None:
+    """Two return timers due in the same round (one write for the whole round) both look for a
+    new assignee while only one slot is free: the second firing sees the first's assignment."""
+    from flowdesk.core.clock import travel, utcnow
+    from flowdesk.tickets.models import Ticket
+    from flowdesk.timers.services import fire_due
+
+    support.settings(strategy="least_open", return_after="1h")
+    for email in AGENTS[1:]:
+        support.agent(email, availability="offline")
+    first, second = support.ticket(subject="One"), support.ticket(subject="Two")
+    assert first["assignee"] == second["assignee"] == "ann@desk.test"
+    support.agent("bob@desk.test", availability="online", capacity=1)
+    with travel(utcnow() + timedelta(hours=2)):
+        firings = fire_due("w1")
+    assert [f.recorded for f in firings] == [True, True], firings
+    owner = dict(
+        Ticket.objects.filter(pk__in=[first["id"], second["id"]]).values_list(
+            "pk", "assignee__email"
+        )
+    )
+    assert sorted(owner.values()) == ["ann@desk.test", "bob@desk.test"], owner
+    kept = next(pk for pk, email in owner.items() if email == "ann@desk.test")
+    assert _timer(kept, "return").state["retries"] == 1
+    candidates = {c["agent"]: c for c in support.routed(kept)[-1]["data"]["candidates"]}
+    assert candidates["bob@desk.test"].get("skipped"), candidates
+
+
 # --- concurrency --------------------------------------------------------------------------------
 
 
