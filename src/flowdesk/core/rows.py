@@ -21,10 +21,11 @@ transaction and show up in Django's query capture like any other.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -202,6 +203,7 @@ def _insert(objs: Sequence[Model], *, ignore: bool, returning: bool) -> None:
     if buffer is not None and not returning:
         key = (model, tuple(f.attname for f in fields), ignore)
         buffer.inserts.setdefault(key, (model, fields, []))[2].extend(params)
+        buffer.wait(model._meta.db_table)
         for obj in objs:
             _loaded(obj, obj.pk)
         return
@@ -259,6 +261,23 @@ class _Deferred:
     inserts: dict[tuple[Any, ...], tuple[type[Model], list[Field[Any, Any]], list[list[Any]]]]
     #: statement -> its parameter rows, in first-use order
     updates: dict[str, list[list[Any]]]
+    #: the tables with writes waiting, and a pattern finding any of them in a statement
+    tables: set[str] = field(default_factory=set)
+    pattern: re.Pattern[str] | None = None
+    flushes: int = 0
+
+    def wait(self, table: str) -> None:
+        if table not in self.tables:
+            self.tables.add(table)
+            names = "|".join(re.escape(t) for t in sorted(self.tables))
+            self.pattern = re.compile(rf"(?<![A-Za-z0-9_])(?:{names})(?![A-Za-z0-9_])")
+
+    def reads_waiting(self, sql: str) -> bool:
+        """Whether ``sql`` reads (SELECT, or WITH ... SELECT) a table with writes waiting."""
+        head = sql.lstrip()[:6].upper()
+        if self.pattern is None or head not in ("SELECT", "WITH"):
+            return False
+        return self.pattern.search(sql) is not None
 
 
 _DEFERRED: ContextVar[_Deferred | None] = ContextVar("deferred_writes", default=None)
@@ -273,15 +292,34 @@ def deferred_writes() -> Iterator[None]:
     firing. Every INSERT goes before every UPDATE (an UPDATE may be of a row inserted in the
     round; no write of the round updates a row and then inserts it), and the updates of one
     statement keep their order. The rows are not in the database until then: whatever reads
-    them inside must call ``flush_deferred`` first. On an error nothing is sent (the caller's
-    transaction rolls back)."""
+    them: a statement that reads a table with writes waiting sends them first (a wrapper on the
+    connection looks for the table names in every SELECT), so a read inside never misses a
+    write of the round; ``flush_deferred`` sends them early by hand. On an error nothing is sent
+    (the caller's transaction rolls back)."""
     buffer = _Deferred({}, {})
     token = _DEFERRED.set(buffer)
+
+    def flush_before_reading(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        if buffer.reads_waiting(sql):
+            buffer.flushes += 1
+            _flush(buffer)
+        return execute(sql, params, many, context)
+
     try:
-        yield
-        _flush(buffer)
+        with _db().execute_wrapper(flush_before_reading):
+            yield
+            _flush(buffer)
     finally:
         _DEFERRED.reset(token)
+
+
+def deferred_flushes() -> int:
+    """How many times, so far in the current ``deferred_writes`` block, a read sent the waiting
+    writes early (benchmarks and tests: a round that reads what it wrote flushes per firing)."""
+    buffer = _DEFERRED.get()
+    return buffer.flushes if buffer is not None else 0
 
 
 def flush_deferred() -> None:
@@ -295,6 +333,8 @@ def _flush(buffer: _Deferred) -> None:
     inserts, updates = list(buffer.inserts.items()), list(buffer.updates.items())
     buffer.inserts.clear()
     buffer.updates.clear()
+    buffer.tables.clear()
+    buffer.pattern = None
     for (_, _, ignore), (model, fields, rows) in inserts:
         _insert_rows(model, fields, rows, ignore=ignore, returning=False)
     for text, rows in updates:
@@ -320,6 +360,7 @@ def update_fields(obj: Model, names: Sequence[str]) -> None:
     buffer = _DEFERRED.get()
     if buffer is not None:
         buffer.updates.setdefault(text, []).append(params)
+        buffer.wait(meta.db_table)
         return
     with _db().cursor() as cursor:
         cursor.execute(text, params)

@@ -18,7 +18,6 @@ from django.db.models import Count
 
 from flowdesk.accounts.models import Team, User
 from flowdesk.core.errors import ValidationFailed
-from flowdesk.core.rows import flush_deferred
 from flowdesk.engine.vocabulary import SOLVED_STATUSES
 from flowdesk.routing.agents import ensure_profiles, unavailable_reason
 from flowdesk.routing.models import AgentProfile, TeamRouting
@@ -116,9 +115,8 @@ def route(
         return Decision(assignee, reason)
 
     # The agents' loads are counted from the ticket rows: inside a round of timer firings
-    # (core.rows.deferred_writes) the assignments of the round's earlier firings must be in
-    # the database first, or two firings could both fill an agent's last free slot.
-    flush_deferred()
+    # (core.rows.deferred_writes) reading them sends the round's earlier assignments first, so
+    # two firings never both fill an agent's last free slot (tests/test_routing.py).
     team = Team.objects.filter(name=team_name).first() if team_name else None
     if team is None:
         reason = "the ticket has no team" if not team_name else f"no team {team_name!r}"

@@ -178,7 +178,8 @@ def _fire_round(owner: str, claims: list[TimerClaim]) -> list[Firing]:
     rows read at once (tickets.batch; a ticket missing, held by an update right now or
     deleted, and a ticket's second timer in the batch take the one-ticket path, which reads
     for itself). The writes that read nothing back are sent together at the end (one statement
-    per kind of row: ``core.rows.deferred_writes``), and on PostgreSQL pipelined. Any error
+    per kind of row: ``core.rows.deferred_writes``; a read of a table with writes waiting sends
+    them first), and on PostgreSQL pipelined. Any error
     rolls the whole round back (the caller then fires its timers one by one, each in a
     savepoint of its own)."""
     out: list[Firing] = []
@@ -186,9 +187,9 @@ def _fire_round(owner: str, claims: list[TimerClaim]) -> list[Firing]:
         batch = preload([c.ticket_id for c in claims], skip_locked=True)
         with update_ids(len(batch)), pipelined(), sqlrows.deferred_writes():
             for claim in claims:
+                # (a ticket not preloaded takes the one-ticket path, which reads for itself:
+                # its reads send the round's waiting writes first)
                 preloaded = batch.pop(claim.ticket_id, None)
-                if preloaded is None:
-                    sqlrows.flush_deferred()  # the one-ticket path reads the rows written so far
                 out.append(_fire_one(owner, claim, preloaded, isolated=False))
     return out
 
