@@ -17,6 +17,8 @@ import re
 import nh3
 import quotequail
 from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
 
 from flowdesk.mail.quotes import Fragment, Kind, Split, split_text
 
@@ -63,6 +65,8 @@ for _cell in ("td", "th"):
 _ATTRIBUTES["table"] = _ATTRIBUTES.get("table", set()) | {"cellpadding", "cellspacing", "width"}
 _ATTRIBUTES["font"] = {"color", "face", "size"}
 _TAGS = set(nh3.ALLOWED_TAGS) | {"font"}
+#: "strict" renders blocks without the indentation the relaxed profile adds to every <div>
+_INSCRIPTIS = ParserConfig(css=CSS_PROFILES["strict"])
 #: what a reply's HTML may hold before it is handed to quotequail; larger HTML is split as text
 MAX_SPLIT_HTML_CHARS = 2_000_000
 
@@ -97,7 +101,7 @@ def html_to_text(html: str) -> str:
     if not html.strip():
         return ""
     try:
-        text = get_text(_HR_RE.sub("<div>__________</div>", html))
+        text = get_text(_HR_RE.sub("<div>__________</div>", html), _INSCRIPTIS)
     except Exception:  # lxml raises several unrelated types on garbage
         text = nh3.clean(html, tags=set(), clean_content_tags={"script", "style", "head"})
     return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
