@@ -342,3 +342,20 @@ def test_content_hash_differs_for_a_different_mail_with_the_same_message_id(
         changed = base.replace(old, new)
     assert changed != base
     assert parse(changed).content_hash != parse(base).content_hash
+
+
+def test_adversarial_bodies_split_in_linear_time() -> None:
+    import time
+
+    from flowdesk.mail.quotes import split_text
+
+    for text in (
+        "text\n--\n" * 3000,
+        "Sent from my phone\n" * 3000,
+        "On Mon, Jan 1, 2020 at 10:00 John wrote:\n> q\nanswer\n" * 1000,
+        "On " + "a1 " * 100_000 + " wrote:\n> x",
+    ):
+        started = time.perf_counter()
+        split = split_text(text)
+        assert time.perf_counter() - started < 5  # quadratic would take minutes
+        assert "".join(f.text for f in split.fragments) == text

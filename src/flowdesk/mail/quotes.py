@@ -27,6 +27,8 @@ _MATCH_CHARS = 400
 _MAX_SIGNATURE_LINES = 20
 #: how many lines an attribution may be wrapped over
 _ATTRIBUTION_LINES = 3
+#: a longer body is not split (kept whole as the reply): the split is linear, but not free
+MAX_SPLIT_CHARS = 1_000_000
 #: thread() depth limit
 _MAX_THREAD_DEPTH = 30
 
@@ -34,9 +36,12 @@ _WROTE = (
     r"wrote|writes|schrieb|schreibt|a\s+écrit|a\s+ecrit|écrit|escribió|escribio|ha\s+scritto|"
     r"scrisse|schreef|skrev|skrivit|kirjoitti|escreveu|napisał|napisała|napisal|napsal|napísal|"
     r"написал|написала|пишет|написав|írta|yazdı|έγραψε|scrie|a\s+scris|rašė|rakstīja|kirjutas|"  # noqa: RUF001
-    r"写道|寫道|작성|のメッセージ|より|wrote\s+on"
+    r"写道|寫道|작성|のメッセージ|より"
 )
 _WROTE_RE = re.compile(rf"(?:^|[\s,]|(?<=\w))(?:{_WROTE})(?:\s*\(\w+\))?\s*(?::|-+)?\s*$", re.I)
+#: the last word of every verb above, for a cheap test before the regex
+_WROTE_LAST_WORDS = tuple({w.split("\\s+")[-1] for w in _WROTE.split("|")})
+_TRAILER_RE = re.compile(r"(?:\s*\(\w+\))?[\s:\-]*$")
 _TIME_RE = re.compile(r"\d{1,2}\s*[:.h]\s*\d{2}")
 _ADDRESS_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _ORIGINAL_RE = re.compile(
@@ -128,6 +133,12 @@ def _is_blank(line: str) -> bool:
     return not line.strip()
 
 
+def _ends_with_verb(joined: str) -> bool:
+    tail = joined[-48:]
+    stem = tail[: _TRAILER_RE.search(tail).start()].lower()  # type: ignore[union-attr]
+    return stem.endswith(_WROTE_LAST_WORDS) and bool(_WROTE_RE.search(tail))
+
+
 def _attribution_end(lines: list[str], i: int) -> int | None:
     """Index after the attribution starting at line i, or None when line i starts none."""
     if _is_quote(lines[i]) or _is_blank(lines[i]):
@@ -142,7 +153,7 @@ def _attribution_end(lines: list[str], i: int) -> int | None:
         if len(joined) > 300:
             return None
         end = i + k + 1
-        if _WROTE_RE.search(joined) and (
+        if _ends_with_verb(joined) and (
             re.search(r"\d", joined) or (end < len(lines) and _is_quote(lines[end]))
         ):
             return end
@@ -204,68 +215,97 @@ def _classify(lines: list[str]) -> list[bool]:
     return quoted
 
 
-def _signature_start(lines: list[str], quoted: list[bool], start: int, end: int) -> int | None:
-    """First signature line in lines[start:end] whose block runs to ``end``."""
-    for i in range(start, end):
-        if quoted[i]:
-            continue
-        line = _short(lines[i])
-        if _SIG_DELIMITER_RE.match(line) or _SENT_FROM_RE.match(line):
-            rest = lines[i + 1 : end]
-            if any(quoted[i + 1 : end]):
-                continue
-            if sum(1 for r in rest if not _is_blank(r)) <= _MAX_SIGNATURE_LINES:
+class _Lines:
+    """The lines with prefix counts, so every range question is O(1) and a split stays linear."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.quoted = _classify(lines)
+        self.n = len(lines)
+        self._quoted_before = [0]
+        self._text_before = [0]
+        for line, quoted in zip(lines, self.quoted, strict=True):
+            self._quoted_before.append(self._quoted_before[-1] + quoted)
+            self._text_before.append(self._text_before[-1] + (not _is_blank(line)))
+        # the first signature delimiter at or after each line (None: no more)
+        self._next_delimiter: list[int | None] = [None] * (self.n + 1)
+        for i in range(self.n - 1, -1, -1):
+            is_delimiter = not self.quoted[i] and bool(
+                _SIG_DELIMITER_RE.match(_short(lines[i])) or _SENT_FROM_RE.match(_short(lines[i]))
+            )
+            self._next_delimiter[i] = i if is_delimiter else self._next_delimiter[i + 1]
+
+    def quoted_in(self, start: int, end: int) -> int:
+        return self._quoted_before[max(end, start)] - self._quoted_before[start]
+
+    def text_in(self, start: int, end: int) -> int:
+        return self._text_before[max(end, start)] - self._text_before[start]
+
+    def signature_at(self, i: int, end: int) -> bool:
+        """Whether a signature block starts at line i and runs to ``end``."""
+        return (
+            self._next_delimiter[i] == i
+            and not self.quoted_in(i + 1, end)
+            and self.text_in(i + 1, end) <= _MAX_SIGNATURE_LINES
+        )
+
+    def signature_start(self, start: int, end: int) -> int | None:
+        """First signature line in [start, end) whose block runs to ``end``."""
+        i = self._next_delimiter[start] if start < self.n else None
+        while i is not None and i < end:
+            if self.signature_at(i, end):
                 return i
-    return None
+            i = self._next_delimiter[i + 1]
+        return None
+
+    def tail_is_footer(self, start: int) -> bool:
+        """True when lines[start:] are blank or a signature/footer block."""
+        if not self.text_in(start, self.n):
+            return True
+        j = start
+        while _is_blank(self.lines[j]):
+            j += 1
+        return self.signature_at(j, self.n)
+
+    def quote_block_end(self, start: int) -> int:
+        """Index after the run of quoted and blank lines starting at ``start``."""
+        j = start
+        while j < self.n and (self.quoted[j] or _is_blank(self.lines[j])):
+            j += 1
+        while j > start and _is_blank(self.lines[j - 1]):
+            j -= 1  # give trailing blank lines back to what follows
+        return j
 
 
-def _tail_is_footer(lines: list[str], quoted: list[bool], start: int) -> bool:
-    """True when lines[start:] are blank or a signature/footer block."""
-    j = start
-    while j < len(lines) and _is_blank(lines[j]):
-        j += 1
-    return j == len(lines) or _signature_start(lines, quoted, j, len(lines)) == j
-
-
-def _quote_block_end(lines: list[str], quoted: list[bool], start: int) -> int:
-    """Index after the run of quoted and blank lines starting at ``start``."""
-    j = start
-    while j < len(lines) and (quoted[j] or _is_blank(lines[j])):
-        j += 1
-    # give trailing blank lines back to what follows
-    while j > start and _is_blank(lines[j - 1]):
-        j -= 1
-    return j
-
-
-def _find_history(lines: list[str], quoted: list[bool]) -> tuple[int, int, int] | None:
+def _find_history(text: _Lines) -> tuple[int, int, int] | None:
     """(start, header end, end) of the quoted history, or None."""
-    n = len(lines)
-    for i in range(n):
+    lines, quoted, n = text.lines, text.quoted, text.n
+    i = 0
+    while i < n:
         if quoted[i]:
+            i += 1
             continue
         header_end = _history_header(lines, i)
-        if header_end is None:
-            continue
-        if _starts_later(lines, i, header_end):
+        if header_end is None or _starts_later(lines, i, header_end):
+            i += 1
             continue
         j = header_end
         while j < n and _is_blank(lines[j]):
             j += 1
         if j >= n or not quoted[j]:
             return i, header_end, n  # unquoted original (Outlook style): history to the end
-        block_end = _quote_block_end(lines, quoted, j)
-        if _tail_is_footer(lines, quoted, block_end):
+        block_end = text.quote_block_end(j)
+        if text.tail_is_footer(block_end):
             return i, header_end, block_end
-        before = any(not _is_blank(x) for x in lines[:i])
-        if not before and not any(quoted[block_end:]):
+        if not text.text_in(0, i) and not text.quoted_in(block_end, n):
             return i, header_end, block_end  # bottom posting: one quote on top, reply below
+        i = block_end  # an inline quote: its lines cannot start the history
     # no header: a quoted run that reaches the end, ignoring a signature after it
     end = n
     while end > 0 and _is_blank(lines[end - 1]):
         end -= 1
     if end and not quoted[end - 1]:
-        sig = _signature_start(lines, quoted, 0, end)
+        sig = text.signature_start(0, end)
         if sig is None:
             return None
         end = sig
@@ -276,7 +316,7 @@ def _find_history(lines: list[str], quoted: list[bool]) -> tuple[int, int, int] 
         start -= 1
     while start < end and _is_blank(lines[start]):
         start += 1
-    if start >= end or not any(not _is_blank(x) for x in lines[:start]):
+    if start >= end or not text.text_in(0, start):
         return None
     return start, start, end
 
@@ -284,13 +324,15 @@ def _find_history(lines: list[str], quoted: list[bool]) -> tuple[int, int, int] 
 def split_text(text: str) -> Split:
     """Split a plain-text body (see the module docstring); never raises, never loses text."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if len(text) > MAX_SPLIT_CHARS:
+        return Split((Fragment(Kind.REPLY, text),))
     lines = text.split("\n")
     # keep the line endings on the pieces so the fragments join back to the input exactly
     pieces = [line + "\n" for line in lines[:-1]] + [lines[-1]]
-    quoted = _classify(lines)
+    info = _Lines(lines)
     kinds = [Kind.REPLY] * len(lines)
     attribution = ""
-    history = _find_history(lines, quoted)
+    history = _find_history(info)
     reply_end = len(lines)
     if history is not None:
         start, header_end, end = history
@@ -298,25 +340,25 @@ def split_text(text: str) -> Split:
         for k in range(start, end):
             kinds[k] = Kind.QUOTED
         reply_end = start
-        tail_sig = _signature_start(lines, quoted, end, len(lines))
-        if tail_sig is not None and end < len(lines):
+        # a footer after the quoted history (mailing-list trailer, signature below the quote)
+        tail_sig = info.signature_start(end, len(lines)) if end < len(lines) else None
+        if tail_sig is not None:
             for k in range(tail_sig, len(lines)):
                 kinds[k] = Kind.SIGNATURE
-        elif end < len(lines) and start > 0:
-            pass  # text after a quote that opens the mail (bottom posting) stays the reply
-        if start == 0 or not any(not _is_blank(x) for x in lines[:start]):
-            reply_end = len(lines)
-    sig = _signature_start(lines, quoted, 0, reply_end) if reply_end else None
-    if sig is not None and sig > 0 and any(not _is_blank(x) for x in lines[:sig]):
+        if not info.text_in(0, start):
+            reply_end = len(lines)  # bottom posting: the reply is below the quote
+    sig = info.signature_start(0, reply_end) if reply_end else None
+    if sig is not None and sig > 0 and info.text_in(0, sig):
         for k in range(sig, reply_end):
             if kinds[k] is Kind.REPLY:
                 kinds[k] = Kind.SIGNATURE
     fragments: list[Fragment] = []
-    for kind, piece in zip(kinds, pieces, strict=True):
-        if fragments and fragments[-1].kind is kind:
-            fragments[-1] = Fragment(kind, fragments[-1].text + piece)
-        else:
-            fragments.append(Fragment(kind, piece))
+    run: list[str] = []
+    for k, (kind, piece) in enumerate(zip(kinds, pieces, strict=True)):
+        run.append(piece)
+        if k + 1 == len(kinds) or kinds[k + 1] is not kind:
+            fragments.append(Fragment(kind, "".join(run)))
+            run = []
     return Split(tuple(f for f in fragments if f.text), attribution)
 
 
