@@ -359,3 +359,15 @@ def test_adversarial_bodies_split_in_linear_time() -> None:
         split = split_text(text)
         assert time.perf_counter() - started < 5  # quadratic would take minutes
         assert "".join(f.text for f in split.fragments) == text
+
+
+def test_format_flowed_is_joined() -> None:
+    raw = mail(
+        "From: a@example.com\nContent-Type: text/plain; charset=utf-8; format=flowed",
+        "This paragraph was wrapped \nby the client.\n\n-- \nJane\n\n"
+        "On Mon, Oct 13, 2025 at 9:00 AM, Support wrote:\n> a quoted \n> line\n",
+    )
+    parsed = parse(raw)
+    assert parsed.reply_text == "This paragraph was wrapped by the client."
+    assert parsed.signature == "-- \nJane"
+    assert parsed.quoted_text.endswith("> a quoted line")

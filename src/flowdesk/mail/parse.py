@@ -176,6 +176,30 @@ def _status_blocks(part: Message) -> list[list[tuple[str, str]]]:
     return blocks
 
 
+_FLOW_QUOTE_RE = re.compile(r"^>+")
+
+
+def _unflow(text: str, delsp: bool) -> str:
+    """Join RFC 3676 format=flowed lines (a trailing space means "continues on the next line")."""
+    out: list[str] = []
+    open_depth: int | None = None
+    for line in text.replace("\r\n", "\n").split("\n"):
+        match = _FLOW_QUOTE_RE.match(line)
+        depth = len(match.group()) if match else 0
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing
+        flowed = content.endswith(" ") and content != "-- "
+        if delsp and flowed:
+            content = content[:-1]
+        if open_depth is not None and open_depth == depth and out:
+            out[-1] += content
+        else:
+            out.append((">" * depth + " " if depth else "") + content)
+        open_depth = depth if flowed else None
+    return "\n".join(out)
+
+
 def _normalised(content_type: str, data: bytes) -> bytes:
     if content_type.startswith("text/"):
         return data.replace(b"\r\n", b"\n").rstrip()
@@ -203,6 +227,11 @@ def _read_parts(msg: Message, caps: _Caps) -> _Body:
         )
         if is_text_body:
             text = decode_bytes(data, part.get_content_charset())
+            if (
+                str(part.get_param("format", "")).lower() == "flowed"
+                and content_type == "text/plain"
+            ):
+                text = _unflow(text, str(part.get_param("delsp", "")).lower() == "yes")
             target = body.plain if content_type == "text/plain" else body.html
             key = (alt, content_type)
             if not (alt and key in alt_seen):
