@@ -371,3 +371,27 @@ def test_format_flowed_is_joined() -> None:
     assert parsed.reply_text == "This paragraph was wrapped by the client."
     assert parsed.signature == "-- \nJane"
     assert parsed.quoted_text.endswith("> a quoted line")
+
+
+def test_empty_plain_part_next_to_html_uses_the_html() -> None:
+    raw = mail(
+        'From: a@example.com\nContent-Type: multipart/alternative; boundary="b"',
+        "--b\nContent-Type: text/plain\n\n\n--b\nContent-Type: text/html\n\n"
+        "<p>The real message</p>\n--b--\n",
+    )
+    parsed = parse(raw)
+    assert parsed.text == parsed.reply_text == "The real message"
+
+
+def test_links_and_images_with_data_or_cid_schemes() -> None:
+    from flowdesk.mail.htmltext import sanitize_html
+
+    html = sanitize_html(
+        '<a href="data:text/html,<script>x</script>">a</a><a href="cid:x">b</a>'
+        '<img src="data:image/png;base64,iVBORw0KGgo="><img src="data:text/html,x">'
+        '<td background="http://t.example/bg.gif">c</td><img srcset="http://t.example/a 1x">'
+    )
+    assert "data:text" not in html
+    assert "cid:x" not in html
+    assert '<img src="data:image/png;base64,iVBORw0KGgo=">' in html
+    assert "t.example" not in html

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape as html_unescape
 
 import nh3
 import quotequail
@@ -69,12 +70,16 @@ _TAGS = set(nh3.ALLOWED_TAGS) | {"font"}
 _INSCRIPTIS = ParserConfig(css=CSS_PROFILES["strict"])
 #: what a reply's HTML may hold before it is handed to quotequail; larger HTML is split as text
 MAX_SPLIT_HTML_CHARS = 2_000_000
+#: larger HTML is converted to text by stripping tags (nh3) instead of laying it out (inscriptis)
+MAX_LAYOUT_HTML_CHARS = 5_000_000
 
 
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+    """``data:`` and ``cid:`` are allowed schemes only for images; a link keeps neither."""
+    scheme = value.strip().split(":", 1)[0].lower() if ":" in value else ""
     if tag == "img" and attribute == "src":
-        if value.lower().startswith("cid:") or _IMG_DATA_RE.match(value):
-            return value
+        return value if scheme == "cid" or _IMG_DATA_RE.match(value.strip()) else None
+    if scheme in {"data", "cid"}:
         return None
     return value
 
@@ -101,9 +106,12 @@ def html_to_text(html: str) -> str:
     if not html.strip():
         return ""
     try:
+        if len(html) > MAX_LAYOUT_HTML_CHARS:
+            raise ValueError("too large to lay out")
         text = get_text(_HR_RE.sub("<div>__________</div>", html), _INSCRIPTIS)
     except Exception:  # lxml raises several unrelated types on garbage
-        text = nh3.clean(html, tags=set(), clean_content_tags={"script", "style", "head"})
+        stripped = nh3.clean(html, tags=set(), clean_content_tags={"script", "style", "head"})
+        text = html_unescape(stripped)
     return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
 
 

@@ -354,15 +354,12 @@ def _parse(
     defects = sorted({type(d).__name__ for d in msg.defects} | set(body.defects))
     raw_html = "\n".join(body.html)
     html = sanitize_html(raw_html)
-    if body.plain:
-        text = "\n\n".join(t.replace("\r\n", "\n").strip("\n") for t in body.plain)
+    text = "\n\n".join(t.replace("\r\n", "\n").strip("\n") for t in body.plain)
+    if text.strip() or not raw_html.strip():  # an empty plain part next to real HTML: use the HTML
         split = split_text(text)
-    elif raw_html:
+    else:
         text = html_to_text(raw_html)
         split = split_html(raw_html)
-    else:
-        text = ""
-        split = split_text("")
 
     bounce = detect_bounce(raw, headers, msg.get_content_type(), body.status_blocks)
     verdict = check_auto(
