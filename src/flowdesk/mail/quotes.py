@@ -39,6 +39,8 @@ _WROTE = (
     r"写道|寫道|작성|のメッセージ|より"
 )
 _WROTE_RE = re.compile(rf"(?:^|[\s,]|(?<=\w))(?:{_WROTE})(?:\s*\(\w+\))?\s*(?::|-+)?\s*$", re.I)
+#: the verb before the name ("Am 13.10.2025 um 09:00 schrieb Support:")
+_WROTE_ANY_RE = re.compile(rf"(?:^|\W)(?:{_WROTE})(?:\W|$)", re.I)
 #: the last word of every verb above, for a cheap test before the regex
 _WROTE_LAST_WORDS = tuple({w.split("\\s+")[-1] for w in _WROTE.split("|")})
 _TRAILER_RE = re.compile(r"(?:\s*\(\w+\))?[\s:\-]*$")
@@ -157,7 +159,11 @@ def _attribution_end(lines: list[str], i: int) -> int | None:
             re.search(r"\d", joined) or (end < len(lines) and _is_quote(lines[end]))
         ):
             return end
-        if joined.endswith(":") and _TIME_RE.search(joined) and _ADDRESS_RE.search(joined):
+        if (
+            joined.endswith(":")
+            and _TIME_RE.search(joined)
+            and (_ADDRESS_RE.search(joined) or _WROTE_ANY_RE.search(joined))
+        ):
             return end
     return None
 
