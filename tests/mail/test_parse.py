@@ -395,3 +395,22 @@ def test_links_and_images_with_data_or_cid_schemes() -> None:
     assert "cid:x" not in html
     assert '<img src="data:image/png;base64,iVBORw0KGgo=">' in html
     assert "t.example" not in html
+
+
+def _nested_multiparts(levels: int) -> bytes:
+    head = b"From: a@example.com\nContent-Type: multipart/mixed; boundary=b0\n\n"
+    parts = b"".join(
+        b"--b%d\nContent-Type: multipart/mixed; boundary=b%d\n\n" % (i, i + 1)
+        for i in range(levels)
+    )
+    return head + parts + b"--b%d\nContent-Type: text/plain\n\ndeep\n" % levels
+
+
+def test_deep_nesting_is_cut_off_with_a_defect() -> None:
+    parsed = parse(_nested_multiparts(60))
+    assert any("nesting deeper" in d for d in parsed.defects)
+
+
+def test_nesting_beyond_the_email_packages_recursion_is_unparsable() -> None:
+    with pytest.raises(UnparsableMail, match="RecursionError"):
+        parse(_nested_multiparts(3000))

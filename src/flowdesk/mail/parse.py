@@ -130,7 +130,12 @@ def _leaves(msg: Message, body: _Body) -> Iterator[tuple[Message, int]]:
         if seen > MAX_PARTS:
             body.defects.append(f"more than {MAX_PARTS} MIME parts; the rest were not read")
             return
-        if part.get_content_maintype() == "multipart" and depth < MAX_DEPTH:
+        body.defects.extend(type(d).__name__ for d in getattr(part, "defects", ()))
+        if part.get_content_maintype() == "multipart":
+            if depth >= MAX_DEPTH:
+                body.defects.append(f"MIME nesting deeper than {MAX_DEPTH}; kept as an attachment")
+                yield part, in_alt
+                continue
             children = part.get_payload()
             if isinstance(children, list):
                 alt = seen if part.get_content_subtype() == "alternative" else in_alt
@@ -294,7 +299,10 @@ def _check_mail(raw: object) -> Message:
     data = bytes(raw)
     if not data.strip():
         raise UnparsableMail("empty input")
-    msg = message_from_bytes(data, policy=policy.default)
+    try:
+        msg = message_from_bytes(data, policy=policy.default)
+    except (RecursionError, MemoryError, ValueError, TypeError, LookupError) as exc:
+        raise UnparsableMail(f"the email package gave up: {type(exc).__name__}") from exc
     names = {str(k).strip().lower() for k in msg}
     if not names & _MAIL_HEADERS:
         raise UnparsableMail("no mail header (From, Date, Subject, Received, ...) found")
@@ -351,7 +359,7 @@ def _parse(
     subject = headers.get("subject", "")
 
     body = _read_parts(msg, caps)
-    defects = sorted({type(d).__name__ for d in msg.defects} | set(body.defects))
+    defects = sorted(set(body.defects))
     raw_html = "\n".join(body.html)
     html = sanitize_html(raw_html)
     text = "\n\n".join(t.replace("\r\n", "\n").strip("\n") for t in body.plain)

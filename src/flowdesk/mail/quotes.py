@@ -4,8 +4,8 @@ The splitter is line based and never drops text: ``split_text`` returns ordered 
 joined, give back the (line-ending normalised) input exactly. Quoted history starts at
 
 * an attribution line ("On <date>, <name> wrote:" in many languages, wrapped over up to three
-  lines; or any line with a time, an address and a trailing colon, which covers clients that write
-  only "<date> <name> <address>:"),
+  lines; or any line with a time, an address or the verb, and a trailing colon, which covers
+  clients that write "<date> <name> <address>:" or put the verb before the name),
 * an "Original Message" separator, or a separator rule followed by a header block,
 * a header block (From:/Sent:/To:/Subject: and their translations, at least two lines),
 * or a run of ``>`` lines that reaches the end of the mail (ignoring a trailing signature).
