@@ -414,3 +414,9 @@ def test_deep_nesting_is_cut_off_with_a_defect() -> None:
 def test_nesting_beyond_the_email_packages_recursion_is_unparsable() -> None:
     with pytest.raises(UnparsableMail, match="RecursionError"):
         parse(_nested_multiparts(3000))
+
+
+@pytest.mark.parametrize("charset", ["utf\x00-8", "base64", "rot13", "x" * 300, '"'])
+def test_hostile_charset_labels(charset: str) -> None:
+    raw = b"From: a@example.com\nContent-Type: text/plain; charset=" + charset.encode()
+    assert parse(raw + b"\n\nplain words\n").text == "plain words"

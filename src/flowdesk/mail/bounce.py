@@ -69,6 +69,7 @@ def detect_bounce(
     headers: Mapping[str, str],
     content_type: str,
     status_blocks: list[list[tuple[str, str]]],
+    from_address: str = "",
 ) -> BounceReport:
     """Whether the mail is a bounce, and which recipients failed permanently."""
     if status_blocks:
@@ -78,6 +79,9 @@ def detect_bounce(
         return BounceReport(False)
     try:
         msg: Message = email.message_from_bytes(raw)
+        # some detectors choke on an empty or 8-bit From; they only need the address
+        del msg["From"]
+        msg["From"] = from_address or "unknown@invalid"
         _temporary, permanent = all_failures(msg)
     except Exception:  # a detector choking on a strange mail must not stop the intake
         logger.warning("bounce detectors failed on a mail", exc_info=True)

@@ -44,9 +44,11 @@ def _codec(label: str | None) -> str | None:
     name = name.split("*", 1)[0]  # RFC 2231 language suffix: utf-8*en
     name = _ALIASES.get(name, name)
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError, TypeError):  # ValueError: a NUL in the label
         return None
+    # bytes-to-bytes codecs (base64, zlib, rot13, ...) are no charsets
+    return info.name if getattr(info, "_is_text_encoding", True) else None
 
 
 def decode_bytes(data: bytes, declared: str | None = None) -> str:

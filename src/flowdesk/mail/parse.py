@@ -369,7 +369,7 @@ def _parse(
         text = html_to_text(raw_html)
         split = split_html(raw_html)
 
-    bounce = detect_bounce(raw, headers, msg.get_content_type(), body.status_blocks)
+    bounce = detect_bounce(raw, headers, msg.get_content_type(), body.status_blocks, from_address)
     verdict = check_auto(
         headers,
         from_address,
