@@ -28,6 +28,10 @@ class Attachment:
     #: Content-ID without angle brackets, for inline ``cid:`` images; None otherwise
     content_id: str | None = None
     inline: bool = False
+    #: the decoded size in bytes (also for an omitted attachment, whose content is b"")
+    size: int = 0
+    #: why the content was not kept ("" when it was): a size or count cap; the part is still listed
+    omitted: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,8 @@ class ParsedMail:
     #: identifies the mail's content (sender, date, subject, body, attachments) independently of
     #: headers servers add in transit: the same mail fetched twice has the same hash
     content_hash: str = ""
+    #: the header or reason that decided ``auto`` ("" for a person's mail), for the ticket log
+    auto_reason: str = ""
+    #: what was wrong with the mail's structure (names of the email package's defects, and the
+    #: parser's own notes); the mail was still parsed as far as possible
+    defects: tuple[str, ...] = ()
