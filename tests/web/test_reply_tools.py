@@ -98,6 +98,8 @@ def test_a_stale_macro_apply_shows_the_conflict_and_applies_nothing(web: WebDesk
     assert re.search(r"priority</th><td>urgent</td><td>high</td>", page)
     r = alice.post(f"/agent/tickets/{t.pk}/macros/{hand.pk}/apply", _apply_form(page))
     assert r.status_code == 302
+    assert r["Location"] == "/agent/"  # handed to Tier 2: no longer hers to see
+    assert "Macro “Hand over to Tier 2” applied." in alice.get("/agent/").content.decode()
     after = Ticket.objects.get(pk=t.pk)
     assert (after.team.name, after.priority) == ("Tier 2", "high")
     note = Message.objects.filter(ticket=t).order_by("-id").first()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -17,7 +19,7 @@ from flowdesk.accounts.models import User
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import Conflict, ValidationFailed
 from flowdesk.macros.services import check_apply_macro
-from flowdesk.tickets.selectors import access_ticket_by_id
+from flowdesk.tickets.selectors import access_ticket_by_id, tickets_for
 from flowdesk.tickets.services import Cause
 from flowdesk.web.auth import agent_view
 from flowdesk.web.history import changes_since
@@ -66,7 +68,19 @@ def apply_macro(request: HttpRequest, user: User, ticket_id: int, macro_id: int)
         reason = "; ".join(e.message for e in error.errors)
         panel = macro_panel(user, ticket, chosen=macro_id, error=reason, open=True)
         return page(request, user, ticket, macros=panel, status=422)
-    messages.success(
-        request, _("Macro “%(name)s” applied.") % {"name": applied.macro.name}, extra_tags="reply"
-    )
+    done = _("Macro “%(name)s” applied.") % {"name": applied.macro.name}
+    if not tickets_for(user).filter(pk=ticket_id).exists():
+        # e.g. handed to a team the agent is not in: the ticket is no longer theirs to see.
+        messages.success(request, done, extra_tags="inbox")
+        return redirect_everywhere(request, reverse("web:inbox"))
+    messages.success(request, done, extra_tags="reply")
     return redirect_to_ticket(ticket_id, "reply")
+
+
+def redirect_everywhere(request: HttpRequest, url: str) -> HttpResponse:
+    """A redirect that htmx follows as a whole page (not a part to select from)."""
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)

@@ -70,12 +70,18 @@ WORDS = {
     "team": gettext_lazy("team"),
     "tags": gettext_lazy("tags"),
     "type": gettext_lazy("type"),
+    "done": gettext_lazy("done"),
+    "unchanged": gettext_lazy("unchanged"),
+    "conflict": gettext_lazy("conflict"),
+    "forbidden": gettext_lazy("forbidden"),
+    "invalid": gettext_lazy("invalid"),
 }
 
 
 @register.filter
 def word(value: Any) -> Any:
-    """A status, priority, channel or field name in the page's language (others as they are)."""
+    """A status, priority, channel, field name or bulk outcome in the page's language (others
+    as they are)."""
     return WORDS.get(str(value), value)
 
 
