@@ -37,7 +37,7 @@ def test_the_inbox_in_filipino(web: WebDesk) -> None:
 
 
 def test_the_ticket_page_in_filipino(web: WebDesk) -> None:
-    make_macros(web)
+    ask, _ = make_macros(web)
     t = ticket(web, "Nasaan ang order ko?", team="Tier 1")
     page = _fil(web).get(f"/agent/tickets/{t.pk}").content.decode()
     for text in (
@@ -51,7 +51,7 @@ def test_the_ticket_page_in_filipino(web: WebDesk) -> None:
         "Mga pampublikong artikulo lamang, sa Ingles.",
     ):
         assert text in page, text
-    preview = _fil(web).get(f"/agent/tickets/{t.pk}/macros", {"macro": "1"}).content.decode()
+    preview = _fil(web).get(f"/agent/tickets/{t.pk}/macros", {"macro": ask.pk}).content.decode()
     assert "Ilapat ang macro" in preview
     assert re.search(r"status</th><td>bago</td><td>naghihintay</td>", preview)
 
