@@ -19,7 +19,9 @@ data directory). Seeded:
 Measured in-process with Django's test client, signed in as an agent of two teams (server
 time: URL routing, session, the view, its SQL and the template; no network): every inbox view
 (mine, unassigned, my teams, urgent, pending, solved) with each sort, a second page (keyset
-``after=``), a search, and the ticket pages of the 300 conversations. Reported per page: p50
+``after=``), a search, the views menu with its counts (``/agent/counts``: the page's second
+request, made by htmx once the list is shown; reported on its own line, not in the inbox
+figures) and the ticket pages of the 300 conversations. Reported per page: p50
 and p95 in ms and the SQL statements of one request (at two page sizes, to show the count does
 not grow with it). Baseline in the same run: the sign-in page (a template, no query), so each
 figure is also a ratio.
@@ -377,6 +379,9 @@ def _measure(n: int, conversations: list[int]) -> None:
         line("inbox mine, page 2 (keyset)", page2, times, statements, None)
     times, statements = _timed(client, "/agent/?view=teams&q=card", n)
     line("inbox my teams, search 'card'", "", times, statements, None)
+    times, statements = _timed(client, "/agent/counts?view=teams", n)
+    _, wide = _timed(client, "/agent/counts?view=teams&size=100", 1)
+    line("view counts (/agent/counts, 7 views)", "", times, statements, wide)
     ticket_times: list[float] = []
     counts = []
     for pk in conversations:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from reply_helpers import make_articles, make_macros
 from web_helpers import WebDesk, make_desk, sign_in, ticket
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -50,6 +51,8 @@ def test_workspace_pages_have_no_serious_accessibility_violations(
         pytest.fail(f"{AXE} is missing: run `npm ci` (scripts/test does)")
     desk: WebDesk = make_desk()
     shown = ticket(desk, "Invoice shows the wrong VAT", team="Tier 1", priority="urgent")
+    ask, _ = make_macros(desk)
+    make_articles(desk)
     anonymous = browser.new_context(viewport=WIDTHS[width])
     login = anonymous.new_page()
     login.goto(f"{live_server.url}/login")
@@ -59,9 +62,18 @@ def test_workspace_pages_have_no_serious_accessibility_violations(
     page.wait_for_url("**/agent/")
     for view in ("mine", "unassigned", "teams", "urgent"):
         page.goto(f"{live_server.url}/agent/?view={view}")
+        page.locator(f"#view-{view} .count").wait_for()  # the counts, loaded after the list
         _check(page, f"inbox {view} ({width})")
+    page.goto(f"{live_server.url}/agent/?counts=1")
+    _check(page, f"inbox with the counts in the page ({width})")
     page.goto(f"{live_server.url}/agent/tickets/{shown.pk}")
     _check(page, f"ticket page ({width})")
+    # The reply tools open: a macro previewed, article links found.
+    page.goto(f"{live_server.url}/agent/tickets/{shown.pk}/macros?macro={ask.pk}")
+    _check(page, f"macro preview ({width})")
+    page.goto(f"{live_server.url}/agent/tickets/{shown.pk}/articles?q=password")
+    page.locator("[data-insert-link]").first.wait_for()
+    _check(page, f"article links ({width})")
     _check_studio(browser, live_server.url, width)
 
 

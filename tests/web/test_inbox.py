@@ -36,7 +36,7 @@ def test_views_counts_and_team_scope(web: WebDesk) -> None:
     ticket(web, "Solved one", team="Tier 1", status="solved")
     alice = _client(web.alice)
     page = alice.get("/agent/").content.decode()
-    assert _counts(page) == {
+    assert _counts(alice.get("/agent/counts").content.decode()) == {
         "mine": 1,
         "unassigned": 2,  # untriaged + Tier 1 pending; the Tier 2 ticket is out of her scope
         "teams": 1,
@@ -104,7 +104,11 @@ def test_queries_per_page_do_not_grow_with_page_size(web: WebDesk) -> None:
         small = _statements(alice, f"/agent/?view=unassigned&sort={sort}&size=2")
         large = _statements(alice, f"/agent/?view=unassigned&sort={sort}&size=30")
         assert small == large, sort
-    assert small <= 15  # session, user, teams, saved views, seven counts, the page ids, its rows
+    assert small <= 8  # session, user, teams, saved views, the page ids, its rows (no count)
+    # The counts: one per view, whatever the page size asked for.
+    counts = _statements(alice, "/agent/counts?view=unassigned")
+    assert counts == _statements(alice, "/agent/counts?view=unassigned&size=30")
+    assert counts <= 12  # session, user, teams (twice: the selector too), saved views, 7 counts
 
 
 def test_ticket_page_queries_do_not_grow_with_the_conversation(web: WebDesk) -> None:
@@ -156,3 +160,34 @@ def test_view_counts_use_indexes(web: WebDesk) -> None:
                 assert all("COVERING INDEX" in p for p in scans), (user.email, plan)
                 continue
             assert scans == [], (user.email, key, plan)
+
+
+def test_counts_load_after_the_list_and_without_javascript_too(
+    web: WebDesk, monkeypatch: Any
+) -> None:
+    from flowdesk.web import inbox
+
+    for n in range(4):
+        ticket(web, f"Unassigned {n}")
+    ticket(web, "Pending one", team="Tier 1", status="pending")
+    alice = _client(web.alice)
+    page = alice.get("/agent/?view=pending").content.decode()
+    # The list is there; the counts are not: htmx asks for the menu with them once it is shown.
+    assert len(_ids(page)) == 1
+    assert _counts(page) == {}
+    assert 'hx-get="/agent/counts?view=pending" hx-trigger="load"' in page
+    # Without JavaScript, a link to the same page with the counts in it.
+    assert '<noscript><p><a href="?view=pending&amp;counts=1"' in page
+    menu = alice.get("/agent/counts?view=pending", headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in menu
+    assert "hx-trigger" not in menu
+    assert re.search(r'id="view-pending" aria-current="page"', menu)
+    inline = alice.get("/agent/?view=pending&counts=1").content.decode()
+    assert _counts(inline) == _counts(menu)
+    assert _counts(menu)["unassigned"] == 5
+    assert _counts(menu)["pending"] == 1
+    # Still capped: more than the cap reads as "cap+".
+    monkeypatch.setattr(inbox, "COUNT_CAP", 3)
+    capped = alice.get("/agent/counts").content.decode()
+    assert re.search(r'id="view-unassigned".*?aria-label="more than 3 tickets">3\+', capped, re.S)
+    assert re.search(r'id="view-pending".*?aria-label="1 ticket">1<', capped, re.S)

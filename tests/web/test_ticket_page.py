@@ -94,7 +94,7 @@ def test_field_save_and_a_stale_save_shows_the_conflict(web: WebDesk) -> None:
     assert (t.status, t.priority, t.tags) == ("new", "high", [])
     # The form keeps the admin's edits and takes Alice's in; saving it again loses neither.
     again = _form(page)
-    assert re.search(r"<option selected>pending</option>", page)
+    assert re.search(r"<option value=\"pending\" selected>pending</option>", page)
     assert 'value="printer fire"' in page or 'value="printer, fire"' in page
     assert again["version"] == str(t.version)
     r = admin.post(

@@ -41,10 +41,10 @@ def test_admin_shares_a_view_agents_save_their_own(web: WebDesk) -> None:
     personal = SavedView.objects.get(name="Low ones")
     assert personal.owner == web.alice
     # Counts are live and within each viewer's scope (Tier 2's ticket is not Alice's).
-    page = alice.get("/agent/").content.decode()
+    page = alice.get("/agent/counts").content.decode()
     assert _saved_counts(page) == {"Urgent VIP": 1, "Low ones": 1}
-    assert _saved_counts(carol.get("/agent/").content.decode()) == {"Urgent VIP": 1}
-    assert _saved_counts(admin.get("/agent/").content.decode()) == {"Urgent VIP": 2}
+    assert _saved_counts(carol.get("/agent/counts").content.decode()) == {"Urgent VIP": 1}
+    assert _saved_counts(admin.get("/agent/?counts=1").content.decode()) == {"Urgent VIP": 2}
     assert listed_ids(alice.get(f"/agent/?saved={shared.pk}").content.decode()) == [urgent.pk]
     # Someone else's personal view is not there: the inbox falls back, delete is 404.
     assert "Low ones" not in carol.get(f"/agent/?saved={personal.pk}").content.decode()

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from flowdesk.accounts.models import User
@@ -76,7 +77,7 @@ def apply_one(user: User, ticket_id: int, version: int | None, changes: ChangeSe
     try:
         t = access_ticket_by_id(user, ticket_id)
     except NotFound:
-        return Outcome(ticket_id, "forbidden", "not visible to you")
+        return Outcome(ticket_id, "forbidden", _("not visible to you"))
     try:
         updated = check_update_ticket(
             t,
@@ -87,16 +88,20 @@ def apply_one(user: User, ticket_id: int, version: int | None, changes: ChangeSe
             now=utcnow(),
         )
     except Conflict as error:
-        now_at = f" (now version {error.current_version})" if error.current_version else ""
-        return Outcome(ticket_id, "conflict", f"changed by someone else{now_at}", t.subject)
+        text = (
+            _("changed by someone else (now version %(n)s)") % {"n": error.current_version}
+            if error.current_version
+            else _("changed by someone else")
+        )
+        return Outcome(ticket_id, "conflict", text, t.subject)
     except Forbidden as error:
         return Outcome(ticket_id, "forbidden", str(error), t.subject)
     except ValidationFailed as error:
         text = "; ".join(f"{e.field}: {e.message}" for e in error.errors)
         return Outcome(ticket_id, "invalid", text, t.subject)
     if updated.version == t.version:
-        return Outcome(ticket_id, "unchanged", "already so", t.subject)
-    return Outcome(ticket_id, "done", f"now version {updated.version}", t.subject)
+        return Outcome(ticket_id, "unchanged", _("already so"), t.subject)
+    return Outcome(ticket_id, "done", _("now version %(n)s") % {"n": updated.version}, t.subject)
 
 
 @require_POST
@@ -106,9 +111,9 @@ def bulk(request: HttpRequest, user: User) -> HttpResponse:
     changes = change_set(request.POST, user)
     error = ""
     if not selected:
-        error = "Select at least one ticket."
+        error = _("Select at least one ticket.")
     elif not changes:
-        error = "Choose what to change: an assignee, a status, a priority or tags to add."
+        error = _("Choose what to change: an assignee, a status, a priority or tags to add.")
     results = [] if error else [apply_one(user, i, v, changes) for i, v in selected]
     tally: dict[str, int] = {}
     for r in results:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from flowdesk.tickets.models import Channel, Priority, Status, Ticket
 from flowdesk.web.search import search
@@ -69,4 +70,4 @@ def describe(filters: dict[str, Any]) -> str:
         value = filters.get(key)
         if value:
             parts.append(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
-    return " · ".join(parts) or "all tickets"
+    return " · ".join(parts) or str(_("all tickets"))

@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from flowdesk.tickets.models import CauseKind, EventKind, Ticket, TicketEvent
+from flowdesk.web.templatetags.web_tags import word
 
 #: Events shown in the timeline; the outbox's own bookkeeping (queued, attempts) is left out.
 SHOWN = frozenset(EventKind) - {EventKind.OUTBOX_QUEUED, EventKind.DELIVERY_ATTEMPT_FAILED}
@@ -51,7 +53,7 @@ class Entry:
 
 def _value(value: Any) -> str:
     if value is None or value == "" or value == []:
-        return "(none)"
+        return _("(none)")
     if isinstance(value, str):
         return value
     if isinstance(value, list):
@@ -69,46 +71,61 @@ def who(e: TicketEvent) -> str:
     if e.kind in SLA_KINDS:
         return "SLA"
     if e.kind in DELIVERY_KINDS:
-        return "outbox"
+        return _("outbox")
     if e.cause_kind == CauseKind.RULE or (e.kind == EventKind.RULE_FIRED and e.rule):
-        return f"rule “{e.rule}”"
+        return _("rule “%(rule)s”") % {"rule": e.rule}
     if e.cause_kind == CauseKind.TIMER:
-        return f"timer ({e.cause_detail})" if e.cause_detail else "a timer"
+        return _("timer (%(why)s)") % {"why": e.cause_detail} if e.cause_detail else _("a timer")
     name = (e.actor.name or e.actor.email) if e.actor else ""
     if e.cause_kind == CauseKind.TOKEN:
         token = e.token.name if e.token else "?"
-        return f"{name} (API token {token})" if name else f"API token {token}"
+        if name:
+            return _("%(name)s (API token %(token)s)") % {"name": name, "token": token}
+        return _("API token %(token)s") % {"token": token}
     return name or e.cause_detail or str(e.cause_kind)
 
 
 def what(e: TicketEvent) -> str:
     kind, field = e.kind, e.field
     if kind in (EventKind.FIELD_CHANGED, EventKind.ASSIGNED):
-        return f"changed {field or 'assignee'} from {_value(e.old_value)} to {_value(e.new_value)}"
+        return _("changed %(field)s from %(old)s to %(new)s") % {
+            "field": word(field or "assignee"),
+            "old": _value(e.old_value),
+            "new": _value(e.new_value),
+        }
     sentences = {
-        EventKind.CREATED: "created the ticket",
-        EventKind.MESSAGE_ADDED: "replied",
-        EventKind.NOTE_ADDED: "added an internal note",
-        EventKind.TAG_ADDED: f"added tag {_value(e.new_value or e.data.get('tag'))}",
-        EventKind.TAG_REMOVED: f"removed tag {_value(e.old_value or e.data.get('tag'))}",
-        EventKind.FOLLOWER_ADDED: f"added follower {_value(e.new_value)}",
-        EventKind.FOLLOWER_REMOVED: f"removed follower {_value(e.old_value)}",
+        EventKind.CREATED: _("created the ticket"),
+        EventKind.MESSAGE_ADDED: _("replied"),
+        EventKind.NOTE_ADDED: _("added an internal note"),
+        EventKind.TAG_ADDED: _("added tag %(tag)s")
+        % {"tag": _value(e.new_value or e.data.get("tag"))},
+        EventKind.TAG_REMOVED: _("removed tag %(tag)s")
+        % {"tag": _value(e.old_value or e.data.get("tag"))},
+        EventKind.FOLLOWER_ADDED: _("added follower %(who)s") % {"who": _value(e.new_value)},
+        EventKind.FOLLOWER_REMOVED: _("removed follower %(who)s") % {"who": _value(e.old_value)},
         EventKind.RULE_FIRED: _fired(e.data),
-        EventKind.ESCALATED: f"escalated the ticket: {e.data.get('reason') or 'no reason given'}",
-        EventKind.DELIVERED: f"delivered the {e.data.get('kind') or 'message'}",
-        EventKind.DELIVERY_FAILED: f"could not deliver the {e.data.get('kind') or 'message'}",
-        EventKind.AUTOMATION_ERROR: "failed to evaluate",
-        EventKind.ROUTED: "routed the ticket",
+        EventKind.ESCALATED: _("escalated the ticket: %(reason)s")
+        % {"reason": e.data.get("reason") or _("no reason given")},
+        EventKind.DELIVERED: _("delivered the %(kind)s")
+        % {"kind": e.data.get("kind") or _("message")},
+        EventKind.DELIVERY_FAILED: _("could not deliver the %(kind)s")
+        % {"kind": e.data.get("kind") or _("message")},
+        EventKind.AUTOMATION_ERROR: _("failed to evaluate"),
+        EventKind.ROUTED: _("routed the ticket"),
         EventKind.SLA_CHANGED: _sla_clock(field, e.new_value),
-        EventKind.SLA_BREACHED: f"{_metric(field)} target breached"
-        + (f" (policy {e.data['policy']})" if e.data.get("policy") else ""),
+        EventKind.SLA_BREACHED: _("%(metric)s target breached (policy %(policy)s)")
+        % {"metric": _metric(field), "policy": e.data["policy"]}
+        if e.data.get("policy")
+        else _("%(metric)s target breached") % {"metric": _metric(field)},
     }
     return sentences.get(EventKind(kind), kind.replace("_", " "))
 
 
 def _fired(data: dict[str, Any]) -> str:
     effects = data.get("effects") or []
-    return "fired" + (f" ({', '.join(str(x) for x in effects)})" if effects else "")
+    if not effects:
+        return _("fired")
+    return _("fired (%(effects)s)") % {"effects": ", ".join(str(x) for x in effects)}
 
 
 def _metric(field: str) -> str:
@@ -118,8 +135,14 @@ def _metric(field: str) -> str:
 def _sla_clock(field: str, new: Any) -> str:
     state = new.get("state") if isinstance(new, dict) else None
     due = new.get("due_at") if isinstance(new, dict) else None
-    text = f"{_metric(field)} clock {state or 'changed'}"
-    return text + (f", due {due}" if due else "")
+    metric = _metric(field)
+    if due:
+        return _("%(metric)s clock %(state)s, due %(due)s") % {
+            "metric": metric,
+            "state": state or _("changed"),
+            "due": due,
+        }
+    return _("%(metric)s clock %(state)s") % {"metric": metric, "state": state or _("changed")}
 
 
 def entry(e: TicketEvent) -> Entry:

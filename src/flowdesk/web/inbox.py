@@ -1,5 +1,9 @@
 """The agent inbox (/agent/): views with live counts, sorting, search and keyset pagination.
 
+The page is the list alone; the views menu with its counts is a second request
+(``/agent/counts``, asked for by htmx once the page is shown; ``?counts=1`` puts them in the page
+for a browser without JavaScript), so a slow count never holds the list back.
+
 Everything starts from ``tickets_for(user)``, the selector the API lists with, so a view can never
 show a ticket the API would hide. Each view is one indexed filter (``assignee, status``,
 ``team, status``, ``status, priority``); its count is capped (COUNT over at most COUNT_CAP + 1
@@ -21,6 +25,9 @@ from typing import Any
 from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from flowdesk.accounts.models import User
@@ -45,46 +52,46 @@ RELEVANCE_MAX = 1000
 @dataclass(frozen=True)
 class InboxView:
     key: str
-    label: str
+    label: str | Promise
     condition: Callable[[User, list[int], datetime], Q]
 
 
 VIEWS = {
     v.key: v
     for v in (
-        InboxView("mine", "Mine", lambda u, teams, now: Q(assignee=u, status__in=UNSOLVED)),
+        InboxView("mine", _("Mine"), lambda u, teams, now: Q(assignee=u, status__in=UNSOLVED)),
         InboxView(
             "unassigned",
-            "Unassigned",
+            _("Unassigned"),
             lambda u, teams, now: Q(assignee__isnull=True, status__in=UNSOLVED),
         ),
         InboxView(
-            "teams", "My teams", lambda u, teams, now: Q(team__in=teams, status__in=UNSOLVED)
+            "teams", _("My teams"), lambda u, teams, now: Q(team__in=teams, status__in=UNSOLVED)
         ),
         InboxView(
             "urgent",
-            "Urgent",
+            _("Urgent"),
             lambda u, teams, now: Q(status__in=UNSOLVED, priority=Priority.URGENT),
         ),
-        InboxView("pending", "Pending", lambda u, teams, now: Q(status=Status.PENDING)),
+        InboxView("pending", _("Pending"), lambda u, teams, now: Q(status=Status.PENDING)),
         InboxView(
             "solved",
-            f"Solved ({RECENT_DAYS} days)",
+            format_lazy(_("Solved ({days} days)"), days=RECENT_DAYS),
             lambda u, teams, now: Q(
                 status__in=(Status.SOLVED, Status.CLOSED),
                 solved_at__gte=now - timedelta(days=RECENT_DAYS),
             ),
         ),
-        InboxView("all", "All tickets", lambda u, teams, now: Q()),
+        InboxView("all", _("All tickets"), lambda u, teams, now: Q()),
     )
 }
 
 #: sort name -> (label, the key columns, all descending; the last one is always the id)
-SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "updated": ("Last updated", ("updated_at", "id")),
-    "priority": ("Priority", ("priority_rank", "updated_at", "id")),
-    "created": ("Newest", ("created_at", "id")),
-    "relevance": ("Best match (with a search)", ("search_rank", "id")),
+SORTS: dict[str, tuple[str | Promise, tuple[str, ...]]] = {
+    "updated": (_("Last updated"), ("updated_at", "id")),
+    "priority": (_("Priority"), ("priority_rank", "updated_at", "id")),
+    "created": (_("Newest"), ("created_at", "id")),
+    "relevance": (_("Best match (with a search)"), ("search_rank", "id")),
 }
 
 
@@ -167,15 +174,68 @@ def page_of(qs: QuerySet[Ticket], sort: str, after: str, size: int) -> Page:
     return Page(page, next_cursor, cursor is not None)
 
 
+@dataclass
+class Scope:
+    """What both the list and the counts read: the visible tickets, the agent's teams, the
+    saved views and which view (built in or saved) is shown."""
+
+    visible: QuerySet[Ticket]
+    teams: list[int]
+    saved: list[SavedView]
+    current: SavedView | None
+    view: InboxView
+    now: datetime
+
+    @property
+    def base_query(self) -> str:
+        return f"saved={self.current.pk}" if self.current else f"view={self.view.key}"
+
+
+def scope_of(request: HttpRequest, user: User) -> Scope:
+    saved = list(saved_views_for(user))
+    return Scope(
+        visible=tickets_for(user),
+        teams=list(user.teams.values_list("pk", flat=True)),
+        saved=saved,
+        current=next((v for v in saved if str(v.pk) == request.GET.get("saved")), None),
+        view=VIEWS.get(request.GET.get("view", ""), VIEWS["mine"]),
+        now=utcnow(),
+    )
+
+
+def nav_context(user: User, scope: Scope, *, counted: bool) -> dict[str, Any]:
+    """The views menu; with ``counted``, each view's capped count (one COUNT per view)."""
+    views: list[tuple[InboxView, int | None]] = [
+        (
+            v,
+            capped_count(scope.visible.filter(v.condition(user, scope.teams, scope.now)))
+            if counted
+            else None,
+        )
+        for v in VIEWS.values()
+    ]
+    saved: list[tuple[SavedView, int | None]] = [
+        (v, capped_count(apply_filters(scope.visible, v.filters)) if counted else None)
+        for v in scope.saved
+    ]
+    return {
+        "views": views,
+        "saved_views": saved,
+        "counted": counted,
+        "current_saved": scope.current,
+        "view": scope.view,
+        "base_query": scope.base_query,
+        "count_cap": COUNT_CAP,
+    }
+
+
 @require_safe
 @agent_view
 def inbox(request: HttpRequest, user: User) -> HttpResponse:
-    now = utcnow()
-    visible = tickets_for(user)
-    teams = list(user.teams.values_list("pk", flat=True))
-    saved = list(saved_views_for(user))
-    current = next((v for v in saved if str(v.pk) == request.GET.get("saved")), None)
-    view = VIEWS.get(request.GET.get("view", ""), VIEWS["mine"])
+    """The list first: the counts come from ``inbox_counts`` (htmx, after the page has loaded),
+    or inline with ``counts=1`` (the link a browser without JavaScript follows)."""
+    scope = scope_of(request, user)
+    current, view = scope.current, scope.view
     q = request.GET.get("q", "").strip()[:200]
     default_sort = current.sort if current else ("relevance" if q else "updated")
     sort = request.GET.get("sort") or default_sort
@@ -184,23 +244,16 @@ def inbox(request: HttpRequest, user: User) -> HttpResponse:
     ):
         sort = "updated"
     size = _int(request.GET.get("size"), PAGE_SIZE, 1, PAGE_SIZE_MAX)
-    counts = {
-        key: capped_count(visible.filter(v.condition(user, teams, now))) for key, v in VIEWS.items()
-    }
-    saved_counts = [(v, capped_count(apply_filters(visible, v.filters))) for v in saved]
     if current is not None:
-        qs = apply_filters(visible, current.filters)
+        qs = apply_filters(scope.visible, current.filters)
     else:
-        qs = visible.filter(view.condition(user, teams, now))
+        qs = scope.visible.filter(view.condition(user, scope.teams, scope.now))
     qs = search(qs, q) if q else qs
     page = page_of(qs, sort, request.GET.get("after", ""), size)
+    partial = bool(request.headers.get("HX-Request"))
     context = {
-        "views": [(v, counts[k]) for k, v in VIEWS.items()],
-        "saved_views": saved_counts,
-        "current_saved": current,
-        "view": view,
+        **nav_context(user, scope, counted=request.GET.get("counts") == "1" and not partial),
         "title": current.name if current else view.label,
-        "base_query": f"saved={current.pk}" if current else f"view={view.key}",
         "sorts": [(k, label) for k, (label, _) in SORTS.items()],
         "sort": sort,
         "q": q,
@@ -208,9 +261,17 @@ def inbox(request: HttpRequest, user: User) -> HttpResponse:
         "tickets": page.tickets,
         "next_cursor": page.next_cursor,
         "paged": page.paged,
-        "count_cap": COUNT_CAP,
-        "now": now,
+        "now": scope.now,
         "bulk": bulk_options(user),
     }
-    template = "web/_ticket_list.html" if request.headers.get("HX-Request") else "web/inbox.html"
+    template = "web/_ticket_list.html" if partial else "web/inbox.html"
     return render(request, template, context)
+
+
+@require_safe
+@agent_view
+def inbox_counts(request: HttpRequest, user: User) -> HttpResponse:
+    """The views menu with its counts (``?view=`` or ``?saved=`` marks the current one): what
+    the inbox page asks for once its list is shown."""
+    context = nav_context(user, scope_of(request, user), counted=True)
+    return render(request, "web/_views_nav.html", context)

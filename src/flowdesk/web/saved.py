@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from flowdesk.accounts.models import Team, User
@@ -57,10 +58,10 @@ def saved_views(request: HttpRequest, user: User) -> HttpResponse:
     filters, errors = clean_filters(data)
     name = post.get("name", "").strip()[:80]
     if not name:
-        errors["name"] = "a view needs a name"
+        errors["name"] = _("a view needs a name")
     sort = post.get("sort", "updated")
     if sort not in SORTS:
-        errors["sort"] = f"unknown sort: {sort}"
+        errors["sort"] = _("unknown sort: %(sort)s") % {"sort": sort}
     if errors:
         values = {**data, "name": name, "shared": shared}
         return render(
@@ -69,7 +70,9 @@ def saved_views(request: HttpRequest, user: User) -> HttpResponse:
     view = SavedView.objects.create(
         name=name, owner=None if shared else user, filters=filters, sort=sort
     )
-    messages.success(request, f"Saved view “{view.name}” created.", extra_tags="views")
+    messages.success(
+        request, _("Saved view “%(name)s” created.") % {"name": view.name}, extra_tags="views"
+    )
     return redirect(f"{reverse('web:inbox')}?saved={view.pk}")
 
 
@@ -81,5 +84,7 @@ def delete_saved_view(request: HttpRequest, user: User, view_id: int) -> HttpRes
         raise NotFound(f"saved view {view_id} not found")
     check_can_manage(user, view, shared=view.owner_id is None)
     view.delete()
-    messages.success(request, f"Saved view “{view.name}” deleted.", extra_tags="views")
+    messages.success(
+        request, _("Saved view “%(name)s” deleted.") % {"name": view.name}, extra_tags="views"
+    )
     return redirect("web:saved_views")

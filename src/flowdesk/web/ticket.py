@@ -20,6 +20,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from flowdesk.accounts.models import Team, User
@@ -39,6 +40,8 @@ from flowdesk.tickets.services import Cause, ChangeSet, NewMessage, check_update
 from flowdesk.web.auth import agent_view
 from flowdesk.web.history import changes_since, last_event_id, timeline
 from flowdesk.web.presence import POLL_SECONDS
+from flowdesk.web.replybox import article_panel, macro_panel
+from flowdesk.web.templatetags.web_tags import word
 
 FIELDS = ("status", "priority", "assignee", "team", "tags")
 OTHER_TICKETS = 10
@@ -86,15 +89,22 @@ def _form(ticket: Ticket, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _page(
+def page(
     request: HttpRequest,
     user: User,
     ticket: Ticket,
     *,
     form: dict[str, Any] | None = None,
     reply: dict[str, str] | None = None,
+    macros: dict[str, Any] | None = None,
+    articles: dict[str, Any] | None = None,
+    partial: str = "",
     status: int = 200,
 ) -> HttpResponse:
+    """The ticket page; an htmx request for one of its panels (``partial``) gets that panel."""
+    if partial and request.headers.get("HX-Request"):
+        context: dict[str, Any] = {"ticket": ticket, "macros": macros, "articles": articles}
+        return render(request, partial, context, status=status)
     check_can_read_history(user)
     require_directory_access(user)
     others = (
@@ -103,12 +113,15 @@ def _page(
         .exclude(pk=ticket.pk)
         .order_by("-updated_at", "-id")[:OTHER_TICKETS]
     )
+    form = form or _form(ticket)
     context = {
         "ticket": ticket,
         "conversation": list(messages_for(user, ticket)),
         "timeline": timeline(ticket),
-        "form": form or _form(ticket),
+        "form": form,
         "reply": reply or {"body": "", "kind": "reply", "error": ""},
+        "macros": macros or macro_panel(user, ticket, seen=form["seen"]),
+        "articles": articles or article_panel(request, ticket),
         "statuses": [s.value for s in Status],
         "priorities": [p.value for p in Priority],
         "agents": list(agents_for(user, active=True).values_list("email", "name")),
@@ -120,15 +133,15 @@ def _page(
     return render(request, "web/ticket.html", context, status=status)
 
 
-def _ticket_url(ticket_id: int, anchor: str = "") -> str:
+def redirect_to_ticket(ticket_id: int, anchor: str = "") -> HttpResponse:
     url = reverse("web:ticket", args=[ticket_id])
-    return f"{url}#{anchor}" if anchor else url
+    return redirect(f"{url}#{anchor}" if anchor else url, permanent=False)
 
 
 @require_safe
 @agent_view
 def ticket_page(request: HttpRequest, user: User, ticket_id: int) -> HttpResponse:
-    return _page(request, user, access_ticket_by_id(user, ticket_id))
+    return page(request, user, access_ticket_by_id(user, ticket_id))
 
 
 @require_POST
@@ -154,9 +167,9 @@ def add_message(request: HttpRequest, user: User, ticket_id: int) -> HttpRespons
             "kind": "reply" if public else "note",
             "error": "; ".join(e.message for e in error.errors),
         }
-        return _page(request, user, ticket, reply=reply, status=422)
-    messages.success(request, "Reply sent." if public else "Note added.", extra_tags="reply")
-    return redirect(_ticket_url(ticket_id, "reply"), permanent=False)
+        return page(request, user, ticket, reply=reply, status=422)
+    messages.success(request, _("Reply sent.") if public else _("Note added."), extra_tags="reply")
+    return redirect_to_ticket(ticket_id, "reply")
 
 
 @require_POST
@@ -166,11 +179,11 @@ def save_fields(request: HttpRequest, user: User, ticket_id: int) -> HttpRespons
     posted = {f: request.POST.get(f, "") for f in FIELDS}
     orig = {f: request.POST.get(f"orig_{f}", "") for f in FIELDS}
     changed = [f for f in FIELDS if f in request.POST and not _same(f, posted[f], orig[f])]
-    version = _int_or_none(request.POST.get("version"))
-    seen = _int_or_none(request.POST.get("seen")) or 0
+    version = int_or_none(request.POST.get("version"))
+    seen = int_or_none(request.POST.get("seen")) or 0
     if not changed:
-        messages.info(request, "Nothing to save: no field was changed.", extra_tags="fields")
-        return redirect(_ticket_url(ticket_id, "fields"), permanent=False)
+        messages.info(request, _("Nothing to save: no field was changed."), extra_tags="fields")
+        return redirect_to_ticket(ticket_id, "fields")
     try:
         check_update_ticket(
             ticket,
@@ -188,16 +201,17 @@ def save_fields(request: HttpRequest, user: User, ticket_id: int) -> HttpRespons
         values = {f: posted[f] if f in changed else theirs[f] for f in FIELDS}
         clashes = {f for f in changed if any(e.field == f for e in since)}
         form = _form(current, values=values, conflict=since, clashes=clashes, theirs=theirs)
-        return _page(request, user, current, form=form, status=409)
+        return page(request, user, current, form=form, status=409)
     except ValidationFailed as error:
         errors = {e.field.split(".")[0]: e.message for e in error.errors}
         form = _form(ticket, values=posted, orig=orig, version=version, seen=seen, errors=errors)
-        return _page(request, user, ticket, form=form, status=422)
-    messages.success(request, f"Saved: {', '.join(changed)}.", extra_tags="fields")
-    return redirect(_ticket_url(ticket_id, "fields"), permanent=False)
+        return page(request, user, ticket, form=form, status=422)
+    saved = ", ".join(str(word(f)) for f in changed)
+    messages.success(request, _("Saved: %(fields)s.") % {"fields": saved}, extra_tags="fields")
+    return redirect_to_ticket(ticket_id, "fields")
 
 
-def _int_or_none(raw: str | None) -> int | None:
+def int_or_none(raw: str | None) -> int | None:
     try:
         return int(raw) if raw else None
     except ValueError:
@@ -211,7 +225,7 @@ def explanation_page(request: HttpRequest, user: User, ticket_id: int) -> HttpRe
     GET /api/tickets/{id}/explanation, as the CLI renders it."""
     check_can_read_history(user)
     ticket = access_ticket_by_id(user, ticket_id)
-    update = _int_or_none(request.GET.get("update"))
+    update = int_or_none(request.GET.get("update"))
     qs = TicketUpdate.objects.filter(ticket=ticket, ruleset_version__isnull=False)
     row = qs.filter(pk=update).first() if update is not None else qs.order_by("-id").first()
     if row is None:

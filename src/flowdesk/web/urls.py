@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from flowdesk.web import auth, bulk, inbox, presence, saved, ticket
+from flowdesk.web import articles, auth, bulk, inbox, macros, presence, saved, ticket
 
 app_name = "web"
 
@@ -11,12 +11,20 @@ urlpatterns = [
     path("login", auth.login_view, name="login"),
     path("logout", auth.logout_view, name="logout"),
     path("agent/", inbox.inbox, name="inbox"),
+    path("agent/counts", inbox.inbox_counts, name="inbox_counts"),
     path("agent/bulk", bulk.bulk, name="bulk"),
     path("agent/views", saved.saved_views, name="saved_views"),
     path("agent/views/<int:view_id>/delete", saved.delete_saved_view, name="delete_saved_view"),
     path("agent/tickets/<int:ticket_id>", ticket.ticket_page, name="ticket"),
     path("agent/tickets/<int:ticket_id>/messages", ticket.add_message, name="add_message"),
     path("agent/tickets/<int:ticket_id>/fields", ticket.save_fields, name="save_fields"),
+    path("agent/tickets/<int:ticket_id>/macros", macros.macro_picker, name="macros"),
+    path(
+        "agent/tickets/<int:ticket_id>/macros/<int:macro_id>/apply",
+        macros.apply_macro,
+        name="apply_macro",
+    ),
+    path("agent/tickets/<int:ticket_id>/articles", articles.article_search, name="articles"),
     path("agent/tickets/<int:ticket_id>/presence", presence.presence, name="presence"),
     path(
         "agent/tickets/<int:ticket_id>/explanation",

@@ -1,8 +1,11 @@
-/* flowdesk workspace: keyboard shortcuts, the help overlay, bulk selection and presence state.
+/* flowdesk workspace: keyboard shortcuts, the help overlay, bulk selection, presence state and
+   the reply tools (macro picker, article links).
    Vanilla JS, no dependencies. Every shortcut does what a click would: it moves focus, or fills
    and submits the same form a mouse user submits (so the server checks it the same way). */
 (function () {
   "use strict";
+  /* controls that only work with this script (e.g. "Insert in reply") are shown from here on */
+  document.documentElement.classList.add("js");
 
   function typing(target) {
     if (!(target instanceof Element)) return false;
@@ -99,6 +102,32 @@
     return true;
   }
 
+  /* the macro picker: opened and its search focused (m) */
+  function openMacros() {
+    var panel = document.getElementById("macros");
+    var search = document.getElementById("macro-q");
+    if (!panel || !search) return false;
+    panel.open = true;
+    search.focus();
+    return true;
+  }
+
+  /* an article link: its title and address into the reply, at the cursor */
+  document.addEventListener("click", function (e) {
+    var button = e.target instanceof Element && e.target.closest("[data-insert-link]");
+    var body = document.getElementById("reply-body");
+    if (!button || !body) return;
+    var text = button.getAttribute("data-title") + ": " + button.getAttribute("data-url");
+    var start = body.selectionStart, end = body.selectionEnd, value = body.value;
+    var before = value.slice(0, start), after = value.slice(end);
+    if (before && !/\s$/.test(before)) text = " " + text;
+    if (after && !/^\s/.test(after)) text += " ";
+    body.value = before + text + after;
+    body.focus();
+    body.selectionStart = body.selectionEnd = before.length + text.length;
+    body.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+
   /* presence: "replying" while the reply box has focus or text; told to the server at once */
   function presenceState() {
     var body = document.getElementById("reply-body");
@@ -158,6 +187,7 @@
       }
       case "r": done = startMessage("reply"); break;
       case "n": done = startMessage("note"); break;
+      case "m": done = openMacros(); break;
       case "a": {
         var assignee = document.getElementById("f-assignee");
         done = !!assignee && submitField("f-assignee", assignee.getAttribute("data-me") || "");
