@@ -10,7 +10,9 @@ three; ``UserLanguageMiddleware`` the first).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from django.conf import settings
 from django.conf.locale import LANG_INFO
@@ -69,6 +71,25 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
         do_set_language(user, code)
     return response
+
+
+def language_of(user: Any) -> str:
+    """The language flowdesk speaks to ``user`` when no request is there to ask (an e-mail):
+    their own choice, else the site's default (settings.LANGUAGE_CODE)."""
+    return (
+        supported(getattr(user, "language", "") or "") or supported(settings.LANGUAGE_CODE) or "en"
+    )
+
+
+@contextmanager
+def in_language_of(user: Any) -> Iterator[str]:
+    """Render in ``user``'s language (``language_of``) inside the block, then restore the
+    language that was active. For the fixed text of mails: subjects, greetings, footers; the
+    content people wrote (a reply, a ticket's subject) is never translated. ``user`` may be
+    None (the default language). Yields the code."""
+    code = language_of(user)
+    with translation.override(code):
+        yield code
 
 
 def language_choices() -> list[tuple[str, str]]:
