@@ -76,11 +76,15 @@ DJANGO_TEXTS = (
         8,
     ),
     gettext_noop("The password is too similar to the %(verbose_name)s."),
-    gettext_noop("Your password can’t be too similar to your other personal information."),
+    # The three below write the apostrophe as Django does (U+2019): the msgid must be Django's.
+    gettext_noop(
+        "Your password can’t be too similar "  # noqa: RUF001
+        "to your other personal information."
+    ),
     gettext_noop("This password is too common."),
-    gettext_noop("Your password can’t be a commonly used password."),
+    gettext_noop("Your password can’t be a commonly used password."),  # noqa: RUF001
     gettext_noop("This password is entirely numeric."),
-    gettext_noop("Your password can’t be entirely numeric."),
+    gettext_noop("Your password can’t be entirely numeric."),  # noqa: RUF001
 )
 
 
