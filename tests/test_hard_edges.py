@@ -190,9 +190,12 @@ def test_tag_index_rows_are_conflict_safe(desk: Desk) -> None:
 #: the desk), the rule-format schema (tools validate rule files offline) and the knowledge
 #: base's public articles (the portal shows them signed out; docs/knowledge.md). Their bodies
 #: are checked for the seeded desk's data. The customer portal's sign-in, its new-request form
-#: (no account needed) and its knowledge-base suggestions are public too (docs/portal.md).
+#: (no account needed) and its knowledge-base suggestions are public too (docs/portal.md), and
+#: so are the password-reset pages (a form, two notices, a link checked by its token).
 PUBLIC = frozenset(
     {"", "login", "api/docs", "api/openapi.json", "api/rules/schema"}
+    | {"password/reset", "password/reset/sent", "password/reset/done"}
+    | {"password/reset/<uidb64>/<token>"}
     | {"portal/login", "portal/new", "portal/suggest"}
     | {f"api/kb/{path}" for path in ("categories", "articles", "search", "suggest")}
 )

@@ -115,7 +115,12 @@ def test_agent_public_reply_is_emailed_to_the_requester_once(desk: Desk, smtp: A
     mail = smtp.received[0]
     assert smtp.envelopes[0][1] == [desk.customer_email]
     assert mail["Subject"] == f"Re: Printer on fire [#{t['id']}]"
-    assert mail.get_content().strip() == "Unplug it, please."
+    # the message as written, then the fixed footer in the requester's language
+    text, _, footer = mail.get_content().replace("\r\n", "\n").partition("\n-- \n")
+    assert (text.strip(), footer.strip()) == (
+        "Unplug it, please.",
+        f"Reply to this e-mail to answer. Your reply is added to request #{t['id']}.",
+    )
     kinds = [e["kind"] for e in desk.agent.get(f"/tickets/{t['id']}/events").data]
     assert kinds.count("outbox_queued") == 1
     assert kinds.count("delivered") == 1
@@ -170,7 +175,9 @@ def test_a_rolled_back_update_sends_nothing(
     # The same reply, committed, is delivered (by the immediate backend at once).
     reply("this one is sent")
     work()
-    assert [m.get_content().strip() for m in smtp.received] == ["this one is sent"]
+    sent = [m.get_content().replace("\r\n", "\n").partition("\n-- \n")[0] for m in smtp.received]
+    sent = [text.strip() for text in sent]
+    assert sent == ["this one is sent"]
 
 
 # --- a refused rule change leaves no trace -------------------------------------------------

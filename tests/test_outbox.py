@@ -104,7 +104,10 @@ def test_webhook_and_reply_delivered_after_commit(
     assert got["headers"]["Idempotency-Key"]
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["x@example.org"]
-    assert mail.outbox[0].body == "We are on it, Xena."
+    assert mail.outbox[0].body == (
+        "We are on it, Xena.\n\n-- \n"
+        f"Reply to this e-mail to answer. Your reply is added to request #{r.data['id']}."
+    )
     items = desk.agent.get("/outbox", ticket=r.data["id"]).data["items"]
     assert {i["status"] for i in items} == {"delivered"}
     # Running the worker again delivers nothing twice.

@@ -100,6 +100,36 @@ def test_validate_shows_the_import_errors_next_to_their_lines(web: WebDesk) -> N
     assert f'href="#L{TYPO_LINE}"' in text
 
 
+def _alert(r: Any) -> str:
+    found = re.search(
+        r'<div class="alert alert-error" role="alert"><p>(.*?)</p>', r.content.decode()
+    )
+    return found.group(1) if found else ""
+
+
+def test_the_editor_in_filipino_keeps_the_engines_messages_in_their_frame(web: WebDesk) -> None:
+    """The frame is translated; what the engine says (rule, path, suggestion) stays as it is."""
+    from flowdesk.accounts.services import do_set_language
+
+    do_set_language(web.admin, "fil")
+    client = _client(web.admin)
+    r = editor_post(client, "save", TYPO, comment="oops")
+    assert r.status_code == 422
+    page = r.content.decode()
+    assert '<html lang="fil"' in page
+    assert "1 problema; walang na-save." in page
+    row = re.search(rf'<div class="ln-row has-issue" id="L{TYPO_LINE}">(.*?)</div>', page, re.S)
+    assert row is not None
+    assert f"error sa linya {TYPO_LINE}:" in row.group(1)
+    assert "“organization.tier” ba ang ibig mong sabihin?" in row.group(1)
+    assert "rule na “enterprise-first”" in row.group(1)
+    r = editor_post(client, "save", RULES, comment="ok")
+    assert r.status_code == 302
+    assert "Na-save bilang bersyon 1." in client.get("/studio/").content.decode()
+    r = editor_post(_client(web.alice), "save", RULES)  # an English agent
+    assert (r.status_code, "Only admins may save a rule set.") == (403, _alert(r))
+
+
 def test_a_broken_save_stores_nothing_and_keeps_the_text(web: WebDesk) -> None:
     store(RULES)
     before = _counts()

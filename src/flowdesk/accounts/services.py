@@ -555,3 +555,9 @@ def do_set_language(user: User, code: str) -> None:
     if user.language != code:
         user.language = code
         user.save(update_fields=["language"])
+
+
+def do_set_password(user: User, raw_password: str) -> None:
+    """A new password (already validated: the password-reset form runs the validators)."""
+    user.set_password(raw_password)
+    user.save(update_fields=["password"])

@@ -7,6 +7,7 @@ import smtplib
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -108,12 +109,32 @@ def _send_mail(to: list[str], subject: str, body: str, item: OutboxItem) -> None
         raise DeliveryError(f"mail: {exc}") from exc
 
 
+#: A mail whose body holds a secret (a password-reset link) is written when it is delivered, not
+#: when it is queued, so the secret is never stored in the outbox (which agents can list): its
+#: payload names a renderer (``"render": name``), which returns (to, subject, body).
+MailRenderer = Callable[[dict[str, Any]], tuple[list[str], str, str]]
+MAIL_RENDERERS: Registry[MailRenderer] = Registry("mail renderer")
+#: Between a message and the fixed text under it (the usual signature separator).
+FOOTER_SEPARATOR = "\n\n-- \n"
+
+
+def mail_parts(payload: dict[str, Any]) -> tuple[list[str], str, str]:
+    """(to, subject, body) of a mail item: the payload's own, or its renderer's. A ``footer``
+    (the fixed text in the recipient's language, tickets.delivery) goes under the body."""
+    if render := payload.get("render"):
+        return MAIL_RENDERERS.get(str(render))(payload)
+    body = str(payload.get("body", ""))
+    if footer := payload.get("footer"):
+        body = f"{body}{FOOTER_SEPARATOR}{footer}"
+    return list(payload.get("to") or []), str(payload.get("subject", "")), body
+
+
 class MailDeliverer(Deliverer):
     """Replies, notifications and surveys are e-mails until their own channels arrive."""
 
     def deliver(self, item: OutboxItem) -> None:
-        p: dict[str, Any] = item.payload
-        _send_mail(list(p.get("to") or []), str(p.get("subject", "")), str(p.get("body", "")), item)
+        to, subject, body = mail_parts(item.payload)
+        _send_mail(to, subject, body, item)
 
 
 for _kind in ("reply", "notify", "survey"):

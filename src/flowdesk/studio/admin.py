@@ -21,6 +21,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from flowdesk.accounts import services as people
 from flowdesk.accounts.models import Organization, Role, Team, User
@@ -36,9 +38,9 @@ def _is_admin(request: HttpRequest) -> bool:
 
 
 class StudioAdminSite(admin.AdminSite):
-    site_header = "flowdesk · directory"
-    site_title = "flowdesk directory"
-    index_title = "Teams, people and custom fields"
+    site_header = _("flowdesk · directory")
+    site_title = _("flowdesk directory")
+    index_title = _("Teams, people and custom fields")
     site_url = "/studio/"
 
     def has_permission(self, request: HttpRequest) -> bool:
@@ -53,7 +55,7 @@ class StudioAdminSite(admin.AdminSite):
         return render(
             request,
             "web/refused.html",
-            {"message": "The directory is for admins."},
+            {"message": gettext("The directory is for admins.")},
             status=403,
         )
 
@@ -117,7 +119,9 @@ class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except FlowdeskError as exc:  # the transaction rolled back: nothing was written
-            self.message_user(request, f"Not saved: {exc}", messages.ERROR)
+            self.message_user(
+                request, gettext("Not saved: %(error)s") % {"error": exc}, messages.ERROR
+            )
             return HttpResponseRedirect(request.get_full_path())
 
     def delete_view(
@@ -126,7 +130,9 @@ class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         try:
             return super().delete_view(request, object_id, extra_context)
         except FlowdeskError as exc:
-            self.message_user(request, f"Not deleted: {exc}", messages.ERROR)
+            self.message_user(
+                request, gettext("Not deleted: %(error)s") % {"error": exc}, messages.ERROR
+            )
             return HttpResponseRedirect(request.get_full_path())
 
 
@@ -188,7 +194,7 @@ class AgentForm(forms.ModelForm):  # type: ignore[type-arg]
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="Only when adding; empty: the agent cannot sign in until a password is set.",
+        help_text=_("Only when adding; empty: the agent cannot sign in until a password is set."),
     )
 
     class Meta:

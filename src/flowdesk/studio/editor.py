@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 
 from flowdesk.accounts.models import User
 from flowdesk.automation import services
@@ -77,11 +78,15 @@ def editor_page(request: HttpRequest, user: User) -> HttpResponse:
     action = data["action"]
     try:
         if action == "save":
-            require_admin(user, "save a rule set")
+            require_admin(user, gettext("save a rule set"))
             version = services.check_import_yaml(
                 text, source=data["source"], author=user, comment=data["comment"]
             )
-            messages.success(request, f"Saved as version {version.number}.", "studio")
+            messages.success(
+                request,
+                gettext("Saved as version %(number)s.") % {"number": version.number},
+                "studio",
+            )
             return redirect("studio:ruleset")
         if action == "validate":
             ruleset = services.validate_yaml(text, data["source"])
@@ -89,7 +94,7 @@ def editor_page(request: HttpRequest, user: User) -> HttpResponse:
             return _render(request, user, form, text, valid=len(ruleset.rules), warnings=warnings)
         if action == "dryrun":
             return _render(request, user, form, text, dry=_dry_run(user, text, data))
-        require_admin(user, "run a backtest")
+        require_admin(user, gettext("run a backtest"))
         return _render(request, user, form, text, backtest=_backtest(user, text, data))
     except RuleSetError as exc:
         issues = [_issue(i) for i in exc.issues]

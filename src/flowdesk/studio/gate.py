@@ -4,6 +4,8 @@ and dry-run, like the API lets them; only admins write (save, restore) and backt
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from flowdesk.accounts.models import User
 from flowdesk.core.errors import Forbidden
 from flowdesk.web.auth import agent_view
@@ -12,6 +14,7 @@ __all__ = ["agent_view", "require_admin"]
 
 
 def require_admin(user: User, what: str) -> None:
-    """Forbidden (403 through ``agent_view``) unless ``user`` is an admin."""
+    """Forbidden (403 through ``agent_view``) unless ``user`` is an admin. ``what``: the act,
+    already in the active language ("save a rule set")."""
     if not user.is_admin:
-        raise Forbidden(f"only admins may {what}")
+        raise Forbidden(gettext("Only admins may %(what)s.") % {"what": what})

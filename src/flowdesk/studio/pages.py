@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 
 from flowdesk.accounts.models import User
 
@@ -110,13 +111,12 @@ def version_page(request: HttpRequest, user: User, number: int) -> HttpResponse:
 def restore_page(request: HttpRequest, user: User, number: int) -> HttpResponse:
     """GET asks for confirmation; POST (CSRF-checked) stores version ``number`` again as the
     newest version, like ``POST /api/rules/versions/{n}/restore``."""
-    require_admin(user, "restore a rule-set version")
+    require_admin(user, gettext("restore a rule-set version"))
     version = services.get_version(number)
     if request.method == "POST":
         restored = services.check_restore_version(number, author=user)
-        messages.success(
-            request, f"Version {number} restored as version {restored.number}.", "studio"
-        )
+        text = gettext("Version %(number)s restored as version %(new)s.")
+        messages.success(request, text % {"number": number, "new": restored.number}, "studio")
         return redirect("studio:ruleset")
     return render(
         request, "studio/restore.html", {"version": version, "active": services.active_version()}
@@ -132,7 +132,7 @@ def diff_page(request: HttpRequest, user: User) -> HttpResponse:
         result = version_diff(old, new)
         context.update(old=old, new=new, result=result, lines=_diff_lines(result["diff"]))
     elif request.GET:
-        context["error"] = "Give two version numbers."
+        context["error"] = gettext("Give two version numbers.")
     return render(request, "studio/diff.html", context, status=422 if "error" in context else 200)
 
 

@@ -1,6 +1,7 @@
 """Whether something leaves flowdesk is decided here, for every author and writer.
 
-A public message by an agent or by the system (a rule's reply) is delivered to the requester;
+A public message by an agent or by the system (a rule's reply) is delivered to the requester,
+its fixed text (subject, footer) in the requester's language (``core.i18n.in_language_of``);
 a customer's own message and an internal note are not. Each delivery is an outbox row written in
 the update's transaction (its task enqueued after commit), pointing at its message, with one
 idempotency key per message, so a replayed update queues nothing twice.
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext
+
+from flowdesk.core.i18n import in_language_of
 from flowdesk.outbox.models import OutboxItem
 from flowdesk.outbox.services import do_enqueue
 from flowdesk.tickets.cause import Cause
@@ -20,22 +24,35 @@ if TYPE_CHECKING:
 
 
 def reply_subject(ticket: Ticket) -> str:
-    return f"Re: {ticket.subject} [#{ticket.pk}]"
+    """In the active language (``in_language_of`` the recipient); the ticket's subject itself
+    is what people wrote and is never translated."""
+    return gettext("Re: %(subject)s [#%(id)s]") % {"subject": ticket.subject, "id": ticket.pk}
+
+
+def reply_footer(ticket: Ticket) -> str:
+    return gettext("Reply to this e-mail to answer. Your reply is added to request #%(id)s.") % {
+        "id": ticket.pk
+    }
 
 
 def deliver_message(w: TicketWrite, message: Message, cause: Cause, *, subject: str = "") -> None:
     if not message.public or message.author_kind == AuthorKind.CUSTOMER:
         return
     ticket = w.ticket
-    queue_outbox(
-        w,
-        "reply",
-        {
+    # The fixed text in the requester's language, the message as it was written.
+    with in_language_of(ticket.requester) as language:
+        payload = {
             "to": [ticket.requester.email],
             "subject": subject or reply_subject(ticket),
             "body": message.body_text,
+            "footer": reply_footer(ticket),
+            "language": language,
             "message_id": message.pk,
-        },
+        }
+    queue_outbox(
+        w,
+        "reply",
+        payload,
         key=f"message:{message.pk}",
         cause=cause,
         message=message,

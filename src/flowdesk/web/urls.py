@@ -1,4 +1,5 @@
-"""The workspace's routes: sign-in at /login, sign-out (POST) at /logout, the agent pages under
+"""The workspace's routes: sign-in at /login, sign-out (POST) at /logout, password reset under
+/password/reset, the agent pages under
 /agent/. tests/test_hard_edges.py walks them all anonymously."""
 
 from django.urls import path
@@ -10,6 +11,14 @@ app_name = "web"
 urlpatterns = [
     path("login", auth.login_view, name="login"),
     path("logout", auth.logout_view, name="logout"),
+    path("password/reset", auth.password_reset_view, name="password_reset"),
+    path("password/reset/sent", auth.password_reset_sent_view, name="password_reset_sent"),
+    path(
+        "password/reset/<uidb64>/<token>",
+        auth.password_reset_confirm_view,
+        name="password_reset_confirm",
+    ),
+    path("password/reset/done", auth.password_reset_complete_view, name="password_reset_complete"),
     path("agent/", inbox.inbox, name="inbox"),
     path("agent/counts", inbox.inbox_counts, name="inbox_counts"),
     path("agent/bulk", bulk.bulk, name="bulk"),

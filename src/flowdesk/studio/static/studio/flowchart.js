@@ -18,6 +18,6 @@
     var details = source.closest("details");
     if (details) { details.open = false; }
   }).catch(function (err) {
-    box.textContent = "The chart could not be drawn: " + err;
+    box.textContent = (box.dataset.error || "The chart could not be drawn:") + " " + err;
   });
 })();
