@@ -148,6 +148,26 @@ rules:
     assert "fired  printer-goes-to-tier-1" in explained.content.decode()
 
 
+def test_a_rule_reply_without_an_author_is_shown(web: WebDesk) -> None:
+    """A rule's reply has no author (author kind "system"): the page names the kind instead."""
+    from flowdesk.automation.services import check_import_yaml
+
+    rules = """
+version: 1
+rules:
+  - name: acknowledge
+    triggers: [created]
+    actions: [{type: reply, body: "We got your message."}]
+"""
+    check_import_yaml(rules, source="test", author=web.admin, comment="")
+    t = ticket(web, "Printer on fire", team="Tier 1")
+    r = _client(web.alice).get(f"/agent/tickets/{t.pk}")
+    assert r.status_code == 200
+    page = r.content.decode()
+    assert "We got your message." in page
+    assert "<strong>system</strong>" in page
+
+
 def test_the_demo_prints_a_sign_in_that_works(db: Any) -> None:
     from django.core.management import call_command
 

@@ -41,6 +41,16 @@ def message_body(message: Message) -> SafeString:
 
 
 @register.filter
+def author_label(message: Message) -> str:
+    """Who wrote a message: the author's name or address, else the kind of author (a rule's
+    reply and a system message have no author)."""
+    author = message.author
+    if author is None:
+        return str(word(message.author_kind))
+    return author.name or author.email
+
+
+@register.filter
 def item(mapping: dict[str, Any], key: str) -> Any:
     return mapping.get(key, "")
 
