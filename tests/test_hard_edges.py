@@ -193,7 +193,7 @@ def test_tag_index_rows_are_conflict_safe(desk: Desk) -> None:
 #: (no account needed) and its knowledge-base suggestions are public too (docs/portal.md).
 PUBLIC = frozenset(
     {"", "login", "api/docs", "api/openapi.json", "api/rules/schema"}
-    | {"portal/login", "portal/new", "portal/suggest"}
+    | {"portal/login", "portal/new", "portal/suggest", "portal/help/", "portal/help/search"}
     | {f"api/kb/{path}" for path in ("categories", "articles", "search", "suggest")}
 )
 CLOSED = {301, 302, 303, 307, 308, 401, 403, 404, 405}

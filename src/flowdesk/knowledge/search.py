@@ -26,7 +26,7 @@ from django.db import connection
 
 from flowdesk.accounts.models import User
 from flowdesk.knowledge.models import ArticleTranslation
-from flowdesk.knowledge.selectors import articles_for
+from flowdesk.knowledge.selectors import articles_for, published_for
 from flowdesk.knowledge.text import fold_char, html_to_text, words
 
 Match = Literal["all", "any"]
@@ -114,13 +114,16 @@ def search(
     language: str | None = None,
     limit: int = 20,
     match: Match = "all",
+    drafts: bool = True,
 ) -> list[Hit]:
     """The best ``limit`` translations for ``query`` that ``user`` may read (one per article
-    when no language is asked for: its best-ranked language)."""
+    when no language is asked for: its best-ranked language). ``drafts=False``: published
+    articles only, whoever reads (the portal's help center never shows a draft)."""
     terms = query_terms(query, match)
     if not terms:
         return []
-    scope_qs = ArticleTranslation.objects.filter(article__in=articles_for(user).values("pk"))
+    readable = articles_for(user) if drafts else published_for(user)
+    scope_qs = ArticleTranslation.objects.filter(article__in=readable.values("pk"))
     if language is not None:
         scope_qs = scope_qs.filter(language=language)
     scope, params = scope_qs.values("pk").query.sql_with_params()
