@@ -132,8 +132,10 @@ def search(
     scope, params = scope_qs.values("pk").query.sql_with_params()
     ranked = BACKENDS[connection.vendor](terms, match, scope, list(params), limit * 3)
     shown = ("id", "language", "title", "body_html", "article__id", "article__slug")
-    found = ArticleTranslation.objects.select_related("article").only(*shown).in_bulk(
-        [r.translation_id for r in ranked]
+    found = (
+        ArticleTranslation.objects.select_related("article")
+        .only(*shown)
+        .in_bulk([r.translation_id for r in ranked])
     )
     hits: list[Hit] = []
     seen: set[int] = set()
