@@ -196,7 +196,7 @@ PUBLIC = frozenset(
     {"", "login", "api/docs", "api/openapi.json", "api/rules/schema"}
     | {"password/reset", "password/reset/sent", "password/reset/done"}
     | {"password/reset/<uidb64>/<token>"}
-    | {"portal/login", "portal/new", "portal/suggest"}
+    | {"portal/login", "portal/new", "portal/suggest", "portal/help/", "portal/help/search"}
     | {f"api/kb/{path}" for path in ("categories", "articles", "search", "suggest")}
 )
 CLOSED = {301, 302, 303, 307, 308, 401, 403, 404, 405}

@@ -1,5 +1,6 @@
-"""What readers do: views (counted atomically), one helpful vote per voter, and deflection:
-a view not followed by a ticket from the same visitor within the window."""
+"""What readers do: views (one per visitor and article, counted atomically), one helpful vote
+per voter, and deflection: a view not followed by a ticket from the same visitor within the
+window, per article and per visitor."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def test_views_are_counted(kb: Desk) -> None:
     for i in range(3):
         assert anonymous().post("/kb/articles/a/view", {"visitor": f"s{i}"}).status == 204
     assert kb.customer.post("/kb/articles/b/view").status == 204
+    assert anonymous().post("/kb/articles/a/view", {"visitor": "s1"}).status == 204  # again
+    assert kb.customer.post("/kb/articles/b/view").status == 204
     assert anonymous().get("/kb/articles/a").data["views"] == 3
     rows = {row["slug"]: row["views"] for row in _stats(kb)["articles"]}
     assert rows == {"a": 3, "b": 1}
@@ -55,21 +58,36 @@ def test_views_are_counted(kb: Desk) -> None:
 def test_deflection_is_a_view_without_a_ticket_in_the_window(kb: Desk, settings: Any) -> None:
     settings.FLOWDESK = {**settings.FLOWDESK, "KB_DEFLECTION_MINUTES": 30}
     article(kb.admin, "a", "Title", "Body")
+    article(kb.admin, "b", "Other", "Body")
     reader = anonymous()
     with travel(T0):
         for visitor in ("deflected", "filed", "filed-late", "pending"):
             assert reader.post("/kb/articles/a/view", {"visitor": visitor}).status == 204
+        assert reader.post("/kb/articles/b/view", {"visitor": "deflected"}).status == 204
     with travel(T0 + timedelta(minutes=10)):
         assert kb.agent.post("/kb/ticket-filed", {"visitor": "filed"}).status == 204
+        assert kb.agent.post("/kb/ticket-filed", {"visitor": "filed"}).status == 204  # twice
     with travel(T0 + timedelta(minutes=45)):
         assert kb.agent.post("/kb/ticket-filed", {"visitor": "filed-late"}).status == 204
+        # A second opening by the same visitor is not a second view ...
         assert reader.post("/kb/articles/a/view", {"visitor": "pending"}).status == 204
+        # ... but a first opening of another article is, with its own window.
+        assert reader.post("/kb/articles/b/view", {"visitor": "pending"}).status == 204
     with travel(T0 + timedelta(minutes=50)):
         stats = _stats(kb)
     assert stats["window_minutes"] == 30
-    # deflected, filed-late (the ticket came after the window) and pending's first view are
-    # deflected; filed's view led to a ticket; pending's second view is still in its window.
-    [row] = stats["articles"]
-    assert (row["views"], row["deflected"], row["led_to_ticket"], row["pending"]) == (5, 3, 1, 1)
-    assert stats["totals"]["deflected"] == 3
+    rows = {row["slug"]: row for row in stats["articles"]}
+    a, b = rows["a"], rows["b"]
+    # a: deflected, filed-late (the ticket came after the window) and pending are deflected;
+    # filed's view led to a ticket (once, though two tickets were filed).
+    assert (a["views"], a["deflected"], a["led_to_ticket"], a["pending"]) == (4, 3, 1, 0)
+    # b: deflected's view is deflected; pending's is still in its window.
+    assert (b["views"], b["deflected"], b["led_to_ticket"], b["pending"]) == (2, 1, 0, 1)
+    assert stats["totals"]["deflected"] == 4  # per article: "deflected" read two
+    # Per visitor, nobody counts twice: deflected (two articles) and filed-late deflected, filed
+    # filed, and pending still has a window open.
+    assert stats["visitors"] == {"visitors": 4, "deflected": 2, "filed": 1, "pending": 1}
+    with travel(T0 + timedelta(minutes=80)):
+        later = _stats(kb)["visitors"]
+    assert later == {"visitors": 4, "deflected": 3, "filed": 1, "pending": 0}
     assert anonymous().post("/kb/ticket-filed", {"visitor": "x"}).status == 401

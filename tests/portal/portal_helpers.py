@@ -41,3 +41,40 @@ def mailed_link(to: str) -> str:
 
 def outbox_texts() -> list[Any]:
     return [(m.to, m.subject, m.body) for m in mail.outbox]
+
+
+def kb_article(
+    slug: str,
+    translations: dict[str, tuple[str, str]],
+    *,
+    visibility: str = "public",
+    category: str = "account",
+    author: Any = None,
+) -> Any:
+    """An article written through the knowledge services (the category made when missing)."""
+    from flowdesk.core.clock import utcnow
+    from flowdesk.knowledge.models import Category
+    from flowdesk.knowledge.services import TranslationIn, check_create_article
+
+    if not Category.objects.filter(slug=category).exists():
+        Category.objects.create(slug=category, name=category.title())
+    return check_create_article(
+        author,
+        category=category,
+        slug=slug,
+        visibility=visibility,
+        position=0,
+        translations={k: TranslationIn(t, b) for k, (t, b) in translations.items()},
+        now=utcnow(),
+    )
+
+
+def kb_stats(agent: Any) -> dict[str, Any]:
+    """GET /api/kb/stats with a token of ``agent``."""
+    from flowdesk.accounts.services import do_create_token
+
+    token = do_create_token(agent, "stats")[1]
+    r = Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/kb/stats")
+    assert r.status_code == 200, r.content
+    data: dict[str, Any] = r.json()
+    return data

@@ -25,7 +25,13 @@ from flowdesk.knowledge import services
 from flowdesk.knowledge.models import Article, Category
 from flowdesk.knowledge.selectors import access_article, articles_for, require_writer
 from flowdesk.knowledge.services import TranslationIn
-from flowdesk.knowledge.stats import ArticleStats, article_stats, deflection_window
+from flowdesk.knowledge.stats import (
+    ArticleStats,
+    VisitorStats,
+    article_stats,
+    deflection_window,
+    visitor_stats,
+)
 
 
 class _Anonymous:
@@ -207,6 +213,7 @@ class VoteOut(Schema):
 class StatsOut(Schema):
     window_minutes: int
     totals: dict[str, int]
+    visitors: VisitorStats = Field(description="per visitor: deflected, filed or pending once")
     articles: list[ArticleStats]
 
 
@@ -451,8 +458,10 @@ def suggest(request: HttpRequest, query: Query[SuggestQuery]) -> Any:
 @router.get("/stats", response={200: StatsOut, **errors(401, 403)})
 def stats(request: HttpRequest) -> Any:
     user = writer(request)
-    rows = article_stats(articles_for(user), utcnow())
+    now = utcnow()
+    rows = article_stats(articles_for(user), now)
     keys = ("views", "helpful_yes", "helpful_no", "deflected", "led_to_ticket", "pending")
     totals = {k: sum(getattr(r, k) for r in rows) for k in keys}
     window = int(deflection_window().total_seconds() // 60)
-    return {"window_minutes": window, "totals": totals, "articles": rows}
+    visitors = visitor_stats(articles_for(user), now)
+    return {"window_minutes": window, "totals": totals, "visitors": visitors, "articles": rows}

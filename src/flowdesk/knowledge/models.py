@@ -101,7 +101,9 @@ class HelpfulVote(models.Model):
 
 
 class ArticleView(models.Model):
-    """An article opened by a visitor: the start of a possible deflection."""
+    """An article opened by a visitor: the start of a possible deflection. One per article and
+    visitor (a visitor is a portal session, or a user through the API): reloads, a second tab or
+    a retried request add nothing, whatever the caller does."""
 
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="views")
     visitor_key = models.CharField(max_length=100)
@@ -109,6 +111,11 @@ class ArticleView(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["article", "opened_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "visitor_key"], name="kb_one_view_per_visitor"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.article_id}:{self.visitor_key}@{self.opened_at}"

@@ -26,7 +26,7 @@ from django.db import connection
 
 from flowdesk.accounts.models import User
 from flowdesk.knowledge.models import ArticleTranslation
-from flowdesk.knowledge.selectors import articles_for
+from flowdesk.knowledge.selectors import articles_for, published_for
 from flowdesk.knowledge.text import fold_char, html_to_text, words
 
 Match = Literal["all", "any"]
@@ -35,6 +35,7 @@ MAX_TERM_CHARS = 64
 SNIPPET_CHARS = 180
 #: ts_rank weights of D, C, B (body), A (title): a title word counts ten times, as in bm25 below.
 WEIGHTS = [0.1, 0.1, 0.1, 1.0]
+_RUNS = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]+")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def query_terms(query: str, match: Match) -> list[str]:
 def _sqlite(
     terms: list[str], match: Match, scope: str, params: list[Any], limit: int
 ) -> list[Ranked]:
+    # ``+f.rowid``: without the plus SQLite hands the scope's ids to FTS5 as rowid lookups, one
+    # MATCH per readable translation (50x slower at 300 articles: bench/kb_search_bench.py).
     joiner = " AND " if match == "all" else " OR "
     expr = joiner.join(f'"{t}"*' for t in terms)
     sql = f"""
@@ -78,7 +81,7 @@ def _sqlite(
                f.rowid IN (SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH %s) AS t,
                bm25(knowledge_fts, 10.0, 1.0) AS r
         FROM knowledge_fts f
-        WHERE knowledge_fts MATCH %s AND f.rowid IN ({scope})
+        WHERE knowledge_fts MATCH %s AND +f.rowid IN ({scope})
         ORDER BY {"t DESC, " if match == "all" else ""}r ASC, f.rowid ASC
         LIMIT %s"""
     with connection.cursor() as cursor:
@@ -114,19 +117,25 @@ def search(
     language: str | None = None,
     limit: int = 20,
     match: Match = "all",
+    drafts: bool = True,
 ) -> list[Hit]:
     """The best ``limit`` translations for ``query`` that ``user`` may read (one per article
-    when no language is asked for: its best-ranked language)."""
+    when no language is asked for: its best-ranked language). ``drafts=False``: published
+    articles only, whoever reads (the portal's help center never shows a draft)."""
     terms = query_terms(query, match)
     if not terms:
         return []
-    scope_qs = ArticleTranslation.objects.filter(article__in=articles_for(user).values("pk"))
+    readable = articles_for(user) if drafts else published_for(user)
+    scope_qs = ArticleTranslation.objects.filter(article__in=readable.values("pk"))
     if language is not None:
         scope_qs = scope_qs.filter(language=language)
     scope, params = scope_qs.values("pk").query.sql_with_params()
     ranked = BACKENDS[connection.vendor](terms, match, scope, list(params), limit * 3)
-    found = ArticleTranslation.objects.select_related("article").in_bulk(
-        [r.translation_id for r in ranked]
+    shown = ("id", "language", "title", "body_html", "article__id", "article__slug")
+    found = (
+        ArticleTranslation.objects.select_related("article")
+        .only(*shown)
+        .in_bulk([r.translation_id for r in ranked])
     )
     hits: list[Hit] = []
     seen: set[int] = set()
@@ -157,13 +166,21 @@ def search(
 
 
 def _folded_with_offsets(text: str) -> tuple[str, list[int]]:
-    """The folded text, and for each of its characters the index of the original one."""
+    """The folded text, and for each of its characters the index of the original one. Runs of
+    ASCII (most text) fold by lower-casing, one character for one; only the rest goes through
+    ``fold_char`` one character at a time."""
     out: list[str] = []
     origin: list[int] = []
-    for i, ch in enumerate(text):
-        folded = fold_char(ch)
-        out.append(folded)
-        origin.extend([i] * len(folded))
+    for run in _RUNS.finditer(text):
+        start, chunk = run.start(), run.group()
+        if chunk.isascii():
+            out.append(chunk.lower())
+            origin.extend(range(start, start + len(chunk)))
+            continue
+        for i, ch in enumerate(chunk, start):
+            folded = fold_char(ch)
+            out.append(folded)
+            origin.extend([i] * len(folded))
     return "".join(out), origin
 
 

@@ -239,10 +239,19 @@ def do_delete_article(article: Article) -> None:
 # --- readers' signals: views, votes, tickets filed -------------------------------------------
 
 
-def do_record_view(article: Article, visitor_key: str, now: datetime) -> None:
+def do_record_view(article: Article, visitor_key: str, now: datetime) -> bool:
+    """Counts the view unless this visitor already opened the article (then False): the unique
+    row is the guard, so two requests at once count once."""
+    if ArticleView.objects.filter(article=article, visitor_key=visitor_key).exists():
+        return False
     with transaction.atomic():
-        ArticleView.objects.create(article=article, visitor_key=visitor_key, opened_at=now)
+        try:
+            with transaction.atomic():
+                ArticleView.objects.create(article=article, visitor_key=visitor_key, opened_at=now)
+        except IntegrityError:
+            return False
         Article.objects.filter(pk=article.pk).update(view_count=F("view_count") + 1)
+    return True
 
 
 def do_vote(article: Article, voter_key: str, helpful: bool, now: datetime) -> bool:

@@ -1,10 +1,11 @@
-"""Views, helpful votes and deflections per article.
+"""Views, helpful votes and deflections, per article and per visitor (docs/knowledge.md).
 
-Deflection: a view (an article opened by a visitor) is *deflected* when no ticket was filed by
-the same visitor within ``KB_DEFLECTION_MINUTES`` after it, and that window has passed; a view
-whose window is still open is *pending*; one followed by a ticket in the window *led to a
-ticket*. Every view counts on its own (a visitor who read three articles and filed nothing
-deflected three times).
+A view is one visitor's first opening of an article (one row per article and visitor). Per
+article, a view is *deflected* when no ticket was filed by the same visitor within
+``KB_DEFLECTION_MINUTES`` after it and that window has passed; *pending* while its window is
+open; *led to a ticket* when one was filed in the window. A visitor who read three articles and
+filed nothing is a deflection of each of the three articles, but one deflected *visitor*: the
+visitor totals count people's visits, not articles, so nothing is counted twice there.
 """
 
 from __future__ import annotations
@@ -34,20 +35,44 @@ class ArticleStats:
     pending: int
 
 
-def article_stats(articles: QuerySet[Article], now: datetime) -> list[ArticleStats]:
+@dataclass(frozen=True)
+class VisitorStats:
+    visitors: int  # visitors who opened at least one of the articles
+    deflected: int  # ... and filed no ticket within the window after any of their views
+    filed: int  # ... and filed a ticket within the window after one of them (viewed, then filed)
+    pending: int  # not filed yet, and a window still open
+
+
+def _views(articles: QuerySet[Article], now: datetime) -> tuple[QuerySet[ArticleView], Q]:
+    """The views of ``articles``, each annotated ``filed`` (a ticket by the same visitor in its
+    window), and the condition "its window has passed"."""
     window = deflection_window()
     filed = TicketFiled.objects.filter(
         visitor_key=OuterRef("visitor_key"),
         filed_at__gte=OuterRef("opened_at"),
         filed_at__lte=OuterRef("opened_at") + window,
     )
-    closed = Q(opened_at__lte=now - window)
+    views = ArticleView.objects.filter(article__in=articles.values("pk"))
+    return views.annotate(filed=Exists(filed)), Q(opened_at__lte=now - window)
+
+
+def visitor_stats(articles: QuerySet[Article], now: datetime) -> VisitorStats:
+    views, closed = _views(articles, now)
+    rows = list(
+        views.values("visitor_key").annotate(
+            led=Count("pk", filter=Q(filed=True)), open=Count("pk", filter=~closed)
+        )
+    )
+    filed = sum(1 for r in rows if r["led"])
+    pending = sum(1 for r in rows if not r["led"] and r["open"])
+    return VisitorStats(len(rows), len(rows) - filed - pending, filed, pending)
+
+
+def article_stats(articles: QuerySet[Article], now: datetime) -> list[ArticleStats]:
+    views, closed = _views(articles, now)
     counts = {
         row["article_id"]: row
-        for row in ArticleView.objects.filter(article__in=articles.values("pk"))
-        .annotate(filed=Exists(filed))
-        .values("article_id")
-        .annotate(
+        for row in views.values("article_id").annotate(
             deflected=Count("pk", filter=closed & Q(filed=False)),
             led=Count("pk", filter=Q(filed=True)),
             pending=Count("pk", filter=~closed & Q(filed=False)),

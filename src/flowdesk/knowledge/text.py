@@ -24,6 +24,8 @@ _TAGS = {
 _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"start"}}
 _WORD = re.compile(r"[^\W_]+")
 _TAG = re.compile(r"<[^>]*>")
+#: Tags inside a line of text: dropped without a space ("*Billing*." reads "Billing.").
+_INLINE_TAG = re.compile(r"</?(?:a|strong|em|code|del)\b[^>]*>")
 
 
 def render_markdown(text: str) -> str:
@@ -39,7 +41,7 @@ def render_markdown(text: str) -> str:
 
 
 def html_to_text(markup: str) -> str:
-    return " ".join(html.unescape(_TAG.sub(" ", markup)).split())
+    return " ".join(html.unescape(_TAG.sub(" ", _INLINE_TAG.sub("", markup))).split())
 
 
 @lru_cache(maxsize=4096)

@@ -28,8 +28,9 @@ from flowdesk.portal.forms import AnonymousTicketForm, NewTicketForm
 from flowdesk.portal.links import confirm_token, pending_for
 from flowdesk.portal.mail import queue_mail
 from flowdesk.portal.models import PendingRequest
-from flowdesk.portal.suggest import suggest
+from flowdesk.portal.suggest import suggest, ticket_filed
 from flowdesk.portal.views import errors_of, portal_cause, ticket_url
+from flowdesk.portal.visitors import visitor_key
 from flowdesk.tickets.models import Channel, Ticket
 from flowdesk.tickets.services import ChangeSet, NewMessage, check_create_ticket
 
@@ -52,11 +53,19 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
     user = request.user
     if isinstance(user, User) and user.is_agent:
         return HttpResponseRedirect(AGENT_HOME)
+    visitor_key(request)  # the visitor the articles suggested here are counted for
     if isinstance(user, User):
         response = _signed_in(request, user)
         patch_cache_control(response, private=True, no_store=True)
         return response
     return _anonymous(request)
+
+
+def filed(request: HttpRequest) -> None:
+    """This visitor filed a request: the articles they opened in the window before it were not
+    deflections (docs/knowledge.md). A request waiting for its e-mail confirmation counts: the
+    visitor chose to write to us."""
+    ticket_filed(visitor_key(request), utcnow())
 
 
 def _form_page(request: HttpRequest, form: NewTicketForm, status: int = 200) -> HttpResponse:
@@ -87,6 +96,7 @@ def _signed_in(request: HttpRequest, user: User) -> HttpResponse:
         attachments.discard(user.pk, stored)
         form.add_error(None, errors_of(error))
         return _form_page(request, form, 422)
+    filed(request)
     return HttpResponseRedirect(ticket_url(ticket.pk) + "?new=1")
 
 
@@ -124,6 +134,7 @@ def _anonymous(request: HttpRequest) -> HttpResponse:
             % {"name": pending.name, "subject": pending.subject, "url": url},
             key=f"portal:confirm:{pending.pk}",
         )
+    filed(request)
     return render(request, "portal/check_mail.html", {"email": email})
 
 
