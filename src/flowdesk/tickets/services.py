@@ -57,6 +57,7 @@ __all__ = [
     "check_update_ticket",
     "do_add_message",
     "do_create_ticket",
+    "do_relink_ticket",
     "do_timer_update",
     "do_update_ticket",
     "write_guard",
@@ -475,9 +476,14 @@ def check_requester(actor: User, email: str | None, name: str = "") -> User:
         raise ValidationFailed(
             [FieldError("requester_email", "required when an agent creates a ticket")]
         )
+    from flowdesk.accounts.identities import customer_for_address, survivor
+
     existing = user_by_email(email.strip().lower())
     if existing is not None:
-        return existing
+        return survivor(existing)  # a merged customer's address names its survivor
+    holder, verified = customer_for_address(email)
+    if holder is not None and verified:  # a customer's secondary, verified address
+        return holder
     # Insert-or-get: a concurrent request may be creating the same requester right now.
     return do_create_user(email.strip(), name=name, role=Role.CUSTOMER, existing_ok=True)
 
@@ -639,3 +645,75 @@ def check_update_ticket(
         cause=cause,
         now=now,
     )
+
+
+# --- merges: structural changes of a ticket (flowdesk.accounts.merge, flowdesk.tickets.merge) --
+
+
+@dataclass(frozen=True)
+class Relink:
+    """What a merge or an unmerge changes on one ticket besides its fields."""
+
+    requester: User | None = None
+    #: (message ids on this ticket, their new author)
+    authors: tuple[Collection[int], User] | None = None
+    #: message ids (of another ticket) this ticket takes into its conversation
+    take_messages: Collection[int] = ()
+    #: the ticket this one is merged into; ``unmerge``: clear it
+    merged_into: Ticket | None = None
+    unmerge: bool = False
+
+
+def do_relink_ticket(
+    ticket_id: int,
+    relink: Relink,
+    *,
+    event: str,
+    data: dict[str, Any],
+    cause: Cause,
+    now: datetime,
+    changes: ChangeSet | None = None,
+    note: NewMessage | None = None,
+) -> Ticket:
+    """One update of a ticket a merge touches: re-point its requester, its messages' author,
+    take messages of another ticket, set or clear ``merged_into``, apply ``changes`` and add a
+    note, record ``event`` and run the update hooks. The message counters and the instants of
+    the last customer and agent messages are counted again (messages may have moved)."""
+    from django.db.models import Count, Max, Q
+
+    with transaction.atomic():
+        ticket = _lock(ticket_id)
+        assert ticket is not None
+        w = TicketWrite(ticket, cause, now, new=False)
+        if relink.requester is not None:
+            Ticket.objects.filter(pk=ticket.pk).update(requester=relink.requester)
+            ticket.requester = relink.requester
+        if relink.authors is not None:
+            ids, author = relink.authors
+            Message.objects.filter(pk__in=list(ids), ticket=ticket).update(author=author)
+        if relink.take_messages:
+            Message.objects.filter(pk__in=list(relink.take_messages)).update(ticket=ticket)
+        if relink.merged_into is not None or relink.unmerge:
+            Ticket.objects.filter(pk=ticket.pk).update(merged_into=relink.merged_into)
+            ticket.merged_into = relink.merged_into
+        public = Q(public=True)
+        counts = Message.objects.filter(ticket=ticket).aggregate(
+            n=Count("id"),
+            customer=Max("created_at", filter=public & Q(author_kind=AuthorKind.CUSTOMER)),
+            agent=Max("created_at", filter=public & Q(author_kind=AuthorKind.AGENT)),
+        )
+        ticket.message_count = counts["n"]
+        ticket.last_customer_message_at = counts["customer"]
+        ticket.last_agent_message_at = counts["agent"]
+        field_changes = apply_change_set(w, changes or ChangeSet(), cause)
+        if note is not None:
+            do_add_message(
+                w, note, author=cause.actor, author_kind=_author_kind(cause), cause=cause
+            )
+        w.log.add(event, cause, data=data)
+        w.update_row()
+        run_update_hooks(w, Event("updated", field_changes, tuple(w.messages)), w.snapshot())
+        ticket.version += 1
+        _finish(w)
+        ticket.follower_emails = w.followers
+        return ticket
