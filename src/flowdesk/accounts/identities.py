@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from django.db import IntegrityError, transaction
@@ -67,6 +68,18 @@ def _e164(text: str) -> tuple[str, str]:
 def live_identities() -> QuerySet[Identity]:
     """Identities of live customers (not tombstones)."""
     return Identity.objects.filter(user__role=Role.CUSTOMER, user__merged_into__isnull=True)
+
+
+def identity_fields(i: Identity) -> dict[str, Any]:
+    """An identity as the API shows it (and as a merge keeps a row it folds away)."""
+    return {
+        "id": i.pk,
+        "kind": i.kind,
+        "value": i.value,
+        "verified": i.verified,
+        "primary": i.primary,
+        "created_at": i.created_at,
+    }
 
 
 def customer_for_identity(kind: str, value: str) -> tuple[User | None, bool]:

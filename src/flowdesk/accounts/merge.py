@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from flowdesk.accounts.identities import identity_fields
 from flowdesk.accounts.models import CustomerMerge, Identity, Role, User
 from flowdesk.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from flowdesk.tickets.cause import Cause
@@ -42,14 +43,7 @@ def _lock_pair(source_id: int, target_id: int) -> tuple[User, User]:
 
 
 def _identity_row(i: Identity) -> dict[str, Any]:
-    return {
-        "id": i.pk,
-        "kind": i.kind,
-        "value": i.value,
-        "verified": i.verified,
-        "primary": i.primary,
-        "created_at": i.created_at.isoformat(),
-    }
+    return {**identity_fields(i), "created_at": i.created_at.isoformat()}
 
 
 def _move_identities(source: User, target: User) -> dict[str, list[Any]]:
