@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from flowdesk.web import auth, bulk, inbox, presence, saved, ticket
+from flowdesk.web import auth, bulk, customer, inbox, presence, saved, ticket
 
 app_name = "web"
 
@@ -23,4 +23,5 @@ urlpatterns = [
         ticket.explanation_page,
         name="explanation",
     ),
+    *customer.urlpatterns,  # /agent/customers/<id> (docs/customers.md)
 ]
