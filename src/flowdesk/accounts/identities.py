@@ -123,6 +123,23 @@ def survivor(user: User) -> User:
     return user
 
 
+def customer_for_request(email: str, name: str = "") -> User:
+    """Whom a new request from ``email`` is filed for: the user with that login (a merged
+    customer's survivor), else the customer holding the address verified, else a new customer
+    (insert-or-get: a concurrent request may be creating it right now)."""
+    from flowdesk.accounts.lookups import user_by_email
+    from flowdesk.accounts.services import do_create_user
+
+    address = email.strip().lower()
+    existing = user_by_email(address)
+    if existing is not None:
+        return survivor(existing)
+    holder, verified = customer_for_identity(IdentityKind.EMAIL, address)
+    if holder is not None and verified:
+        return holder
+    return do_create_user(email.strip(), name=name, role=Role.CUSTOMER, existing_ok=True)
+
+
 # --- suggestions -----------------------------------------------------------------------------
 
 

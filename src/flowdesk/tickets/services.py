@@ -21,8 +21,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from flowdesk.accounts.lookups import user_by_email
-from flowdesk.accounts.models import Role, User
+from flowdesk.accounts.models import User
 from flowdesk.core import rows
 from flowdesk.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from flowdesk.engine import Event, MessageInfo
@@ -466,7 +465,7 @@ def do_create_ticket(
 def check_requester(actor: User, email: str | None, name: str = "") -> User:
     """Whom a new ticket is for: customers open tickets for themselves; agents name the
     requester by e-mail (a new customer is created for an unknown address)."""
-    from flowdesk.accounts.services import do_create_user
+    from flowdesk.accounts.identities import customer_for_request
 
     if not actor.is_agent:
         if email and email.strip().lower() != actor.email:
@@ -476,16 +475,8 @@ def check_requester(actor: User, email: str | None, name: str = "") -> User:
         raise ValidationFailed(
             [FieldError("requester_email", "required when an agent creates a ticket")]
         )
-    from flowdesk.accounts.identities import customer_for_address, survivor
-
-    existing = user_by_email(email.strip().lower())
-    if existing is not None:
-        return survivor(existing)  # a merged customer's address names its survivor
-    holder, verified = customer_for_address(email)
-    if holder is not None and verified:  # a customer's secondary, verified address
-        return holder
-    # Insert-or-get: a concurrent request may be creating the same requester right now.
-    return do_create_user(email.strip(), name=name, role=Role.CUSTOMER, existing_ok=True)
+    # The login, a merged customer's survivor, a verified secondary address, or a new customer.
+    return customer_for_request(email, name)
 
 
 def check_create_ticket(
