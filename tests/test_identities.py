@@ -220,3 +220,22 @@ def test_a_ticket_for_a_secondary_verified_address_goes_to_its_customer(desk: De
     )
     assert t.status == 201, t
     assert t.data["requester"]["id"] == cora
+
+
+def test_a_request_from_a_merged_or_secondary_address_is_filed_for_its_customer(
+    desk: Desk,
+) -> None:
+    """The portal's confirmation and agents' new tickets ask the same function."""
+    from flowdesk.accounts.identities import customer_for_request
+    from flowdesk.accounts.merge import check_merge_customers
+    from flowdesk.accounts.models import User
+    from flowdesk.core.clock import utcnow
+
+    cora = User.objects.get(email=desk.customer_email)
+    finn = User.objects.get(email=desk.other_customer_email)
+    assert _add(desk.agent, cora.pk, "email", "cora@private.test", verified=True).status == 201
+    assert customer_for_request("Cora@Private.test") == cora
+    check_merge_customers(finn.pk, cora.pk, actor=None, now=utcnow())
+    assert customer_for_request("finn@free.test") == cora
+    new = customer_for_request("new@person.test", "New")
+    assert (new.email, new.name, new.pk in (cora.pk, finn.pk)) == ("new@person.test", "New", False)
