@@ -60,6 +60,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=utcnow)
+    #: a merged customer's survivor: the row stays as a tombstone (inactive) that points there
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -110,3 +114,99 @@ class ApiToken(models.Model):
     @staticmethod
     def new_key() -> str:
         return "fd_" + secrets.token_urlsafe(32)
+
+
+# --- identities and merges (docs/customers.md) -------------------------------------------------
+
+
+class IdentityKind(models.TextChoices):
+    EMAIL = "email"
+    PHONE = "phone"
+    CHAT = "chat"  # a chat visitor id
+    SITE_USER = "site_user"  # the customer's user id on the company's own site
+
+
+class Identity(models.Model):
+    """An address or id by which a channel knows a customer. ``value`` is normalised per kind
+    (flowdesk.accounts.identities.normalise), so the unique keys compare like with like.
+    A tombstone holds none: a merge moves them to the survivor, so the keys hold among live
+    customers."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=16, choices=IdentityKind.choices)
+    value = models.CharField(max_length=254)
+    verified = models.BooleanField(default=False)
+    primary = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=utcnow)
+
+    class Meta:
+        ordering = ["kind", "-primary", "id"]
+        constraints = [
+            # One customer holds a value verified; unverified claims may sit beside it (each
+            # one is a merge suggestion), never two of one customer.
+            models.UniqueConstraint(
+                fields=["kind", "value"],
+                condition=models.Q(verified=True),
+                name="unique_verified_identity",
+            ),
+            models.UniqueConstraint(fields=["user", "kind", "value"], name="unique_identity"),
+            models.UniqueConstraint(
+                fields=["user", "kind"],
+                condition=models.Q(primary=True),
+                name="one_primary_identity_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class MergeSuggestion(models.Model):
+    """Two customers who may be one person, for an agent to merge or dismiss. The pair is stored
+    with the lower id first, so a suggestion is recorded once whichever side found it."""
+
+    first = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=utcnow)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["first", "second"], name="unique_merge_suggestion"),
+            models.CheckConstraint(
+                condition=models.Q(first__lt=models.F("second")), name="merge_suggestion_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_id} ~ {self.second_id}"
+
+
+class CustomerMerge(models.Model):
+    """One merge of ``source`` into ``target``, with the ids it moved, so that an unmerge puts
+    back exactly those rows and nothing else."""
+
+    source = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    target = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    #: {"tickets": [...], "messages": [...], "identities": [...], "organization": id | null,
+    #:  "primary_identities": [...], "was_active": bool}
+    moved = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=utcnow)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"customer {self.source_id} into {self.target_id}"

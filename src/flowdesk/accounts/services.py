@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 
-from flowdesk.accounts import selectors
+from flowdesk.accounts import identities, selectors
 from flowdesk.accounts.models import ApiToken, Organization, Role, Team, User, hash_token
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import Conflict, FieldError, ValidationFailed
@@ -211,6 +211,7 @@ def do_create_user(
                 created_at=utcnow(),
             )
             user.teams.set(list(teams))
+            identities.do_sync_primary_email(user)  # a customer's login is its primary e-mail
     except IntegrityError:
         if not existing_ok:
             raise
@@ -369,8 +370,10 @@ def check_update_customer(
     _fail(errors)
     if "email" in changes:
         _refuse_taken_email(changes["email"], customer.pk)
+        identities.refuse_taken_identity(customer, "email", changes["email"])
     with unique_or_conflict(f"e-mail {changes.get('email')!r} is already in use"):
         save_changed(customer, changes)
+        identities.do_sync_primary_email(customer)  # keeps the identities in step with email
     return customer
 
 

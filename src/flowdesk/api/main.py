@@ -116,6 +116,7 @@ from flowdesk.api import (  # noqa: E402  (routers import `api` helpers)
     tickets,
 )
 
+api.add_router("/", "flowdesk.api.customers.router")  # first: /customers/merge-suggestions
 api.add_router("/tickets", tickets.router)
 api.add_router("/rules", rules.router)
 api.add_router("/outbox", outbox.router)

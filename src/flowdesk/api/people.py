@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from flowdesk.accounts import selectors
 from flowdesk.accounts import services as svc
+from flowdesk.accounts.identities import survivor
 from flowdesk.accounts.models import Organization, Team, User
 from flowdesk.api.auth import current_user, require_admin, require_agent
 from flowdesk.api.schemas import BODY_ERRORS, Email, Limit, Offset, RequestIn, UserRef, errors
@@ -282,8 +283,12 @@ def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> dic
     response={200: CustomerOut, **errors(401, 403, 404, 422)},
     summary="One customer (agents)",
 )
-def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
-    return customer_out(selectors.access_customer_by_id(current_user(request), customer_id))
+def get_customer(request: HttpRequest, customer_id: int) -> Any:
+    customer = selectors.access_customer_by_id(current_user(request), customer_id)
+    if customer.merged_into_id is not None:  # a tombstone: its survivor (docs/customers.md)
+        here = request.path.rstrip("/").rsplit("/", 1)[0]
+        return HttpResponseRedirect(f"{here}/{survivor(customer).pk}", status=307)
+    return customer_out(customer)
 
 
 @customers_router.post(

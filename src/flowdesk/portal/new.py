@@ -17,9 +17,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
-from flowdesk.accounts.lookups import user_by_email
-from flowdesk.accounts.models import Role, User
-from flowdesk.accounts.services import do_create_user
+from flowdesk.accounts.identities import customer_for_request
+from flowdesk.accounts.models import User
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import Forbidden, ValidationFailed
 from flowdesk.portal import attachments, limits
@@ -149,9 +148,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     with transaction.atomic():
         locked = PendingRequest.objects.select_for_update().get(pk=pending.pk)
         if locked.confirmed_at is None:
-            requester = user_by_email(locked.email) or do_create_user(
-                locked.email, name=locked.name, role=Role.CUSTOMER, existing_ok=True
-            )
+            requester = customer_for_request(locked.email, locked.name)  # docs/customers.md
             message = NewMessage(body_text=locked.body, channel=Channel.PORTAL)
             locked.ticket = _create(requester, locked.subject, message)
             locked.confirmed_at = utcnow()

@@ -34,6 +34,7 @@ __all__ = [
     "Status",
     "Ticket",
     "TicketEvent",
+    "TicketMerge",
     "TicketTag",
     "TicketType",
     "TicketUpdate",
@@ -98,6 +99,10 @@ class Ticket(models.Model):
     last_agent_message_at = models.DateTimeField(null=True, blank=True)
     # Optimistic concurrency: every update bumps it; an update based on an older one is refused.
     version = models.PositiveIntegerField(default=1)
+    #: a ticket merged into another: closed, its conversation moved there (docs/customers.md)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
+    )
 
     #: Not a column: the followers' e-mails as the writers left them after an update, so the
     #: answer to that update needs no query (None: not known, read the join table).
@@ -205,6 +210,10 @@ class EventKind(models.TextChoices):
     ROUTED = "routed"
     SLA_CHANGED = "sla_changed"
     SLA_BREACHED = "sla_breached"
+    CUSTOMER_MERGED = "customer_merged"
+    CUSTOMER_UNMERGED = "customer_unmerged"
+    TICKET_MERGED = "ticket_merged"
+    TICKET_UNMERGED = "ticket_unmerged"
 
 
 class ImmutableEventError(Exception):
@@ -265,3 +274,24 @@ class TicketEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ImmutableEventError("ticket events are immutable")
+
+
+class TicketMerge(models.Model):
+    """One merge of ticket ``source`` into ``target``: the messages it moved and the status the
+    source had, so that an unmerge restores exactly that."""
+
+    source = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="+")
+    target = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    #: {"messages": [...], "status": "<the source's status before>"}
+    moved = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=utcnow)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"ticket {self.source_id} into {self.target_id}"

@@ -21,8 +21,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from flowdesk.accounts.lookups import user_by_email
-from flowdesk.accounts.models import Role, User
+from flowdesk.accounts.models import User
 from flowdesk.core import rows
 from flowdesk.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from flowdesk.engine import Event, MessageInfo
@@ -57,6 +56,7 @@ __all__ = [
     "check_update_ticket",
     "do_add_message",
     "do_create_ticket",
+    "do_relink_ticket",
     "do_timer_update",
     "do_update_ticket",
     "write_guard",
@@ -465,7 +465,7 @@ def do_create_ticket(
 def check_requester(actor: User, email: str | None, name: str = "") -> User:
     """Whom a new ticket is for: customers open tickets for themselves; agents name the
     requester by e-mail (a new customer is created for an unknown address)."""
-    from flowdesk.accounts.services import do_create_user
+    from flowdesk.accounts.identities import customer_for_request
 
     if not actor.is_agent:
         if email and email.strip().lower() != actor.email:
@@ -475,11 +475,8 @@ def check_requester(actor: User, email: str | None, name: str = "") -> User:
         raise ValidationFailed(
             [FieldError("requester_email", "required when an agent creates a ticket")]
         )
-    existing = user_by_email(email.strip().lower())
-    if existing is not None:
-        return existing
-    # Insert-or-get: a concurrent request may be creating the same requester right now.
-    return do_create_user(email.strip(), name=name, role=Role.CUSTOMER, existing_ok=True)
+    # The login, a merged customer's survivor, a verified secondary address, or a new customer.
+    return customer_for_request(email, name)
 
 
 def check_create_ticket(
@@ -639,3 +636,75 @@ def check_update_ticket(
         cause=cause,
         now=now,
     )
+
+
+# --- merges: structural changes of a ticket (flowdesk.accounts.merge, flowdesk.tickets.merge) --
+
+
+@dataclass(frozen=True)
+class Relink:
+    """What a merge or an unmerge changes on one ticket besides its fields."""
+
+    requester: User | None = None
+    #: (message ids on this ticket, their new author)
+    authors: tuple[Collection[int], User] | None = None
+    #: message ids (of another ticket) this ticket takes into its conversation
+    take_messages: Collection[int] = ()
+    #: the ticket this one is merged into; ``unmerge``: clear it
+    merged_into: Ticket | None = None
+    unmerge: bool = False
+
+
+def do_relink_ticket(
+    ticket_id: int,
+    relink: Relink,
+    *,
+    event: str,
+    data: dict[str, Any],
+    cause: Cause,
+    now: datetime,
+    changes: ChangeSet | None = None,
+    note: NewMessage | None = None,
+) -> Ticket:
+    """One update of a ticket a merge touches: re-point its requester, its messages' author,
+    take messages of another ticket, set or clear ``merged_into``, apply ``changes`` and add a
+    note, record ``event`` and run the update hooks. The message counters and the instants of
+    the last customer and agent messages are counted again (messages may have moved)."""
+    from django.db.models import Count, Max, Q
+
+    with transaction.atomic():
+        ticket = _lock(ticket_id)
+        assert ticket is not None
+        w = TicketWrite(ticket, cause, now, new=False)
+        if relink.requester is not None:
+            Ticket.objects.filter(pk=ticket.pk).update(requester=relink.requester)
+            ticket.requester = relink.requester
+        if relink.authors is not None:
+            ids, author = relink.authors
+            Message.objects.filter(pk__in=list(ids), ticket=ticket).update(author=author)
+        if relink.take_messages:
+            Message.objects.filter(pk__in=list(relink.take_messages)).update(ticket=ticket)
+        if relink.merged_into is not None or relink.unmerge:
+            Ticket.objects.filter(pk=ticket.pk).update(merged_into=relink.merged_into)
+            ticket.merged_into = relink.merged_into
+        public = Q(public=True)
+        counts = Message.objects.filter(ticket=ticket).aggregate(
+            n=Count("id"),
+            customer=Max("created_at", filter=public & Q(author_kind=AuthorKind.CUSTOMER)),
+            agent=Max("created_at", filter=public & Q(author_kind=AuthorKind.AGENT)),
+        )
+        ticket.message_count = counts["n"]
+        ticket.last_customer_message_at = counts["customer"]
+        ticket.last_agent_message_at = counts["agent"]
+        field_changes = apply_change_set(w, changes or ChangeSet(), cause)
+        if note is not None:
+            do_add_message(
+                w, note, author=cause.actor, author_kind=_author_kind(cause), cause=cause
+            )
+        w.log.add(event, cause, data=data)
+        w.update_row()
+        run_update_hooks(w, Event("updated", field_changes, tuple(w.messages)), w.snapshot())
+        ticket.version += 1
+        _finish(w)
+        ticket.follower_emails = w.followers
+        return ticket

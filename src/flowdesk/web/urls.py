@@ -4,7 +4,7 @@
 
 from django.urls import path
 
-from flowdesk.web import articles, auth, bulk, inbox, macros, presence, saved, ticket
+from flowdesk.web import articles, auth, bulk, customer, inbox, macros, presence, saved, ticket
 
 app_name = "web"
 
@@ -40,4 +40,5 @@ urlpatterns = [
         ticket.explanation_page,
         name="explanation",
     ),
+    *customer.urlpatterns,  # /agent/customers/<id> (docs/customers.md)
 ]
