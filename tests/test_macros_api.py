@@ -271,7 +271,7 @@ def test_public_reply_is_delivered_like_any_agent_reply(desk: Desk, smtp: Any) -
     assert len(smtp.received) == 1
     assert smtp.envelopes[0][1] == [desk.customer_email]
     assert smtp.received[0]["Subject"] == f"Re: Refund please [#{t['id']}]"
-    body = smtp.received[0].get_content().strip()
+    body = smtp.received[0].get_body(("plain",)).get_content().strip()
     assert body == 'Hi Cora, about "Refund please": which order number is it?'
     kinds = [e["kind"] for e in desk.agent.get(f"/tickets/{t['id']}/events").data]
     assert kinds.count("outbox_queued") == 1

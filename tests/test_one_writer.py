@@ -115,7 +115,7 @@ def test_agent_public_reply_is_emailed_to_the_requester_once(desk: Desk, smtp: A
     mail = smtp.received[0]
     assert smtp.envelopes[0][1] == [desk.customer_email]
     assert mail["Subject"] == f"Re: Printer on fire [#{t['id']}]"
-    assert mail.get_content().strip() == "Unplug it, please."
+    assert mail.get_body(("plain",)).get_content().strip() == "Unplug it, please."
     kinds = [e["kind"] for e in desk.agent.get(f"/tickets/{t['id']}/events").data]
     assert kinds.count("outbox_queued") == 1
     assert kinds.count("delivered") == 1
@@ -170,7 +170,8 @@ def test_a_rolled_back_update_sends_nothing(
     # The same reply, committed, is delivered (by the immediate backend at once).
     reply("this one is sent")
     work()
-    assert [m.get_content().strip() for m in smtp.received] == ["this one is sent"]
+    sent = [m.get_body(("plain",)).get_content().strip() for m in smtp.received]
+    assert sent == ["this one is sent"]
 
 
 # --- a refused rule change leaves no trace -------------------------------------------------
