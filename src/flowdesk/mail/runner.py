@@ -7,12 +7,15 @@ their tickets (any number of workers share this work; one polls a given mailbox 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 from datetime import timedelta
 
 from django.db import close_old_connections, connections
 from django.db.models import Q
+from imap_tools import BaseMailBox
 
 from flowdesk.core.clock import utcnow
 from flowdesk.mail import imap, ingest
@@ -44,6 +47,7 @@ class MailRunner:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._receivers: list[Receiver] = []
+        self._clients: dict[int, BaseMailBox] = {}  # connected IMAP clients, by mailbox
         self.processed = 0
 
     def start(self) -> MailRunner:
@@ -78,6 +82,9 @@ class MailRunner:
         self._wake.set()
         for receiver in self._receivers:
             receiver.stop()
+        for client in list(self._clients.values()):  # wakes a thread waiting in IDLE
+            with contextlib.suppress(OSError):
+                client.client.sock.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(timeout)
 
@@ -108,7 +115,7 @@ class MailRunner:
                         self._stop.wait(float(mailbox.poll_seconds))
                         continue
                     if client is None:
-                        client = imap.connect(mailbox)
+                        client = self._clients[mailbox.pk] = imap.connect(mailbox)
                     result = imap.poll(mailbox, client)
                     if result.stored:
                         self.wake()
@@ -121,6 +128,8 @@ class MailRunner:
                     else:
                         self._stop.wait(wait)
                 except Exception as exc:  # reconnect after a pause; the loop never dies
+                    if self._stop.is_set():
+                        return
                     log.warning("mailbox %s: %s; reconnecting in %.0f s", mailbox.name, exc, pause)
                     Mailbox.objects.filter(pk=mailbox.pk).update(
                         last_error=f"{type(exc).__name__}: {exc}"[:2000]
@@ -130,4 +139,5 @@ class MailRunner:
                     self._stop.wait(pause)
                     pause = min(pause * 2, ERROR_PAUSE_MAX)
         finally:
+            self._clients.pop(mailbox.pk, None)
             connections.close_all()
