@@ -10,6 +10,8 @@ each claims due rows with a lease (``SKIP LOCKED`` on PostgreSQL).
 from __future__ import annotations
 
 import logging
+import re
+import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,6 +68,7 @@ def store(
             uidvalidity=uidvalidity if uid is not None else None,
             raw=raw,
             size=len(raw),
+            message_id=header_message_id(raw),
             received_at=now,
             next_attempt_at=now,
         )
@@ -89,7 +92,7 @@ def claim(owner: str, now: datetime, limit: int) -> list[int]:
     """Due rows (new, or parked and due again), leased to ``owner``."""
     lease = timedelta(seconds=float(settings.FLOWDESK["MAIL_LEASE_SECONDS"]))
     max_attempts = int(settings.FLOWDESK["MAIL_MAX_ATTEMPTS"])
-    due = Q(status=InboundStatus.NEW) | Q(
+    due = Q(status=InboundStatus.NEW, next_attempt_at__lte=now) | Q(
         status=InboundStatus.PARKED, next_attempt_at__lte=now, attempts__lt=max_attempts
     )
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
@@ -115,14 +118,22 @@ def process_pending(owner: str, *, limit: int | None = None, now: datetime | Non
     """Claim and process due mails until none is left (or ``limit``); returns how many."""
     batch = int(settings.FLOWDESK["MAIL_PROCESS_BATCH"])
     done = 0
+    waits = 0  # rounds waited for mails deferred behind the mail they answer
     ctx = _Context(loop.own_addresses(), {})
     while limit is None or done < limit:
         ids = claim(owner, now or utcnow(), batch if limit is None else min(batch, limit - done))
         if not ids:
+            if waits and waits < 50:
+                waits += 1
+                time.sleep(0.2)
+                continue
             break
+        waits = 0
         for row in InboundMail.objects.filter(id__in=ids).order_by("id"):
-            process_one(row, now=now, ctx=ctx)
-            done += 1
+            if process_one(row, now=now, ctx=ctx) == InboundStatus.NEW:
+                waits = 1  # deferred: its parent is being processed by another worker
+            else:
+                done += 1
     return done
 
 
@@ -161,6 +172,11 @@ def process_one(
             row.attempts += 1
             row.lease_owner, row.lease_until = "", None
             rows.update_fields(row, _FIELDS)
+    except _NotYet:
+        row.next_attempt_at = now + timedelta(seconds=0.2)
+        row.lease_owner, row.lease_until = "", None
+        with write_transaction():
+            rows.update_fields(row, ["next_attempt_at", "lease_owner", "lease_until"])
     except IntegrityError as exc:
         # The same mail stored as a message by another worker at the same moment?
         row.refresh_from_db()
@@ -179,6 +195,33 @@ def process_one(
         log.warning("mail %s parked: %s", row.pk, exc)
         _park(row, "".join(traceback.format_exception_only(exc)).strip(), now)
     return row.status
+
+
+class _NotYet(Exception):
+    """The mail answers one stored before it that is not processed yet: wait for it."""
+
+
+def _parent_pending(row: InboundMail, mail: ParsedMail) -> bool:
+    ids = [*mail.in_reply_to, *mail.references][-50:]
+    return bool(ids) and (
+        InboundMail.objects.filter(
+            mailbox_id=row.mailbox_id,
+            message_id__in=ids,
+            id__lt=row.pk,
+            status=InboundStatus.NEW,
+        ).exists()
+    )
+
+
+_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*<([^>\r\n]{1,900})>", re.I | re.M)
+
+
+def header_message_id(raw: bytes) -> str:
+    """The Message-ID read from the raw header (cheap, before parsing): what a later reply's
+    In-Reply-To names while this mail still waits to be processed."""
+    head = raw[: raw.find(b"\r\n\r\n") if b"\r\n\r\n" in raw else 65536]
+    match = _MESSAGE_ID.search(head)
+    return match[1].decode("ascii", "replace") if match else ""
 
 
 def _requester(mail: ParsedMail) -> User:
@@ -214,6 +257,8 @@ def _route(
         row.error = "our own mail (loop)"
         return InboundStatus.IGNORED
     match = find_ticket(mail)
+    if match is None and _parent_pending(row, mail):
+        raise _NotYet
     if auto == AutoKind.BOUNCE:
         return _bounce(row, mailbox, mail, raw, match.ticket_id if match else None, now)
     if not mail.from_address:
@@ -233,6 +278,9 @@ def _route(
     try:
         ticket_id = match.ticket_id if match else None
         if ticket_id is not None:
+            # Locked first, so that no other worker adds a message between this read and the
+            # update: the mail's own message is the first one after ``before``.
+            list(Ticket.objects.select_for_update().filter(pk=ticket_id).values_list("id"))
             before = _last_message_id(ticket_id)
             ticket_id = _reply(ticket_id, mail, body, auto, cause, mailbox, now)
         elif auto == AutoKind.AUTO_REPLY:

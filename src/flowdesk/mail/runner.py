@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from datetime import timedelta
 
 from django.db import close_old_connections, connections
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 ERROR_PAUSE_MAX = 300.0
 PROCESS_POLL_SECONDS = 1.0
+RESCAN_SECONDS = 30.0
 
 
 def take_poll_lease(mailbox: Mailbox, owner: str, seconds: float) -> bool:
@@ -48,17 +50,26 @@ class MailRunner:
         self._threads: list[threading.Thread] = []
         self._receivers: list[Receiver] = []
         self._clients: dict[int, BaseMailBox] = {}  # connected IMAP clients, by mailbox
+        self._started: set[int] = set()  # mailboxes with a thread or a receiver
         self.processed = 0
 
     def start(self) -> MailRunner:
+        self._start_mailboxes()
+        self._spawn(self._process_loop, "process")
+        return self
+
+    def _start_mailboxes(self) -> None:
+        """Start what the active mailboxes need and is not running yet (called again every
+        ``RESCAN_SECONDS``: a mailbox added while the worker runs is picked up)."""
         try:
-            mailboxes = list(Mailbox.objects.filter(active=True))
+            mailboxes = list(Mailbox.objects.filter(active=True).exclude(pk__in=self._started))
         except Exception:  # no mail tables yet (an unmigrated database): nothing to run
             log.exception("mail runner: cannot read the mailboxes")
             mailboxes = []
         finally:
             close_old_connections()
         for mailbox in mailboxes:
+            self._started.add(mailbox.pk)
             if mailbox.kind == MailboxKind.IMAP:
                 self._spawn(lambda m=mailbox: self._imap_loop(m), f"imap-{mailbox.name}")
             elif mailbox.kind == MailboxKind.LMTP and mailbox.listen and self.receivers_enabled:
@@ -66,8 +77,6 @@ class MailRunner:
                     self._receivers.append(Receiver(mailbox, on_stored=self.wake).start())
                 except Exception:
                     log.exception("mailbox %s: cannot listen on %s", mailbox.name, mailbox.listen)
-        self._spawn(self._process_loop, "process")
-        return self
 
     def _spawn(self, target: object, name: str) -> None:
         thread = threading.Thread(target=target, name=f"flowdesk-mail-{name}", daemon=True)  # type: ignore[arg-type]
@@ -89,8 +98,12 @@ class MailRunner:
             thread.join(timeout)
 
     def _process_loop(self) -> None:
+        rescan = time.monotonic() + RESCAN_SECONDS
         try:
             while not self._stop.is_set():
+                if time.monotonic() > rescan:
+                    self._start_mailboxes()
+                    rescan = time.monotonic() + RESCAN_SECONDS
                 try:
                     self.processed += ingest.process_pending(self.owner)
                 except Exception:
@@ -109,6 +122,7 @@ class MailRunner:
                 try:
                     mailbox.refresh_from_db()
                     if not mailbox.active:
+                        self._started.discard(mailbox.pk)
                         return
                     lease = float(mailbox.poll_seconds) * 3 + 60
                     if not take_poll_lease(mailbox, self.owner, lease):
