@@ -272,7 +272,7 @@ FLOWDESK = {
     "MAIL_RETRY_SECONDS": float(os.environ.get("FLOWDESK_MAIL_RETRY_SECONDS", "60")),
     "MAIL_BODY_MARKER": os.environ.get("FLOWDESK_MAIL_BODY_MARKER", "0") == "1",
     # Mails one worker processes per transaction round, and how long its claim on them lasts.
-    "MAIL_PROCESS_BATCH": int(os.environ.get("FLOWDESK_MAIL_PROCESS_BATCH", "50")),
+    "MAIL_PROCESS_BATCH": int(os.environ.get("FLOWDESK_MAIL_PROCESS_BATCH", "10")),
     "MAIL_LEASE_SECONDS": float(os.environ.get("FLOWDESK_MAIL_LEASE_SECONDS", "60")),
 }
 # The languages knowledge-base articles may be written in (comma-separated codes).

@@ -123,9 +123,9 @@ def process_pending(owner: str, *, limit: int | None = None, now: datetime | Non
     while limit is None or done < limit:
         ids = claim(owner, now or utcnow(), batch if limit is None else min(batch, limit - done))
         if not ids:
-            if waits and waits < 50:
+            if waits and waits < 200:
                 waits += 1
-                time.sleep(0.2)
+                time.sleep(0.05)
                 continue
             break
         waits = 0
@@ -173,7 +173,7 @@ def process_one(
             row.lease_owner, row.lease_until = "", None
             rows.update_fields(row, _FIELDS)
     except _NotYet:
-        row.next_attempt_at = now + timedelta(seconds=0.2)
+        row.next_attempt_at = now + timedelta(seconds=0.05)
         row.lease_owner, row.lease_until = "", None
         with write_transaction():
             rows.update_fields(row, ["next_attempt_at", "lease_owner", "lease_until"])
