@@ -179,7 +179,10 @@ def outgoing_hook(
         inbound = CURRENT_INBOUND.get()
         if inbound is not None and w.cause.kind == CauseKind.MAIL and inbound.auto:
             return False  # never answer an automatic mail: no loop
-        if _over_cap(recipients, key, w):
+        # The cap is for answers to incoming mail (an auto-responder the guard does not
+        # recognise would otherwise be answered on every mail); reminders a timer or an
+        # agent's update triggers are not answers.
+        if w.cause.kind == CauseKind.MAIL and _over_cap(recipients, key, w):
             return False
     message_id = signed_message_id(ticket.pk, key)
     thread = _thread(ticket.pk)
