@@ -124,7 +124,8 @@ def test_every_action_type_applies_through_the_api(desk: Desk) -> None:
     outbox = sorted(i["kind"] for i in desk.agent.get("/outbox", ticket=t["id"]).data["items"])
     assert outbox == ["notify", "reply", "survey", "webhook"]
     reply = next(i for i in desk.agent.get("/outbox", kind="reply").data["items"])
-    assert reply["payload"]["subject"] == f"S {t['id']}"
+    # The ticket token is added to a rule's own subject (flowdesk.mail.outgoing): replies thread.
+    assert reply["payload"]["subject"] == f"S {t['id']} [#{t['id']}]"
     assert reply["payload"]["body"] == "Body for Eve"
     fired = [e["rule"] for e in events if e["kind"] == "rule_fired"]
     assert fired == ["everything", "after-stop"]  # stop kept `never` from running

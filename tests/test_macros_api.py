@@ -271,7 +271,7 @@ def test_public_reply_is_delivered_like_any_agent_reply(desk: Desk, smtp: Any) -
     assert len(smtp.received) == 1
     assert smtp.envelopes[0][1] == [desk.customer_email]
     assert smtp.received[0]["Subject"] == f"Re: Refund please [#{t['id']}]"
-    content = smtp.received[0].get_content().replace("\r\n", "\n")
+    content = smtp.received[0].get_body(("plain",)).get_content().replace("\r\n", "\n")
     body = content.partition("\n-- \n")[0].strip()  # above the footer
     assert body == 'Hi Cora, about "Refund please": which order number is it?'
     kinds = [e["kind"] for e in desk.agent.get(f"/tickets/{t['id']}/events").data]

@@ -8,6 +8,8 @@ flowdesk sla policies import F  (and export [F] | validate | list): the ordered 
 flowdesk macros import F     (and export [F] | validate | list): agents' canned replies
 flowdesk kb import F         (and validate F | list): knowledge-base articles, all or nothing
 flowdesk customers merge SOURCE INTO  (and unmerge SOURCE | identities CUSTOMER)
+flowdesk mailbox add NAME    (and list | remove | test | poll NAME): mailboxes (docs/mail.md)
+flowdesk mail receive        an LMTP (--smtp: SMTP) receiver in the foreground
 flowdesk token create EMAIL  an API token
 flowdesk worker              a background worker (any number may run)
 flowdesk <django command>    e.g. migrate, createsuperuser

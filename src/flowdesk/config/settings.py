@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "flowdesk.routing",
     "flowdesk.macros",
     "flowdesk.knowledge",
+    "flowdesk.mail",  # mailboxes (IMAP, LMTP), intake, threading (docs/mail.md)
     "flowdesk.demo",
     "flowdesk.web",  # the agent workspace: templates and static files (htmx, vendored)
     # The rule studio, before the admin so its admin templates (theme) win.
@@ -260,6 +261,19 @@ FLOWDESK = {
     # Knowledge base (docs/knowledge.md): an article view not followed by a ticket from the same
     # visitor within this many minutes counts as deflected.
     "KB_DEFLECTION_MINUTES": int(os.environ.get("FLOWDESK_KB_DEFLECTION_MINUTES", "30")),
+    # Mail (docs/mail.md): a reply to a closed ticket reopens it within this many days of its
+    # closing (else it starts a new ticket linked to the old one); automatic mails (rule
+    # replies, surveys) per recipient per hour (0 = unlimited); a mail that cannot be processed
+    # is retried this many times, the first after this many seconds (doubling); the signed
+    # reference line in outgoing text (a last threading resort when clients drop headers).
+    "MAIL_REOPEN_DAYS": int(os.environ.get("FLOWDESK_MAIL_REOPEN_DAYS", "7")),
+    "MAIL_AUTO_REPLIES_PER_HOUR": int(os.environ.get("FLOWDESK_MAIL_AUTO_REPLIES_PER_HOUR", "3")),
+    "MAIL_MAX_ATTEMPTS": int(os.environ.get("FLOWDESK_MAIL_MAX_ATTEMPTS", "8")),
+    "MAIL_RETRY_SECONDS": float(os.environ.get("FLOWDESK_MAIL_RETRY_SECONDS", "60")),
+    "MAIL_BODY_MARKER": os.environ.get("FLOWDESK_MAIL_BODY_MARKER", "0") == "1",
+    # Mails one worker processes per transaction round, and how long its claim on them lasts.
+    "MAIL_PROCESS_BATCH": int(os.environ.get("FLOWDESK_MAIL_PROCESS_BATCH", "10")),
+    "MAIL_LEASE_SECONDS": float(os.environ.get("FLOWDESK_MAIL_LEASE_SECONDS", "60")),
 }
 # The languages knowledge-base articles may be written in (comma-separated codes).
 FLOWDESK_KB_LANGUAGES = [

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 
 from flowdesk.core.registry import Registry
 from flowdesk.outbox.models import OutboxItem
@@ -88,17 +88,23 @@ def _send_mail(to: list[str], subject: str, body: str, item: OutboxItem) -> None
     if not to:
         raise DeliveryError("no recipients")
     timeout = settings.EMAIL_TIMEOUT or settings.FLOWDESK["MAIL_TIMEOUT_SECONDS"]
-    message = EmailMessage(
+    # The threading headers (Message-ID, In-Reply-To, References, Reply-To, Auto-Submitted)
+    # and the HTML alternative were decided when the item was queued (flowdesk.mail.outgoing).
+    headers = {
+        "X-Flowdesk-Outbox": item.idempotency_key,
+        "Message-ID": message_id_for(item.idempotency_key),
+        **{str(k): str(v) for k, v in (item.payload.get("headers") or {}).items()},
+    }
+    message = EmailMultiAlternatives(
         subject=subject,
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=to,
-        headers={
-            "X-Flowdesk-Outbox": item.idempotency_key,
-            "Message-ID": message_id_for(item.idempotency_key),
-        },
+        headers=headers,
         connection=get_connection(fail_silently=False, timeout=timeout),
     )
+    if html := item.payload.get("html"):
+        message.attach_alternative(str(html), "text/html")
     try:
         message.send(fail_silently=False)
     except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:

@@ -9,6 +9,7 @@ idempotency key per message, so a replayed update queues nothing twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext
@@ -21,6 +22,12 @@ from flowdesk.tickets.models import AuthorKind, EventKind, Message, Ticket
 
 if TYPE_CHECKING:
     from flowdesk.tickets.services import TicketWrite
+
+
+#: The channels' say on each outgoing item, registered by their apps (mail: the threading headers,
+#: the loop guard): called with (write, kind, payload, key, cause, message) before the item is
+#: queued, each may add to the payload, or return False to hold the item back.
+OUTGOING_HOOKS: list[Callable[..., bool]] = []
 
 
 def reply_subject(ticket: Ticket) -> str:
@@ -69,9 +76,12 @@ def queue_outbox(
     cause: Cause,
     message: Message | None = None,
     fresh: bool = False,
-) -> OutboxItem:
+) -> OutboxItem | None:
     """Queue one delivery for this update; ``outbox_queued`` is recorded only when the key is
-    new (a replay of the same key queues and records nothing)."""
+    new (a replay of the same key queues and records nothing). None: a hook held it back."""
+    for hook in OUTGOING_HOOKS:
+        if not hook(w, kind, payload, key, cause, message):
+            return None
     item, created = do_enqueue(
         kind=kind,
         payload=payload,

@@ -57,6 +57,11 @@ class Command(BaseCommand):
         runner, timers = (
             (None, None) if opts["no_worker"] else self._start_worker(opts["concurrency"])
         )
+        mail = None
+        if runner is not None:  # the mailboxes' intake (IMAP, LMTP receivers), docs/mail.md
+            from flowdesk.mail.runner import MailRunner
+
+            mail = MailRunner(runner.owner).start()
         url = f"http://{opts['host']}:{opts['port']}"
         self.stdout.write(f"flowdesk is serving on {url}  (API docs: {url}/api/docs)")
         # SIGTERM stops the server like Ctrl-C, so that the worker records what it delivered
@@ -71,6 +76,8 @@ class Command(BaseCommand):
                 _quiet=True,
             )
         finally:
+            if mail is not None:
+                mail.stop()
             if timers is not None:
                 timers.stop()
             if runner is not None:

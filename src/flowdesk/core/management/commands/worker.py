@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandParser
 class Command(BaseCommand):
     help = (
         "Run a background worker: django-tasks' database worker, a pool delivering the "
-        "outbox and the timer loop (time rules, SLA clocks). Any number may run side by side."
+        "outbox, the timer loop (time rules, SLA clocks) and the mail intake (mailboxes). Any "
+        "number may run side by side."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,6 +29,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from flowdesk.mail.ingest import process_pending
+        from flowdesk.mail.runner import MailRunner
         from flowdesk.outbox.runner import OutboxRunner, worker_id
         from flowdesk.outbox.services import drain
         from flowdesk.timers.runner import TimerRunner
@@ -41,6 +44,7 @@ class Command(BaseCommand):
         }
         if options["batch"]:
             owner = worker_id("batch")
+            process_pending(owner)  # stored mails (their tickets' rules may queue mail)
             fired = sum(1 for f in fire_due(owner) if f.fired)
             if fired and options["verbosity"]:
                 self.stdout.write(f"fired {fired} timer(s)")
@@ -52,6 +56,7 @@ class Command(BaseCommand):
             return
         runner = OutboxRunner(concurrency=options["concurrency"]).start()
         timers = TimerRunner(runner.owner).start()
+        mail = MailRunner(runner.owner).start()
         if options["verbosity"]:
             self.stdout.write(
                 f"outbox worker {runner.owner}: {runner.concurrency} deliveries at once, "
@@ -61,5 +66,6 @@ class Command(BaseCommand):
         try:
             call_command("db_worker", batch=False, worker_id=runner.owner[:64], **db_worker)
         finally:
+            mail.stop()
             timers.stop()
             runner.stop(timeout=settings.FLOWDESK["WEBHOOK_TIMEOUT_SECONDS"] + 1)
