@@ -274,11 +274,13 @@ def test_reply_mails_are_in_the_requesters_language(desk: Any, smtp: Any) -> Non
     fil_mail, en_mail = mails[desk.customer_email], mails[desk.other_customer_email]
     fid, eid = filipino.data["id"], english.data["id"]
     assert fil_mail["Subject"] == f"Re: Sira ang printer [#{fid}]"
-    text, _, footer = fil_mail.get_content().replace("\r\n", "\n").partition("\n-- \n")
+    text, _, footer = (
+        fil_mail.get_body(("plain",)).get_content().replace("\r\n", "\n").partition("\n-- \n")
+    )
     assert text.strip() == "Unplug it, please."  # the content is not translated
     assert footer.strip() == (
         f"Sagutin ang e-mail na ito para tumugon. Idaragdag ang iyong sagot sa kahilingan #{fid}."
     )
-    assert en_mail.get_content().replace("\r\n", "\n").partition("\n-- \n")[2].strip() == (
-        f"Reply to this e-mail to answer. Your reply is added to request #{eid}."
-    )
+    assert en_mail.get_body(("plain",)).get_content().replace("\r\n", "\n").partition("\n-- \n")[
+        2
+    ].strip() == (f"Reply to this e-mail to answer. Your reply is added to request #{eid}.")

@@ -116,7 +116,9 @@ def test_agent_public_reply_is_emailed_to_the_requester_once(desk: Desk, smtp: A
     assert smtp.envelopes[0][1] == [desk.customer_email]
     assert mail["Subject"] == f"Re: Printer on fire [#{t['id']}]"
     # the message as written, then the fixed footer in the requester's language
-    text, _, footer = mail.get_body(("plain",)).get_content().replace("\r\n", "\n").partition("\n-- \n")
+    text, _, footer = (
+        mail.get_body(("plain",)).get_content().replace("\r\n", "\n").partition("\n-- \n")
+    )
     assert (text.strip(), footer.strip()) == (
         "Unplug it, please.",
         f"Reply to this e-mail to answer. Your reply is added to request #{t['id']}.",
@@ -175,7 +177,10 @@ def test_a_rolled_back_update_sends_nothing(
     # The same reply, committed, is delivered (by the immediate backend at once).
     reply("this one is sent")
     work()
-    sent = [m.get_body(("plain",)).get_content().replace("\r\n", "\n").partition("\n-- \n")[0] for m in smtp.received]
+    sent = [
+        m.get_body(("plain",)).get_content().replace("\r\n", "\n").partition("\n-- \n")[0]
+        for m in smtp.received
+    ]
     sent = [text.strip() for text in sent]
     assert sent == ["this one is sent"]
 

@@ -14,9 +14,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from mail_helpers import SUPPORT, Imap, mail
 
 from api_helpers import ADMIN, Desk
-from conftest import SUPPORT, Imap, mail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

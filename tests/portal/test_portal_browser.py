@@ -77,7 +77,7 @@ def test_customer_files_gets_the_reply_by_mail_replies_and_marks_solved(
     )
     replies = [m for m in _mail_to(smtp, "cora@acme.test") if "Export to CSV" in str(m["Subject"])]
     assert len(replies) == 1
-    assert "please try the export again" in replies[0].get_content()
+    assert "please try the export again" in replies[0].get_body(("plain",)).get_content()
 
     page.reload()
     assert "Fixed: please try the export again." in page.locator(".messages").inner_text()
