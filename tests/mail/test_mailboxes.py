@@ -41,6 +41,11 @@ def test_api_validates_every_field_by_name_and_never_shows_the_password(desk: De
     r = desk.admin.post("/mailboxes", {"name": "s", "kind": "pop3", "addresses": [SUPPORT]})
     assert r.status == 422
     assert r.data["errors"][0]["field"] == "kind"
+    for listen in ("127.0.0.1:99999", "127.0.0.1:0", "nowhere"):
+        lmtp = {"name": "in", "kind": "lmtp", "listen": listen, "addresses": [SUPPORT]}
+        r = desk.admin.post("/mailboxes", lmtp)
+        assert r.status == 422, (listen, r)
+        assert [e["field"] for e in r.data["errors"]] == ["listen"]
     body = {
         "name": "support",
         "kind": "imap",

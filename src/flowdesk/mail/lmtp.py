@@ -24,8 +24,13 @@ MAX_BYTES = 50 * 1024 * 1024
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:port`` for IPv6; no host: 127.0.0.1); ValueError unless the port
+    is a number from 1 to 65535."""
     host, _, port = listen.rpartition(":")
-    return (host.strip("[]") or "127.0.0.1"), int(port)
+    number = int(port)
+    if not 0 < number < 65536:
+        raise ValueError(f"port {number} is out of range (1-65535)")
+    return (host.strip("[]") or "127.0.0.1"), number
 
 
 class _Handler:

@@ -51,7 +51,9 @@ def _check(data: dict[str, Any], errors: list[FieldError]) -> None:
         try:
             parse_listen(str(data.get("listen") or ""))
         except ValueError:
-            errors.append(FieldError("listen", "required for an LMTP mailbox, as host:port"))
+            errors.append(
+                FieldError("listen", "required for an LMTP mailbox, as host:port (port 1-65535)")
+            )
     port = data.get("port")
     if port is not None and not (isinstance(port, int) and 0 < port < 65536):
         errors.append(FieldError("port", "must be a port number (1-65535)"))
