@@ -273,6 +273,16 @@ def test_deferred_writes_are_sent_at_the_end_inserts_first_and_not_at_all_on_err
                 assert Ticket.objects.get(pk=tid).subject == "Read back"
             assert len(q.captured_queries) == 2
             assert rows.deferred_flushes() == 1
+            ticket.subject = "Through a CTE"
+            rows.update_fields(ticket, ["subject"])
+            with connection.cursor() as cursor:  # a WITH ... SELECT reads too
+                cursor.execute(
+                    f"WITH t AS (SELECT subject FROM {Ticket._meta.db_table} WHERE id = %s) "
+                    "SELECT subject FROM t",
+                    [tid],
+                )
+                assert cursor.fetchone() == ("Through a CTE",)
+            assert rows.deferred_flushes() == 2
             ticket.subject = "Third"
             rows.update_fields(ticket, ["subject"])
         assert Ticket.objects.get(pk=tid).subject == "Third"

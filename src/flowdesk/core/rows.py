@@ -274,8 +274,7 @@ class _Deferred:
 
     def reads_waiting(self, sql: str) -> bool:
         """Whether ``sql`` reads (SELECT, or WITH ... SELECT) a table with writes waiting."""
-        head = sql.lstrip()[:6].upper()
-        if self.pattern is None or head not in ("SELECT", "WITH"):
+        if self.pattern is None or not sql.lstrip()[:6].upper().startswith(("SELECT", "WITH")):
             return False
         return self.pattern.search(sql) is not None
 
