@@ -172,7 +172,7 @@ def test_an_unparsable_mail_is_parked_visible_and_retried(
 ) -> None:
     from flowdesk.mail import ingest
 
-    def broken(raw: bytes) -> Any:
+    def broken(raw: bytes, **options: Any) -> Any:
         raise ValueError("cannot read this mail")
 
     monkeypatch.setattr(ingest, "parse", broken)

@@ -35,7 +35,7 @@ from flowdesk.mail.models import (
     Mailbox,
     MailMessage,
 )
-from flowdesk.mail.outgoing import CURRENT_INBOUND, Inbound
+from flowdesk.mail.outgoing import CURRENT_INBOUND, Inbound, loop_marker
 from flowdesk.mail.parse import parse
 from flowdesk.mail.parsed import AutoKind, ParsedMail
 from flowdesk.mail.thread import find_ticket
@@ -161,7 +161,7 @@ def process_one(
         )
     raw = bytes(row.raw)
     try:
-        mail = parse(raw)
+        mail = parse(raw, own_addresses=ctx.own, loop_marker=loop_marker())
     except Exception as exc:  # a mail the parser cannot read is parked, never lost
         _park(row, f"parse: {type(exc).__name__}: {exc}", now)
         return row.status
@@ -251,7 +251,7 @@ def _message_after(ticket_id: int, after: int) -> Message:
 def _route(
     row: InboundMail, mailbox: Mailbox, mail: ParsedMail, raw: bytes, now: datetime, ctx: _Context
 ) -> str:
-    auto = loop.classify(mail, ctx.own)
+    auto = mail.auto
     row.message_id = (mail.message_id or "")[:998]
     if auto == AutoKind.LOOP:
         row.error = "our own mail (loop)"
@@ -260,7 +260,7 @@ def _route(
     if match is None and _parent_pending(row, mail):
         raise _NotYet
     if auto == AutoKind.BOUNCE:
-        return _bounce(row, mailbox, mail, raw, match.ticket_id if match else None, now)
+        return _bounce(row, mailbox, mail, match.ticket_id if match else None, now)
     if not mail.from_address:
         raise ValueError("the mail has no usable From address")
     content_hash = mail.content_hash
@@ -398,11 +398,10 @@ def _bounce(
     row: InboundMail,
     mailbox: Mailbox,
     mail: ParsedMail,
-    raw: bytes,
     ticket_id: int | None,
     now: datetime,
 ) -> str:
-    addresses = loop.bounced(mail, raw)
+    addresses = sorted({a.lower() for a in mail.bounced_recipients})
     rows.insert_ignore(
         [
             Bounce(address=a, mailbox=mailbox, inbound=row, ticket_id=ticket_id, created_at=now)
