@@ -234,7 +234,7 @@ def list_suggestions(
 
 @router.post(
     "customers/merge-suggestions/{suggestion_id}/dismiss",
-    response={200: SuggestionOut, **errors(401, 403, 404)},
+    response={200: SuggestionOut, **errors(401, 403, 404, 422)},
     summary="Dismiss a merge suggestion (agents): it is not suggested again",
 )
 def dismiss_suggestion(request: HttpRequest, suggestion_id: int) -> dict[str, Any]:
@@ -260,7 +260,7 @@ def merge_customer(request: HttpRequest, customer_id: int, payload: MergeIn) -> 
 
 @router.post(
     "customers/{customer_id}/unmerge",
-    response={200: CustomerMergeOut, **errors(401, 403, 404, 409)},
+    response={200: CustomerMergeOut, **errors(401, 403, 404, 409, 422)},
     summary="Undo this customer's merge exactly, or refuse with the reason (agents)",
 )
 def unmerge_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
@@ -286,7 +286,7 @@ def merge_ticket(request: HttpRequest, ticket_id: int, payload: MergeIn) -> dict
 
 @router.post(
     "tickets/{ticket_id}/unmerge",
-    response={200: TicketMergeOut, **errors(401, 403, 404, 409)},
+    response={200: TicketMergeOut, **errors(401, 403, 404, 409, 422)},
     summary="Undo this ticket's merge exactly, or refuse with the reason (agents)",
 )
 def unmerge_ticket(request: HttpRequest, ticket_id: int) -> dict[str, Any]:

@@ -141,11 +141,12 @@ def inbound_out(row: InboundMail) -> dict[str, Any]:
 
 
 router = Router(tags=["mailboxes"])
-_READ = errors(401, 403, 404)
+_LIST = errors(401, 403)
+_READ = errors(401, 403, 404, 422)
 _WRITE = errors(401, 403, 404, 409, *BODY_ERRORS)
 
 
-@router.get("", response={200: list[MailboxOut], **_READ}, summary="Mailboxes")
+@router.get("", response={200: list[MailboxOut], **_LIST}, summary="Mailboxes")
 def list_mailboxes(request: HttpRequest) -> list[dict[str, Any]]:
     require_admin(request)
     return [mailbox_out(m) for m in Mailbox.objects.select_related("team", "calendar")]
