@@ -89,6 +89,11 @@ class Ticket(models.Model):
     followers = models.ManyToManyField(User, related_name="followed_tickets", blank=True)
     tags = models.JSONField(default=list, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)
+    #: Where the ticket came from, as its channel saw it (read-only after creation; rules read
+    #: it as ``source.*``): ``mailbox`` (name), ``address`` (the sender's e-mail), ``headers``
+    #: (lower-case name -> value, the few a channel keeps), ``page_url`` (the page a chat
+    #: started on), ``language`` (the one the customer wrote in, when the channel knows it).
+    source = models.JSONField(default=dict, blank=True)
     message_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=utcnow, db_index=True)
     updated_at = models.DateTimeField(default=utcnow, db_index=True)

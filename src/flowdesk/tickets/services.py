@@ -421,8 +421,10 @@ def do_create_ticket(
     changes: ChangeSet,
     cause: Cause,
     now: datetime,
+    source: dict[str, Any] | None = None,
 ) -> Ticket:
     """A new ticket whose first message is the requester's request (whoever typed it in).
+    ``source`` is what the channel knows of where it came from (``Ticket.source``).
 
     Inside a caller's transaction it adds no savepoint: a refused ticket rolls the caller's
     transaction back too (the API creates the requester and the ticket all or nothing)."""
@@ -430,6 +432,7 @@ def do_create_ticket(
         ticket = Ticket(
             subject=subject.strip(),
             channel=channel,
+            source=source or {},
             requester=requester,
             organization=requester.organization,
             created_at=now,
