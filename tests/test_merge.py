@@ -96,6 +96,11 @@ def test_merge_moves_everything_and_unmerge_restores_exactly(desk: Desk) -> None
     assert old.status_code == 307
     assert old["Location"] == f"/api/customers/{cora}"
     assert home_api.get("/me").status == 401
+    # The directory lists live customers; the tombstone only when merged ones are asked for.
+    listed = [c["id"] for c in desk.agent.get("/customers", q="home.test").data["items"]]
+    assert listed == []
+    gone = desk.agent.get("/customers", q="home.test", merged="true").data["items"]
+    assert [(c["id"], c["merged_into"], c["active"]) for c in gone] == [(home, cora, False)]
     # An event on each moved ticket, none on the untouched one.
     for t in (first, second):
         assert _kinds(desk, t) == [*events_before[t], "customer_merged"]
@@ -119,6 +124,8 @@ def test_merge_moves_everything_and_unmerge_restores_exactly(desk: Desk) -> None
     for t in (first, second):
         assert _kinds(desk, t) == [*events_before[t], "customer_merged", "customer_unmerged"]
     assert desk.agent.post(f"/customers/{home}/unmerge").status == 409
+    again = desk.agent.get("/customers", q="home.test").data["items"]
+    assert [(c["id"], c["merged_into"]) for c in again] == [(home, None)]
 
 
 def test_merge_and_unmerge_refusals_name_the_reason(desk: Desk) -> None:

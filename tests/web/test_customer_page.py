@@ -113,6 +113,26 @@ def test_merge_asks_first_then_the_tombstone_redirects_and_unmerge_undoes(web: W
     undo = agent.post(f"/agent/customers/{home.pk}/unmerge")
     assert undo["Location"] == f"/agent/customers/{home.pk}"
     assert t.pk in _listed(agent.get(f"/agent/customers/{home.pk}").content.decode())
+    history = agent.get(f"/agent/tickets/{t.pk}").content.decode()
+    assert f"merged customer #{home.pk} into customer #{web.cora.pk}" in history
+    assert f"unmerged customer #{home.pk} from customer #{web.cora.pk}" in history
+
+
+def test_ticket_merges_read_as_sentences_in_the_history(web: WebDesk) -> None:
+    from flowdesk.core.clock import utcnow
+    from flowdesk.tickets.merge import check_merge_tickets, check_unmerge_ticket
+    from flowdesk.tickets.services import Cause
+
+    first = _ticket_for(web.cora, "Printer", "email", minutes_ago=5)
+    second = _ticket_for(web.cora, "Printer again", "portal")
+    cause = Cause.for_user(web.alice)
+    check_merge_tickets(second.pk, first.pk, cause=cause, now=utcnow())
+    agent = client_for(web.alice)
+    merged = agent.get(f"/agent/tickets/{first.pk}").content.decode()
+    assert f"merged ticket #{second.pk} into #{first.pk} (1 message)" in merged
+    check_unmerge_ticket(second.pk, cause=cause, now=utcnow())
+    back = agent.get(f"/agent/tickets/{second.pk}").content.decode()
+    assert f"unmerged ticket #{second.pk} from #{first.pk} (1 message)" in back
 
 
 def test_a_bad_merge_target_is_explained(web: WebDesk) -> None:

@@ -70,10 +70,18 @@ def access_agent_by_id(user: User, agent_id: int) -> User:
 
 
 def customers_for(
-    user: User, *, organization: str | None = None, q: str | None = None
+    user: User,
+    *,
+    organization: str | None = None,
+    q: str | None = None,
+    merged: bool | None = None,
 ) -> QuerySet[User]:
+    """Customers in the directory: ``merged`` False lists the live ones, True only tombstones
+    (customers merged into another), None both (a lookup by id finds a tombstone to redirect)."""
     require_directory_access(user)
     qs = User.objects.filter(role=Role.CUSTOMER).select_related("organization")
+    if merged is not None:
+        qs = qs.filter(merged_into__isnull=not merged)
     if organization == "none":
         qs = qs.filter(organization__isnull=True)
     elif organization is not None:

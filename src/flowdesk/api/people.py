@@ -227,6 +227,7 @@ class CustomerOut(Schema):
     organization_id: int | None
     attributes: dict[str, Any]
     active: bool
+    merged_into: int | None = Field(None, description="the customer this one was merged into")
     created_at: datetime
 
 
@@ -236,6 +237,9 @@ class CustomerPage(PageOut):
 
 class CustomerFilters(PageIn):
     organization: str | None = Field(None, description="organization name, or 'none'")
+    merged: bool = Field(
+        False, description="true: only customers merged into another (tombstones) instead"
+    )
 
 
 class CustomerCreate(WriteIn):
@@ -261,6 +265,7 @@ def customer_out(u: User) -> dict[str, Any]:
         "organization_id": u.organization_id,
         "attributes": u.attributes,
         "active": u.is_active,
+        "merged_into": u.merged_into_id,
         "created_at": u.created_at,
     }
 
@@ -273,7 +278,7 @@ customers_router = Router(tags=["customers"])
 )
 def list_customers(request: HttpRequest, filters: Query[CustomerFilters]) -> dict[str, Any]:
     qs = selectors.customers_for(
-        current_user(request), organization=filters.organization, q=filters.q
+        current_user(request), organization=filters.organization, q=filters.q, merged=filters.merged
     )
     return page(qs, filters, customer_out)
 

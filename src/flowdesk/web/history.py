@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from flowdesk.tickets.models import CauseKind, EventKind, Ticket, TicketEvent
 from flowdesk.web.templatetags.web_tags import word
@@ -117,8 +118,22 @@ def what(e: TicketEvent) -> str:
         % {"metric": _metric(field), "policy": e.data["policy"]}
         if e.data.get("policy")
         else _("%(metric)s target breached") % {"metric": _metric(field)},
+        EventKind.TICKET_MERGED: _ticket_merge(e, _("merged ticket #%(source)s into #%(target)s")),
+        EventKind.TICKET_UNMERGED: _ticket_merge(
+            e, _("unmerged ticket #%(source)s from #%(target)s")
+        ),
+        EventKind.CUSTOMER_MERGED: _("merged customer #%(source)s into customer #%(target)s")
+        % {"source": e.data.get("from", "?"), "target": e.data.get("into", "?")},
+        EventKind.CUSTOMER_UNMERGED: _("unmerged customer #%(source)s from customer #%(target)s")
+        % {"source": e.data.get("from", "?"), "target": e.data.get("into", "?")},
     }
     return sentences.get(EventKind(kind), kind.replace("_", " "))
+
+
+def _ticket_merge(e: TicketEvent, sentence: str) -> str:
+    moved = len(e.data.get("messages") or [])
+    text = sentence % {"source": e.data.get("source", "?"), "target": e.data.get("target", "?")}
+    return text + " " + ngettext("(%(n)d message)", "(%(n)d messages)", moved) % {"n": moved}
 
 
 def _fired(data: dict[str, Any]) -> str:
