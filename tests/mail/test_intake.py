@@ -165,6 +165,15 @@ def test_a_bounce_marks_the_address_and_opens_no_ticket(
     assert (bounce.address, bounce.ticket_id) == ("cora@acme.test", ticket["id"])
     notes = [m for m in messages(desk, ticket["id"]) if not m["public"]]
     assert "cora@acme.test" in notes[-1]["body"]
+    # Recorded against the customer's identity: the API and the customer page show it.
+    customer = ticket["requester"]["id"]
+    [email] = [
+        i
+        for i in desk.agent.get(f"/customers/{customer}/identities").data
+        if i["value"] == "cora@acme.test"
+    ]
+    assert email["bounce_count"] == 1
+    assert email["bounced_at"] is not None
 
 
 def test_an_unparsable_mail_is_parked_visible_and_retried(

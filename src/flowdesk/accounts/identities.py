@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from flowdesk.accounts.models import Identity, IdentityKind, MergeSuggestion, Role, User
 from flowdesk.core.clock import utcnow
@@ -79,7 +80,20 @@ def identity_fields(i: Identity) -> dict[str, Any]:
         "verified": i.verified,
         "primary": i.primary,
         "created_at": i.created_at,
+        "bounced_at": i.bounced_at,
+        "bounce_count": i.bounce_count,
     }
+
+
+def do_record_bounces(addresses: list[str], now: datetime) -> int:
+    """A delivery report named these addresses: every live customer's e-mail identity holding
+    one is marked (latest bounce, count). Returns how many identities were marked."""
+    values = sorted({normalise(IdentityKind.EMAIL, a) for a in addresses if a})
+    if not values:
+        return 0
+    return live_identities().filter(kind=IdentityKind.EMAIL, value__in=values).update(
+        bounced_at=now, bounce_count=F("bounce_count") + 1
+    )
 
 
 def customer_for_identity(kind: str, value: str) -> tuple[User | None, bool]:

@@ -43,7 +43,9 @@ def _lock_pair(source_id: int, target_id: int) -> tuple[User, User]:
 
 
 def _identity_row(i: Identity) -> dict[str, Any]:
-    return {**identity_fields(i), "created_at": i.created_at.isoformat()}
+    row = {**identity_fields(i), "created_at": i.created_at.isoformat()}
+    row["bounced_at"] = i.bounced_at.isoformat() if i.bounced_at else None
+    return row
 
 
 def _move_identities(source: User, target: User) -> dict[str, list[Any]]:
@@ -196,6 +198,10 @@ def check_unmerge_customer(source_id: int, *, actor: User | None, now: datetime)
                             verified=d["verified"],
                             primary=d["primary"],
                             created_at=datetime.fromisoformat(d["created_at"]),
+                            bounced_at=datetime.fromisoformat(d["bounced_at"])
+                            if d.get("bounced_at")
+                            else None,
+                            bounce_count=d.get("bounce_count", 0),
                         )
                         for d in moved["dropped"]
                     ]

@@ -138,6 +138,9 @@ class Identity(models.Model):
     verified = models.BooleanField(default=False)
     primary = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=utcnow)
+    #: e-mail only: the latest bounce (a delivery report naming this address) and how many
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    bounce_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["kind", "-primary", "id"]

@@ -40,6 +40,10 @@ class IdentityOut(Schema):
     verified: bool
     primary: bool
     created_at: datetime
+    bounced_at: datetime | None = Field(
+        None, description="e-mail: when a delivery report last named this address"
+    )
+    bounce_count: int = Field(0, description="e-mail: delivery reports naming this address")
 
 
 class IdentityIn(WriteIn):

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection
 from django.db.models import Q
 
-from flowdesk.accounts.identities import customer_for_address
+from flowdesk.accounts.identities import customer_for_address, do_record_bounces
 from flowdesk.accounts.models import Role, User
 from flowdesk.core import rows
 from flowdesk.core.clock import utcnow
@@ -408,6 +408,7 @@ def _bounce(
             for a in addresses
         ]
     )
+    do_record_bounces(addresses, now)
     if ticket_id is not None:
         text = f"Delivery failed (bounce) for: {', '.join(addresses) or '?'}"
         _note(ticket_id, text, f"mailbox {mailbox.name}; bounce", now)
