@@ -91,8 +91,10 @@ def do_record_bounces(addresses: list[str], now: datetime) -> int:
     values = sorted({normalise(IdentityKind.EMAIL, a) for a in addresses if a})
     if not values:
         return 0
-    return live_identities().filter(kind=IdentityKind.EMAIL, value__in=values).update(
-        bounced_at=now, bounce_count=F("bounce_count") + 1
+    return (
+        live_identities()
+        .filter(kind=IdentityKind.EMAIL, value__in=values)
+        .update(bounced_at=now, bounce_count=F("bounce_count") + 1)
     )
 
 
