@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 _FIELDS = ["status", "error", "attempts", "next_attempt_at", "processed_at", "message_id"]
 _FIELDS += ["ticket", "ticket_message", "lease_owner", "lease_until"]
+#: the quoted history and signature kept with an inbound mail message (characters each)
+MAX_QUOTED = 200_000
 
 
 def store(
@@ -302,6 +304,8 @@ def _route(
             content_hash=content_hash,
             participants=sorted(a.lower() for a in people if a),
             headers={k: v[:2000] for k, v in list(mail.headers.items())[:100]},
+            quoted_text=mail.quoted_text[:MAX_QUOTED] if mail.reply_text else "",
+            signature=mail.signature[:MAX_QUOTED] if mail.reply_text else "",
             inbound=row,
             created_at=now,
         )

@@ -130,6 +130,10 @@ class MailMessage(models.Model):
     #: who took part (From, To, Cc): a later mail from one of them may thread by subject token
     participants = models.JSONField(default=list, blank=True)
     headers = models.JSONField(default=dict, blank=True)
+    #: inbound: the quoted history and the signature the parser split off the new text (the
+    #: ticket message holds only the new text; the workspace shows these folded under it)
+    quoted_text = models.TextField(blank=True)
+    signature = models.TextField(blank=True)
     inbound = models.ForeignKey(
         InboundMail, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -116,7 +116,7 @@ def page(
     form = form or _form(ticket)
     context = {
         "ticket": ticket,
-        "conversation": list(messages_for(user, ticket)),
+        "conversation": list(messages_for(user, ticket).select_related("mail")),
         "timeline": timeline(ticket),
         "form": form,
         "reply": reply or {"body": "", "kind": "reply", "error": ""},
