@@ -79,3 +79,43 @@ def test_rebuild_writes_the_same_index(web: WebDesk) -> None:
     assert before == [
         (t.pk, "cafe au lait cora cora acme test", "spilled on the keyboard dry it upside down")
     ]
+
+
+def test_a_new_subject_and_a_merged_requester_are_searched(web: WebDesk) -> None:
+    from flowdesk.accounts.merge import check_merge_customers
+    from flowdesk.accounts.services import do_create_user
+    from flowdesk.core.clock import utcnow
+    from flowdesk.tickets.services import (
+        Cause,
+        ChangeSet,
+        NewMessage,
+        check_create_ticket,
+        check_update_ticket,
+    )
+
+    t = ticket(web, "Printer", body="It smokes.")
+    check_update_ticket(
+        t,
+        changes=ChangeSet(values={"subject": "Laserjet on fire"}),
+        message=None,
+        expected_version=None,
+        cause=Cause.for_user(web.alice),
+        now=utcnow(),
+    )
+    assert _search(web.admin, "laserjet") == [t.pk]
+    assert _search(web.admin, "printer") == []
+    home = do_create_user("quentin@home.test", name="Quentin")
+    mine = check_create_ticket(
+        actor=None,
+        requester=home,
+        subject="From home",
+        message=NewMessage(body_text="Hello."),
+        channel="email",
+        changes=ChangeSet(),
+        cause=Cause.for_user(home),
+        now=utcnow(),
+    )
+    assert _search(web.admin, "quentin") == [mine.pk]
+    check_merge_customers(home.pk, web.cora.pk, actor=web.alice, now=utcnow())
+    assert _search(web.admin, "quentin") == []  # the survivor's words now
+    assert mine.pk in _search(web.admin, "cora")

@@ -12,8 +12,9 @@ search-as-you-type); results rank subject and requester words above message word
 
 The index is kept by an update hook (``index_update``, registered in WebConfig.ready) inside
 the ticket services' own transaction: a new ticket gets its document, a message is appended to
-it. It writes only its own table, never a ticket field. ``manage.py search_index`` rebuilds it
-(after a requester renamed themselves, for example).
+it, a subject change or a customer merge rewrites its head words. It writes only its own table,
+never a ticket field. ``manage.py search_index`` rebuilds it (after a requester renamed
+themselves, for example: that changes no ticket).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from django.db import connection
 from django.db.models import BooleanField, FloatField, QuerySet
 from django.db.models.expressions import RawSQL
 
-from flowdesk.tickets.models import Message, Ticket
+from flowdesk.tickets.models import EventKind, Message, Ticket
 
 if TYPE_CHECKING:
     from flowdesk.engine import Event
@@ -157,8 +158,27 @@ def index_tickets(tickets: list[Ticket]) -> None:
     _upsert(_documents(tickets))
 
 
+#: events after which a ticket's head words (subject, requester) are written again
+_HEAD_EVENTS = frozenset({EventKind.CUSTOMER_MERGED, EventKind.CUSTOMER_UNMERGED})
+
+
+def _head_changed(w: TicketWrite) -> bool:
+    return any(
+        (e.kind == EventKind.FIELD_CHANGED and e.field == "subject") or e.kind in _HEAD_EVENTS
+        for e in w.log.rows
+    )
+
+
 def index_update(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
-    """The update hook: a new ticket's document, or the messages of this update appended."""
+    """The update hook: a new ticket's document, or the messages of this update appended; a
+    renamed subject or a new requester (a customer merge) rewrites the head words."""
+    if not w.new and _head_changed(w):
+        r = w.ticket.requester
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {TABLE} SET head = %s WHERE rowid = %s",
+                [head_text(w.ticket.subject, r.name, r.email), w.ticket.pk],
+            )
     if not w.messages:
         return
     if len(w.messages) == 1 and w.latest is not None:
