@@ -125,6 +125,55 @@ def test_field_validation_errors_keep_the_input(web: WebDesk) -> None:
     assert "Nothing to save" in admin.get(r["Location"]).content.decode()
 
 
+def test_type_and_custom_fields_are_saved_from_the_sidebar(web: WebDesk) -> None:
+    from flowdesk.tickets.models import CustomFieldDef, Ticket
+
+    CustomFieldDef.objects.create(key="plan", label="Plan", kind="enum", choices=["starter", "pro"])
+    CustomFieldDef.objects.create(key="seats", label="Seats", kind="int")
+    CustomFieldDef.objects.create(key="vip", label="VIP", kind="bool")
+    t = ticket(web, "Upgrade")
+    admin = _client(web.admin)
+    page = admin.get(f"/agent/tickets/{t.pk}").content.decode()
+    for label in ("Type", "Plan", "Seats", "VIP"):
+        assert f">{label}</label>" in page
+    hidden = dict(re.findall(r'<input type="hidden" name="([\w.]+)" value="([^"]*)"', page))
+    base = {k: v for k, v in hidden.items() if k != "csrfmiddlewaretoken"}
+    form = {
+        **base,
+        **{k.removeprefix("orig_"): v for k, v in base.items() if k.startswith("orig_")},
+    }
+    # A value that is not of the field's kind is refused, named, and nothing is written.
+    bad = {**form, "type": "incident", "custom.plan": "pro", "custom.seats": "many"}
+    r = admin.post(f"/agent/tickets/{t.pk}/fields", bad)
+    assert r.status_code == 422
+    html = r.content.decode()
+    assert re.search(r'name="custom.seats" value="many"[^>]*aria-invalid="true"', html)
+    assert "custom.seats needs an integer, got &#x27;many&#x27;" in html
+    assert Ticket.objects.get(pk=t.pk).custom_fields == {}
+    good = {
+        **form,
+        "type": "incident",
+        "custom.plan": "pro",
+        "custom.seats": "25",
+        "custom.vip": "true",
+    }
+    r = admin.post(f"/agent/tickets/{t.pk}/fields", good)
+    assert r.status_code == 302, r.content.decode()[:400]
+    t = Ticket.objects.get(pk=t.pk)
+    assert t.type == "incident"
+    assert t.custom_fields == {"plan": "pro", "seats": 25, "vip": True}
+    # The API reads what the sidebar wrote; clearing a field unsets it.
+    shown = admin.get(f"/agent/tickets/{t.pk}").content.decode()
+    assert "<option selected>pro</option>" in shown
+    assert 'name="custom.seats" value="25"' in shown
+    hidden = dict(re.findall(r'<input type="hidden" name="([\w.]+)" value="([^"]*)"', shown))
+    again = {k: v for k, v in hidden.items() if k != "csrfmiddlewaretoken"}
+    again.update({k.removeprefix("orig_"): v for k, v in again.items() if k.startswith("orig_")})
+    r = admin.post(f"/agent/tickets/{t.pk}/fields", {**again, "custom.seats": ""})
+    assert r.status_code == 302
+    assert Ticket.objects.get(pk=t.pk).custom_fields == {"plan": "pro", "vip": True}
+
+
 def test_timeline_names_the_rule_and_links_its_explanation(web: WebDesk) -> None:
     from flowdesk.automation.services import check_import_yaml
 

@@ -56,6 +56,50 @@ def test_admin_shares_a_view_agents_save_their_own(web: WebDesk) -> None:
     assert not SavedView.objects.exists()
 
 
+def test_a_view_is_edited_in_place_by_who_may_manage_it(web: WebDesk) -> None:
+    from flowdesk.web.models import SavedView
+
+    low = ticket(web, "Slow login", priority="low", team="Tier 1")
+    high = ticket(web, "Slow export", priority="high", team="Tier 1", tags=["reports"])
+    admin, alice = client_for(web.admin), client_for(web.alice)
+    admin.post("/agent/views", {"name": "Slow", "shared": "on", "priority": "low", "q": "slow"})
+    view = SavedView.objects.get(name="Slow")
+    form = admin.get(f"/agent/views?edit={view.pk}").content.decode()
+    assert "Edit view “Slow”" in form
+    assert f'name="view_id" value="{view.pk}"' in form
+    assert re.search(r'value="low" checked', form)  # the stored filters fill the form
+    assert 'value="slow"' in form
+    # An agent may neither open nor change the shared view.
+    assert alice.get(f"/agent/views?edit={view.pk}").status_code == 403
+    assert alice.post("/agent/views", {"view_id": view.pk, "name": "Mine"}).status_code == 403
+    # A bad change is refused, field named, and the stored view is untouched.
+    bad = admin.post("/agent/views", {"view_id": view.pk, "name": "Slow", "status": "bogus"})
+    assert bad.status_code == 422
+    assert "unknown status: bogus" in bad.content.decode()
+    view.refresh_from_db()
+    assert view.filters == {"priority": ["low"], "q": "slow"}
+    r = admin.post(
+        "/agent/views",
+        {
+            "view_id": view.pk,
+            "name": "Slow reports",
+            "shared": "on",
+            "priority": "high",
+            "tags": "reports",
+            "sort": "priority",
+        },
+    )
+    assert r.status_code == 302
+    view.refresh_from_db()
+    assert (view.name, view.owner, view.sort) == ("Slow reports", None, "priority")
+    assert view.filters == {"priority": ["high"], "tags": ["reports"]}
+    assert SavedView.objects.count() == 1  # changed, not copied
+    shown = listed_ids(alice.get(f"/agent/?saved={view.pk}").content.decode())
+    assert shown == [high.pk]
+    assert low.pk not in shown
+    assert admin.get("/agent/views?edit=999999").status_code == 404
+
+
 def test_a_bad_view_is_refused_with_the_field_named(web: WebDesk) -> None:
     r = client_for(web.admin).post("/agent/views", {"name": "", "status": "bogus", "sort": "x"})
     assert r.status_code == 422

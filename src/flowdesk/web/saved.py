@@ -46,14 +46,45 @@ def _form_context(user: User, values: dict[str, Any], errors: dict[str, str]) ->
     }
 
 
+def _values_of(view: SavedView) -> dict[str, Any]:
+    """A stored view as the form's values (the inverse of clean_filters)."""
+    f = view.filters
+    return {
+        **{k: f.get(k, "") for k in ("team", "assignee", "channel", "q")},
+        "status": f.get("status", []),
+        "priority": f.get("priority", []),
+        "tags": " ".join(f.get("tags", [])),
+        "name": view.name,
+        "sort": view.sort,
+        "shared": view.owner_id is None,
+        "view_id": view.pk,
+    }
+
+
+def _editable(user: User, raw: str | None) -> SavedView | None:
+    """The view named by ``raw`` (an id) that ``user`` may change; None when none is named."""
+    if not raw:
+        return None
+    view = SavedView.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    if view is None:
+        raise NotFound(f"saved view {raw} not found")
+    check_can_manage(user, view, shared=view.owner_id is None)
+    return view
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @agent_view
 def saved_views(request: HttpRequest, user: User) -> HttpResponse:
+    """The list and a form that creates a view, or changes one (``?edit=<id>``, then a POST
+    with ``view_id``): the same validation either way; a shared view stays admins' to change."""
     if request.method != "POST":
-        return render(request, "web/saved_views.html", _form_context(user, {}, {}))
+        editing = _editable(user, request.GET.get("edit"))
+        values = _values_of(editing) if editing else {}
+        return render(request, "web/saved_views.html", _form_context(user, values, {}))
     post = request.POST
+    view = _editable(user, post.get("view_id"))
     shared = post.get("shared") == "on"
-    check_can_manage(user, None, shared=shared)
+    check_can_manage(user, view, shared=shared)
     data = {k: post.getlist(k) if k in ("status", "priority") else post.get(k, "") for k in post}
     filters, errors = clean_filters(data)
     name = post.get("name", "").strip()[:80]
@@ -63,16 +94,19 @@ def saved_views(request: HttpRequest, user: User) -> HttpResponse:
     if sort not in SORTS:
         errors["sort"] = _("unknown sort: %(sort)s") % {"sort": sort}
     if errors:
-        values = {**data, "name": name, "shared": shared}
+        values = {**data, "name": name, "shared": shared, "view_id": view.pk if view else ""}
         return render(
             request, "web/saved_views.html", _form_context(user, values, errors), status=422
         )
-    view = SavedView.objects.create(
-        name=name, owner=None if shared else user, filters=filters, sort=sort
-    )
-    messages.success(
-        request, _("Saved view “%(name)s” created.") % {"name": view.name}, extra_tags="views"
-    )
+    owner = None if shared else (view.owner if view and view.owner_id else user)
+    if view is None:
+        view = SavedView.objects.create(name=name, owner=owner, filters=filters, sort=sort)
+        done = _("Saved view “%(name)s” created.")
+    else:
+        view.name, view.owner, view.filters, view.sort = name, owner, filters, sort
+        view.save(update_fields=["name", "owner", "filters", "sort"])
+        done = _("Saved view “%(name)s” changed.")
+    messages.success(request, done % {"name": view.name}, extra_tags="views")
     return redirect(f"{reverse('web:inbox')}?saved={view.pk}")
 
 

@@ -29,7 +29,15 @@ from flowdesk.automation.explain import explain_update
 from flowdesk.automation.textreport import explanation_lines
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import Conflict, NotFound, ValidationFailed
-from flowdesk.tickets.models import Channel, Priority, Status, Ticket, TicketUpdate
+from flowdesk.tickets.models import (
+    Channel,
+    CustomFieldDef,
+    Priority,
+    Status,
+    Ticket,
+    TicketType,
+    TicketUpdate,
+)
 from flowdesk.tickets.selectors import (
     access_ticket_by_id,
     check_can_read_history,
@@ -43,8 +51,25 @@ from flowdesk.web.presence import POLL_SECONDS
 from flowdesk.web.replybox import article_panel, macro_panel
 from flowdesk.web.templatetags.web_tags import word
 
-FIELDS = ("status", "priority", "assignee", "team", "tags")
+BASE_FIELDS = ("status", "priority", "type", "assignee", "team", "tags")
 OTHER_TICKETS = 10
+
+
+def custom_defs() -> list[CustomFieldDef]:
+    """The admin's custom fields, shown under the base fields (as ``custom.<key>``)."""
+    return list(CustomFieldDef.objects.order_by("key"))
+
+
+def fields_of(defs: list[CustomFieldDef]) -> tuple[str, ...]:
+    return BASE_FIELDS + tuple(f"custom.{d.key}" for d in defs)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def parse_tags(raw: str) -> list[str]:
@@ -55,28 +80,48 @@ def parse_tags(raw: str) -> list[str]:
     return list(seen)
 
 
-def current_values(t: Ticket) -> dict[str, str]:
-    return {
+def current_values(t: Ticket, defs: list[CustomFieldDef] | None = None) -> dict[str, str]:
+    values = {
         "status": t.status,
         "priority": t.priority,
+        "type": t.type or "",
         "assignee": t.assignee.email if t.assignee else "",
         "team": t.team.name if t.team else "",
         "tags": " ".join(t.tags),
     }
+    custom = t.custom_fields or {}
+    for d in custom_defs() if defs is None else defs:
+        values[f"custom.{d.key}"] = _text(custom.get(d.key))
+    return values
 
 
 def _same(field: str, a: str, b: str) -> bool:
     return parse_tags(a) == parse_tags(b) if field == "tags" else a.strip() == b.strip()
 
 
-def _change_value(field: str, raw: str) -> Any:
+def _change_value(field: str, raw: str, kinds: dict[str, str]) -> Any:
+    """The posted text as the ticket services take it: tags a list, a custom field's value of
+    its kind (text the services refuse, naming the field, when it is not one), empty clears."""
     if field == "tags":
         return parse_tags(raw)
-    return raw.strip() or None  # an empty assignee or team clears it
+    text = raw.strip()
+    if not text:
+        return None  # an empty assignee, team, type or custom field clears it
+    kind = kinds.get(field)
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "number":
+            return float(text)
+    except ValueError:
+        return text
+    if kind == "bool":
+        return {"true": True, "false": False}.get(text, text)
+    return text
 
 
 def _form(ticket: Ticket, **extra: Any) -> dict[str, Any]:
-    values = current_values(ticket)
+    values = current_values(ticket, extra.pop("defs", None))
     return {
         "values": values,
         "orig": values,
@@ -113,7 +158,8 @@ def page(
         .exclude(pk=ticket.pk)
         .order_by("-updated_at", "-id")[:OTHER_TICKETS]
     )
-    form = form or _form(ticket)
+    defs = custom_defs()
+    form = form or _form(ticket, defs=defs)
     context = {
         "ticket": ticket,
         "conversation": list(messages_for(user, ticket).select_related("mail")),
@@ -124,10 +170,12 @@ def page(
         "articles": articles or article_panel(request, ticket),
         "statuses": [s.value for s in Status],
         "priorities": [p.value for p in Priority],
+        "types": [t.value for t in TicketType],
+        "custom_defs": defs,
         "agents": list(agents_for(user, active=True).values_list("email", "name")),
         "teams": list(Team.objects.order_by("name").values_list("name", flat=True)),
         "other_tickets": list(others),
-        "fields": FIELDS,
+        "fields": fields_of(defs),
         "presence_poll": POLL_SECONDS,
     }
     return render(request, "web/ticket.html", context, status=status)
@@ -176,9 +224,12 @@ def add_message(request: HttpRequest, user: User, ticket_id: int) -> HttpRespons
 @agent_view
 def save_fields(request: HttpRequest, user: User, ticket_id: int) -> HttpResponse:
     ticket = access_ticket_by_id(user, ticket_id)
-    posted = {f: request.POST.get(f, "") for f in FIELDS}
-    orig = {f: request.POST.get(f"orig_{f}", "") for f in FIELDS}
-    changed = [f for f in FIELDS if f in request.POST and not _same(f, posted[f], orig[f])]
+    defs = custom_defs()
+    fields = fields_of(defs)
+    kinds = {f"custom.{d.key}": d.kind for d in defs}
+    posted = {f: request.POST.get(f, "") for f in fields}
+    orig = {f: request.POST.get(f"orig_{f}", "") for f in fields}
+    changed = [f for f in fields if f in request.POST and not _same(f, posted[f], orig[f])]
     version = int_or_none(request.POST.get("version"))
     seen = int_or_none(request.POST.get("seen")) or 0
     if not changed:
@@ -187,7 +238,7 @@ def save_fields(request: HttpRequest, user: User, ticket_id: int) -> HttpRespons
     try:
         check_update_ticket(
             ticket,
-            changes=ChangeSet(values={f: _change_value(f, posted[f]) for f in changed}),
+            changes=ChangeSet(values={f: _change_value(f, posted[f], kinds) for f in changed}),
             message=None,
             expected_version=version,
             cause=Cause.for_user(user),
@@ -197,18 +248,26 @@ def save_fields(request: HttpRequest, user: User, ticket_id: int) -> HttpRespons
         current = access_ticket_by_id(user, ticket_id)
         since = changes_since(current, seen)
         # Their changes are taken in; the agent's own edits stay in the form, unsaved.
-        theirs = current_values(current)
-        values = {f: posted[f] if f in changed else theirs[f] for f in FIELDS}
+        theirs = current_values(current, defs)
+        values = {f: posted[f] if f in changed else theirs[f] for f in fields}
         clashes = {f for f in changed if any(e.field == f for e in since)}
         form = _form(current, values=values, conflict=since, clashes=clashes, theirs=theirs)
         return page(request, user, current, form=form, status=409)
     except ValidationFailed as error:
-        errors = {e.field.split(".")[0]: e.message for e in error.errors}
+        errors = {_form_field(e.field): e.message for e in error.errors}
         form = _form(ticket, values=posted, orig=orig, version=version, seen=seen, errors=errors)
         return page(request, user, ticket, form=form, status=422)
     saved = ", ".join(str(word(f)) for f in changed)
     messages.success(request, _("Saved: %(fields)s.") % {"fields": saved}, extra_tags="fields")
     return redirect_to_ticket(ticket_id, "fields")
+
+
+def _form_field(name: str) -> str:
+    """The form field an error of the services names (``custom_fields.plan`` is
+    ``custom.plan``; ``tags.0`` is ``tags``)."""
+    if name.startswith("custom_fields."):
+        return "custom." + name.removeprefix("custom_fields.").split(".")[0]
+    return name.split(".")[0]
 
 
 def int_or_none(raw: str | None) -> int | None:
