@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from flowdesk.accounts import identities
@@ -79,7 +80,8 @@ def merge_customer(request: HttpRequest, agent: User, customer_id: int) -> HttpR
     except NotFound:
         into = None
     if into is None or into.pk == customer.pk or into.merged_into_id is not None:
-        return _page(request, agent, customer, error=f"No other live customer with id {raw!r}.")
+        error = _("No other live customer with id %(id)r.") % {"id": raw}
+        return _page(request, agent, customer, error=error)
     if request.POST.get("confirm") != "yes":
         moving = customer.requested_tickets.count()
         return _page(request, agent, customer, confirm=into, moving=moving)
@@ -87,7 +89,9 @@ def merge_customer(request: HttpRequest, agent: User, customer_id: int) -> HttpR
         check_merge_customers(customer.pk, into.pk, actor=agent, now=utcnow())
     except (Conflict, ValidationFailed) as exc:
         return _page(request, agent, customer, error=str(exc))
-    messages.success(request, f"Merged {customer.email} into {into.email}.", extra_tags="customer")
+    names = {"source": customer.email, "target": into.email}
+    done = _("Merged %(source)s into %(target)s.") % names
+    messages.success(request, done, extra_tags="customer")
     return redirect("web:customer", into.pk)
 
 
@@ -98,9 +102,9 @@ def unmerge_customer(request: HttpRequest, agent: User, customer_id: int) -> Htt
     try:
         merge = check_unmerge_customer(source.pk, actor=agent, now=utcnow())
     except Conflict as exc:
-        messages.error(request, f"Cannot unmerge: {exc}", extra_tags="customer")
+        messages.error(request, _("Cannot unmerge: %(why)s") % {"why": exc}, extra_tags="customer")
         return redirect("web:customer", identities.survivor(source).pk)
-    messages.success(request, f"Unmerged {source.email}.", extra_tags="customer")
+    messages.success(request, _("Unmerged %(who)s.") % {"who": source.email}, extra_tags="customer")
     return redirect("web:customer", merge.source_id)
 
 
@@ -111,7 +115,7 @@ def dismiss_suggestion(
 ) -> HttpResponse:
     access_customer_by_id(agent, customer_id)
     identities.do_dismiss_suggestion(suggestion_id, agent)
-    messages.success(request, "Suggestion dismissed.", extra_tags="customer")
+    messages.success(request, _("Suggestion dismissed."), extra_tags="customer")
     return redirect("web:customer", customer_id)
 
 
