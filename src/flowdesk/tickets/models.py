@@ -93,7 +93,9 @@ class Ticket(models.Model):
     #: it as ``source.*``): ``mailbox`` (name), ``address`` (the sender's e-mail), ``headers``
     #: (lower-case name -> value, the few a channel keeps), ``page_url`` (the page a chat
     #: started on), ``language`` (the one the customer wrote in, when the channel knows it).
-    source = models.JSONField(default=dict, blank=True)
+    source = models.JSONField(
+        default=dict, db_default=models.Value({}, output_field=models.JSONField()), blank=True
+    )
     message_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=utcnow, db_index=True)
     updated_at = models.DateTimeField(default=utcnow, db_index=True)
