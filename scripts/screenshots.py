@@ -127,7 +127,7 @@ def take(base: str, out: Path, customer_email: str) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
         sign_in(agent, base, AGENT)
-        shoot(agent, out, "inbox", f"{base}/agent/?view=teams", "a.ticket-link")
+        shoot(agent, out, "inbox", f"{base}/agent/?view=all&sort=priority", "a.ticket-link")
         ticket = first_ticket_url(agent, base)
         if ticket:
             shoot(agent, out, "ticket", ticket, "h1")
@@ -138,7 +138,7 @@ def take(base: str, out: Path, customer_email: str) -> None:
         shoot(admin, out, "rule-editor", f"{base}/studio/edit", "textarea")
         shoot(admin, out, "flowchart", f"{base}/studio/flowchart", "#chart svg")
         customer = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-        shoot(customer, out, "help-center", f"{base}/portal/kb/")
+        shoot(customer, out, "help-center", f"{base}/portal/help/")
         sign_in(customer, base, customer_email, "/portal/login")
         shoot(customer, out, "portal", f"{base}/portal/")
         shoot(customer, out, "portal-new-request", f"{base}/portal/new")

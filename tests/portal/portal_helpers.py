@@ -39,6 +39,21 @@ def mailed_link(to: str) -> str:
     return "/portal/" + found.group(0).split("/portal/", 1)[1]
 
 
+def agent_reply(t: Any, agent: Any, text: str) -> Any:
+    """A public reply by ``agent``, through the ticket service (mailed to the requester)."""
+    from flowdesk.core.clock import utcnow
+    from flowdesk.tickets.services import Cause, ChangeSet, NewMessage, check_update_ticket
+
+    return check_update_ticket(
+        t,
+        changes=ChangeSet(),
+        message=NewMessage(body_text=text),
+        expected_version=None,
+        cause=Cause.for_user(agent),
+        now=utcnow(),
+    )
+
+
 def outbox_texts() -> list[Any]:
     return [(m.to, m.subject, m.body) for m in mail.outbox]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from portal_helpers import deliver
+from portal_helpers import agent_reply, deliver
 from web_helpers import (
     browser,  # noqa: F401  (the fixture, shared with tests/web)
     make_desk,
@@ -45,9 +45,7 @@ def test_customer_files_gets_the_reply_by_mail_replies_and_marks_solved(
     transactional_db: Any,
     smtp: Any,
 ) -> None:
-    from flowdesk.core.clock import utcnow
     from flowdesk.tickets.models import Ticket
-    from flowdesk.tickets.services import Cause, ChangeSet, NewMessage, check_update_ticket
 
     web = make_desk()
     page = _page(browser)
@@ -67,14 +65,7 @@ def test_customer_files_gets_the_reply_by_mail_replies_and_marks_solved(
     t = Ticket.objects.get(subject="Export to CSV fails")
     assert (t.requester_id, t.channel) == (web.cora.pk, "portal")
 
-    check_update_ticket(
-        t,
-        changes=ChangeSet(),
-        message=NewMessage(body_text="Fixed: please try the export again."),
-        expected_version=None,
-        cause=Cause.for_user(web.alice),
-        now=utcnow(),
-    )
+    agent_reply(t, web.alice, "Fixed: please try the export again.")
     replies = [m for m in _mail_to(smtp, "cora@acme.test") if "Export to CSV" in str(m["Subject"])]
     assert len(replies) == 1
     assert "please try the export again" in replies[0].get_body(("plain",)).get_content()

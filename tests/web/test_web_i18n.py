@@ -98,3 +98,55 @@ def test_the_app_catalogue_is_compiled_and_complete() -> None:
                 ), key
             else:
                 assert compiled.gettext(key) == value, key
+
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "flowdesk"
+#: the frame of every page: what each surface's pages extend or include
+BASE_TEMPLATES = (
+    "web/templates/web/base.html",
+    "portal/templates/portal/base.html",
+    "studio/templates/studio/base.html",
+    "studio/templates/admin/base_site.html",
+    "accounts/templates/flowdesk/_language_switcher.html",
+)
+MARKED = re.compile(
+    r"""{%\s*translate\s+(["'])(.+?)\1(?:\s+context\s+"(.+?)")?\s*%}"""
+    r"|{%\s*blocktranslate\s*%}(.+?){%\s*endblocktranslate\s*%}",
+    re.S,
+)
+
+
+def test_every_text_of_the_base_templates_has_a_filipino_entry() -> None:
+    """Each marked text of the frame is in a Filipino catalogue (project or app), so no page
+    of any surface shows an English skip link, menu or switcher to a Filipino reader."""
+    from django.utils import translation
+
+    with translation.override("fil"):
+        catalog = translation.trans_real.translation("fil")._catalog
+        missing, found = [], 0
+        for name in BASE_TEMPLATES:
+            for m in MARKED.finditer((SRC / name).read_text()):
+                found += 1
+                text, context = (m.group(2), m.group(3)) if m.group(2) else (m.group(4), None)
+                key = f"{context}\x04{text}" if context else text
+                if not catalog.get(key):
+                    missing.append((name, text))
+    assert found > 20  # the pattern reads the templates
+    assert missing == []
+
+
+def test_the_frame_and_the_bulk_form_in_filipino(web: WebDesk) -> None:
+    page = _fil(web).get("/agent/").content.decode()
+    for text in (
+        '<html lang="fil"',
+        "Lumaktaw sa pangunahing nilalaman",
+        "Mga view</a>",
+        "Mag-sign out",
+        "Palitan ang wika",
+        'aria-label="Wika"',
+        '<option value="pending">naghihintay</option>',  # the bulk form's choices
+        '<option value="urgent">apurahan</option>',
+    ):
+        assert text in page, text
+    for english in ("Skip to main content", "Sign out", "Change language", ">pending<"):
+        assert english not in page, english

@@ -43,8 +43,11 @@ def make_desk() -> WebDesk:
     return WebDesk(admin, alice, carol, cora, tier1, tier2)
 
 
-def ticket(desk: WebDesk, subject: str, *, minutes_ago: int = 0, **values: Any) -> Any:
-    """A ticket from the customer, then the agent-set fields (priority, team, assignee ...)."""
+def ticket(
+    desk: WebDesk, subject: str, *, minutes_ago: int = 0, requester: Any = None, **values: Any
+) -> Any:
+    """A ticket from the customer (Cora unless ``requester``), then the agent-set fields
+    (priority, team, assignee ...)."""
     from flowdesk.core.clock import utcnow
     from flowdesk.tickets.services import (
         Cause,
@@ -56,14 +59,15 @@ def ticket(desk: WebDesk, subject: str, *, minutes_ago: int = 0, **values: Any) 
 
     at = utcnow() - timedelta(minutes=minutes_ago)
     html = values.pop("body_html", "")
+    requester = requester or desk.cora
     t = check_create_ticket(
         actor=None,
-        requester=desk.cora,
+        requester=requester,
         subject=subject,
         message=NewMessage(body_text=values.pop("body", "Please help."), body_html=html),
         channel="email",
         changes=ChangeSet(),
-        cause=Cause.for_user(desk.cora),
+        cause=Cause.for_user(requester),
         now=at,
     )
     if values:

@@ -137,21 +137,26 @@ def set_language(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def language_of(user: Any) -> str:
+def language_of(user: Any, fallback: str | None = None) -> str:
     """The language flowdesk speaks to ``user`` when no request is there to ask (an e-mail):
-    their own choice, else the site's default (settings.LANGUAGE_CODE)."""
+    their own choice, else ``fallback`` (the language of the request that caused the mail,
+    when there is one), else the site's default (settings.LANGUAGE_CODE)."""
     return (
-        supported(getattr(user, "language", "") or "") or supported(settings.LANGUAGE_CODE) or "en"
+        supported(getattr(user, "language", "") or "")
+        or supported(fallback)
+        or supported(settings.LANGUAGE_CODE)
+        or "en"
     )
 
 
 @contextmanager
-def in_language_of(user: Any) -> Iterator[str]:
+def in_language_of(user: Any, fallback: str | None = None) -> Iterator[str]:
     """Render in ``user``'s language (``language_of``) inside the block, then restore the
     language that was active. For the fixed text of mails: subjects, greetings, footers; the
     content people wrote (a reply, a ticket's subject) is never translated. ``user`` may be
-    None (the default language). Yields the code."""
-    code = language_of(user)
+    None (a visitor without an account: ``fallback``, else the default language). Yields the
+    code."""
+    code = language_of(user, fallback)
     with translation.override(code):
         yield code
 

@@ -25,14 +25,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from flowdesk.accounts.lookups import user_by_email
 from flowdesk.accounts.models import User
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import NotFound
+from flowdesk.core.i18n import in_language_of
 from flowdesk.portal import limits
 from flowdesk.portal.links import signin_token, use_signin_link
 from flowdesk.portal.mail import queue_mail
@@ -108,16 +109,16 @@ def request_link(request: HttpRequest) -> HttpResponse:
     if user is not None and user.is_active and not user.is_agent:
         url = request.build_absolute_uri(reverse("portal:signin_page", args=[signin_token(user)]))
         minutes = int(settings.FLOWDESK["PORTAL_SIGNIN_LINK_MINUTES"])
-        queue_mail(
-            to=user.email,
-            subject=_("Your sign-in link"),
-            body=_(
+        # The account's language; one not chosen yet is the page's the link was asked on.
+        with in_language_of(user, get_language()):
+            subject = _("Your sign-in link")
+            body = _(
                 "Open this link to sign in to the support portal:\n\n%(url)s\n\n"
                 "It works once, for %(minutes)d minutes. If you did not ask for it, ignore "
                 "this e-mail."
-            )
-            % {"url": url, "minutes": minutes},
-            key=f"portal:signin:{uuid.uuid4().hex}",
+            ) % {"url": url, "minutes": minutes}
+        queue_mail(
+            to=user.email, subject=subject, body=body, key=f"portal:signin:{uuid.uuid4().hex}"
         )
     return render(request, "portal/link_sent.html", {"email": email})
 

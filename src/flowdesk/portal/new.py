@@ -19,8 +19,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from flowdesk.accounts.identities import customer_for_request
 from flowdesk.accounts.models import User
+from flowdesk.accounts.services import do_set_language
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import Forbidden, ValidationFailed
+from flowdesk.core.i18n import in_language_of, supported
 from flowdesk.portal import attachments, limits
 from flowdesk.portal.auth import AGENT_HOME, bad_link, too_many
 from flowdesk.portal.forms import AnonymousTicketForm, NewTicketForm
@@ -122,17 +124,15 @@ def _anonymous(request: HttpRequest) -> HttpResponse:
             created_at=utcnow(),
         )
         url = request.build_absolute_uri(reverse("portal:confirm", args=[confirm_token(pending)]))
-        queue_mail(
-            to=email,
-            subject=_("Please confirm your request: %(subject)s") % {"subject": pending.subject},
-            body=_(
+        # A visitor has no account to ask: the mail speaks the language the form was filed in.
+        with in_language_of(None, pending.language):
+            subject = _("Please confirm your request: %(subject)s") % {"subject": pending.subject}
+            body = _(
                 "Hello %(name)s,\n\nwe received your request “%(subject)s”. Open this link to "
                 "confirm it, and it goes to our support team:\n\n%(url)s\n\nIf you did not "
                 "write to us, ignore this e-mail: nothing is filed without the link."
-            )
-            % {"name": pending.name, "subject": pending.subject, "url": url},
-            key=f"portal:confirm:{pending.pk}",
-        )
+            ) % {"name": pending.name, "subject": pending.subject, "url": url}
+        queue_mail(to=email, subject=subject, body=body, key=f"portal:confirm:{pending.pk}")
     filed(request)
     return render(request, "portal/check_mail.html", {"email": email})
 
@@ -149,6 +149,9 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         locked = PendingRequest.objects.select_for_update().get(pk=pending.pk)
         if locked.confirmed_at is None:
             requester = customer_for_request(locked.email, locked.name)  # docs/customers.md
+            if not requester.language and supported(locked.language):
+                # What they wrote the request in is what the answers to it are mailed in.
+                do_set_language(requester, locked.language)
             message = NewMessage(body_text=locked.body, channel=Channel.PORTAL)
             locked.ticket = _create(requester, locked.subject, message)
             locked.confirmed_at = utcnow()
