@@ -123,10 +123,12 @@ def child(owner: str, profile: bool, queries: bool) -> None:
         from django.db import connection
 
         kinds: dict[str, int] = {}
+        texts: dict[str, int] = {}
 
         def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
             word = sql.split(None, 1)[0].upper()
             kinds[word] = kinds.get(word, 0) + 1
+            texts[sql[:110]] = texts.get(sql[:110], 0) + 1
             return execute(sql, params, many, context)
 
         with connection.execute_wrapper(count):
@@ -134,6 +136,8 @@ def child(owner: str, profile: bool, queries: bool) -> None:
         per = {k: round(v / max(done, 1), 1) for k, v in sorted(kinds.items())}
         total = sum(kinds.values()) / max(done, 1)
         print(f"statements per mail ({owner}): {total:.1f} {per}", file=sys.stderr)
+        for text, n in sorted(texts.items(), key=lambda kv: -kv[1])[:25]:
+            print(f"  {n / max(done, 1):5.2f}  {text}", file=sys.stderr)
     elif profile:
         import cProfile
         import pstats
