@@ -135,3 +135,17 @@ def test_claims_of_two_workers_are_disjoint(desk: Desk) -> None:
     b = ingest.claim("b", now, 4)
     assert (len(a), len(b)) == (4, 2)
     assert not set(a) & set(b)
+
+
+def test_the_batch_read_of_senders_agrees_with_the_one_by_one_lookup(desk: Desk) -> None:
+    from flowdesk.accounts.identities import customer_for_address, customers_for_addresses
+    from flowdesk.accounts.models import Role
+    from flowdesk.accounts.services import do_create_user
+
+    do_create_user("dora@acme.test", name="Dora", role=Role.CUSTOMER)
+    given = ["Dora@Acme.test", "dora@acme.test", desk.customer_email, "nobody@acme.test", "x"]
+    found = customers_for_addresses(given)
+    assert set(found) == {"Dora@Acme.test", "dora@acme.test", desk.customer_email}
+    for address in given:
+        user, _verified = customer_for_address(address)
+        assert found.get(address) == user
