@@ -6,16 +6,20 @@
 
 A fresh Dovecot (tests/mail/dovecot.py) on a free port gets ``--mails`` mails APPENDed to its
 INBOX: the real client mails of shared/data/email-fixtures (talon's .eml from a dozen clients,
-multipart with HTML; the reply-parser suites' texts, quoted threads and signatures), each with
+multipart with HTML; the reply-parser suites' texts, quoted threads and signatures; a quarter of
+the texts carry a long quoted thread, one in twenty a 40-200 KB attachment), each with
 its own Message-ID, from 300 customers, about 40% of them replies to an earlier mail of the run
 (In-Reply-To a stored Message-ID: threaded into its ticket). The database is fresh, with the demo
 help desk and its rule set (every new ticket runs the cascade; rules queue replies).
 
 Measured, in the same run:
-- baseline: the raw IMAP fetch rate (UID SEARCH + FETCH BODY.PEEK[] in batches, nothing stored);
+- the raw IMAP fetch rate (UID SEARCH + FETCH BODY.PEEK[] in batches, nothing stored);
+- baseline: that fetch and then every mail parsed (``parse.parse``), nothing stored: what the
+  intake would reach if storing, threading and the ticket services cost nothing;
 - intake: one ``mailbox poll`` round (fetch, store raw, flag \\Seen) and ``--workers`` processes
   processing the stored mails (parse, guard, dedupe, thread, ticket services), from the first
-  fetch to the last mail processed. Reported as mails/s and as a ratio to the baseline.
+  fetch to the last mail processed. Reported as mails/s and as a ratio to the baseline, with
+  the 1-minute load average at the end (the figures are only comparable within a run).
 PostgreSQL: the database named in ``--database`` is dropped and created again.
 """
 
@@ -31,6 +35,7 @@ import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +43,24 @@ FIXTURES = ROOT.parent / "shared" / "data" / "email-fixtures"
 SUPPORT = "support@bench.test"
 
 
+ATTRIBUTION = "On Mon, 2 Mar 2026 at 10:{m:02d}, {who} <{addr}> wrote:"
+
+
+def _quoted(history: list[str], depth: int) -> str:
+    """A long thread as clients write it: each earlier message under an attribution, quoted one
+    level deeper than the one after it."""
+    out: list[str] = []
+    for level, text in enumerate(history[:depth], start=1):
+        who = ("Support", SUPPORT) if level % 2 else ("Customer", "customer@bench.test")
+        out.append("> " * (level - 1) + ATTRIBUTION.format(m=level, who=who[0], addr=who[1]))
+        out += [("> " * level + line).rstrip() for line in text.splitlines()]
+    return "\n".join(out)
+
+
 def mails(n: int, seed: int, fixtures: Path) -> list[bytes]:
+    """Real client mails (half talon's .eml, half the reply-parser texts), a quarter of the texts
+    with a long quoted thread below them, one in twenty with a 40-200 KB attachment; about 40%
+    are replies to an earlier mail of the run (In-Reply-To a stored Message-ID)."""
     rng = random.Random(seed)
     emls = [p.read_bytes() for p in sorted((fixtures / "talon" / "standard_replies").glob("*.eml"))]
     texts = [
@@ -59,7 +81,13 @@ def mails(n: int, seed: int, fixtures: Path) -> list[bytes]:
                 del msg[name]
         else:
             msg = EmailMessage()
-            msg.set_content(rng.choice(texts))
+            body = rng.choice(texts)
+            if rng.random() < 0.25:
+                body += "\n\n" + _quoted(rng.sample(texts, 8), rng.randint(3, 8))
+            msg.set_content(body)
+            if rng.random() < 0.05:
+                blob = rng.randbytes(rng.randint(40_000, 200_000))
+                msg.add_attachment(blob, maintype="application", subtype="pdf", filename="scan.pdf")
         msg["From"] = f"Customer {i % 300} <customer{i % 300}@bench.test>"
         msg["To"] = SUPPORT
         msg["Message-ID"] = f"<bench.{seed}.{i}@client.test>"
@@ -85,13 +113,32 @@ def _recreate(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def child(owner: str, profile: bool) -> None:
+def child(owner: str, profile: bool, queries: bool) -> None:
     import django
 
     django.setup()
     from flowdesk.mail.ingest import process_pending
 
-    if profile:
+    if queries:
+        from django.db import connection
+
+        kinds: dict[str, int] = {}
+        texts: dict[str, int] = {}
+
+        def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            word = sql.split(None, 1)[0].upper()
+            kinds[word] = kinds.get(word, 0) + 1
+            texts[sql[:110]] = texts.get(sql[:110], 0) + 1
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            done = process_pending(owner)
+        per = {k: round(v / max(done, 1), 1) for k, v in sorted(kinds.items())}
+        total = sum(kinds.values()) / max(done, 1)
+        print(f"statements per mail ({owner}): {total:.1f} {per}", file=sys.stderr)
+        for text, n in sorted(texts.items(), key=lambda kv: -kv[1])[:25]:
+            print(f"  {n / max(done, 1):5.2f}  {text}", file=sys.stderr)
+    elif profile:
         import cProfile
         import pstats
 
@@ -112,12 +159,13 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fixtures", type=Path, default=FIXTURES)
     p.add_argument("--profile", action="store_true", help="cProfile the processing (stderr)")
+    p.add_argument("--queries", action="store_true", help="count statements per mail (stderr)")
     p.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowdesk.config.settings")
     sys.path.insert(0, str(ROOT / "src"))
     if args.child:
-        child(args.child, args.profile)
+        child(args.child, args.profile, args.queries)
         return
     tmp = tempfile.TemporaryDirectory(prefix="flowdesk-mail-bench-")
     if args.sqlite:
@@ -128,7 +176,7 @@ def main() -> None:
         os.environ["FLOWDESK_DATABASE_URL"] = args.database
     sys.path.insert(0, str(ROOT / "tests" / "mail"))
     import django
-    from dovecot import dovecot_server
+    from dovecot import dovecot_server, mailbox_fields
 
     django.setup()
     from django.core.management import call_command
@@ -142,6 +190,7 @@ def main() -> None:
     from flowdesk.engine.catalog import default_catalog
     from flowdesk.mail import imap
     from flowdesk.mail.models import InboundMail, Mailbox
+    from flowdesk.mail.parse import parse
     from flowdesk.mail.services import check_create_mailbox
 
     seed_demo(tickets=0, now=utcnow())
@@ -159,28 +208,23 @@ def main() -> None:
             f"in {time.perf_counter() - t0:.1f} s"
         )
         mailbox = check_create_mailbox(
-            {
-                "name": "bench",
-                "kind": "imap",
-                "host": server.host,
-                "port": server.port,
-                "tls": "none",
-                "username": server.user,
-                "password": server.password,
-                "batch": 500,
-                "addresses": [SUPPORT],
-            }
+            mailbox_fields(server, name="bench", batch=500, addresses=[SUPPORT])
         )
         # Baseline: fetch everything raw, store nothing.
         t0 = time.perf_counter()
         client = imap.connect(mailbox)
         _, data = client.client.uid("SEARCH", "ALL")
         uids = [int(u) for u in data[0].split()]
-        fetched = 0
+        fetched: list[bytes] = []
         for i in range(0, len(uids), 500):
-            fetched += len(imap.fetch_raw(client, uids[i : i + 500]))
+            fetched += [raw for _, raw in imap.fetch_raw(client, uids[i : i + 500])]
         client.logout()
-        base = fetched / (time.perf_counter() - t0)
+        fetch_s = time.perf_counter() - t0
+        # Baseline: the same fetch, then every mail parsed (no database).
+        t0 = time.perf_counter()
+        for raw in fetched:
+            parse(raw, own_addresses={SUPPORT})
+        base = len(fetched) / (fetch_s + time.perf_counter() - t0)
         # Intake: fetch + store + flag, then the workers process.
         t0 = time.perf_counter()
         client = imap.connect(mailbox)
@@ -192,7 +236,8 @@ def main() -> None:
         procs = [
             subprocess.Popen(
                 [sys.executable, __file__, "--child", f"bench-{n}"]
-                + (["--profile"] if args.profile else []),
+                + (["--profile"] if args.profile else [])
+                + (["--queries"] if args.queries else []),
                 env=env,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -208,9 +253,10 @@ def main() -> None:
 
     db = "SQLite" if args.sqlite else "PostgreSQL"
     rate = len(raws) / total_s
+    load = os.getloadavg()[0]
     print(
-        f"| {db} | {args.workers} | {len(raws)} | {base:,.0f} | {len(raws) / stored_s:,.0f} | "
-        f"{rate:,.0f} | {rate / base:.3f} |"
+        f"| {db} | {args.workers} | {len(raws)} | {len(fetched) / fetch_s:,.0f} | {base:,.0f} | "
+        f"{len(raws) / stored_s:,.0f} | {rate:,.0f} | {rate / base:.3f} | {load:.1f} |"
     )
     print(
         f"per worker: {counts}; statuses {statuses}; {Ticket.objects.count()} tickets, "

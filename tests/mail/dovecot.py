@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = "support@desk.test"
@@ -80,6 +81,21 @@ class Dovecot:
     def log(self) -> str:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def mailbox_fields(server: Dovecot, **fields: Any) -> dict[str, Any]:
+    """The fields of an IMAP mailbox on ``server`` (API body / ``check_create_mailbox``)."""
+    return {
+        "name": "support",
+        "kind": "imap",
+        "host": server.host,
+        "port": server.port,
+        "tls": "none",
+        "username": server.user,
+        "password": server.password,
+        "addresses": [server.user],
+        **fields,
+    }
 
 
 def available() -> str | None:

@@ -9,7 +9,7 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 
 import pytest
-from dovecot import Dovecot, available, dovecot_server
+from dovecot import Dovecot, available, dovecot_server, mailbox_fields
 
 SUPPORT = "support@desk.test"
 
@@ -78,18 +78,7 @@ def imap(dovecot: Dovecot) -> Iterator[Imap]:
 
 def add_mailbox(desk: Any, server: Dovecot, **fields: Any) -> dict[str, Any]:
     """An IMAP mailbox on ``server``, added through the API."""
-    body = {
-        "name": "support",
-        "kind": "imap",
-        "host": server.host,
-        "port": server.port,
-        "tls": "none",
-        "username": server.user,
-        "password": server.password,
-        "addresses": [SUPPORT],
-        **fields,
-    }
-    r = desk.admin.post("/mailboxes", body)
+    r = desk.admin.post("/mailboxes", mailbox_fields(server, **fields))
     assert r.status == 201, r
     data: dict[str, Any] = r.data
     return data

@@ -14,14 +14,18 @@ import re
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
-from flowdesk.accounts.identities import customer_for_address, do_record_bounces
+from flowdesk.accounts.identities import (
+    customer_for_address,
+    customers_for_addresses,
+    do_record_bounces,
+)
 from flowdesk.accounts.models import Role, User
 from flowdesk.core import rows
 from flowdesk.core.clock import utcnow
@@ -114,6 +118,10 @@ def claim(owner: str, now: datetime, limit: int) -> list[int]:
 class _Context:
     own: set[str]
     mailboxes: dict[int, Mailbox]
+    #: customers by address, read for a whole batch at once (``customers_for_addresses``)
+    customers: dict[str, User] = field(default_factory=dict)
+    #: addresses that batch read looked up (found or not)
+    looked_up: set[str] = field(default_factory=set)
 
 
 def process_pending(owner: str, *, limit: int | None = None, now: datetime | None = None) -> int:
@@ -131,8 +139,9 @@ def process_pending(owner: str, *, limit: int | None = None, now: datetime | Non
                 continue
             break
         waits = 0
-        for row in InboundMail.objects.filter(id__in=ids).order_by("id"):
-            if process_one(row, now=now, ctx=ctx) == InboundStatus.NEW:
+        claimed = list(InboundMail.objects.filter(id__in=ids).order_by("id"))
+        for status in process_batch(claimed, now=now, ctx=ctx):
+            if status == InboundStatus.NEW:
                 waits = 1  # deferred: its parent is being processed by another worker
             else:
                 done += 1
@@ -140,6 +149,7 @@ def process_pending(owner: str, *, limit: int | None = None, now: datetime | Non
 
 
 def _park(row: InboundMail, error: str, now: datetime) -> None:
+    """Parks ``row`` (in the caller's transaction when there is one)."""
     row.attempts += 1
     row.status = InboundStatus.PARKED
     row.error = error[-4000:]
@@ -154,32 +164,100 @@ def process_one(
     row: InboundMail, *, now: datetime | None = None, ctx: _Context | None = None
 ) -> str:
     """Process one stored mail; returns its new status."""
+    return process_batch([row], now=now, ctx=ctx)[0]
+
+
+def process_batch(
+    batch: Sequence[InboundMail], *, now: datetime | None = None, ctx: _Context | None = None
+) -> list[str]:
+    """Process claimed mails, in order; returns their new statuses.
+
+    Every mail is parsed first, outside any transaction (a mail the parser cannot read is
+    parked). Then the batch is written in one transaction, each mail in a savepoint of its
+    own: a mail that fails rolls back only itself and is parked with its error in the same
+    transaction; the others are stored. When the batch's transaction fails as a whole (a
+    deadlock, a lost connection), each of its mails is processed again on its own."""
     now = now or utcnow()
     ctx = ctx or _Context(loop.own_addresses(), {})
-    mailbox = ctx.mailboxes.get(row.mailbox_id)
-    if mailbox is None:
-        mailbox = ctx.mailboxes[row.mailbox_id] = Mailbox.objects.select_related("team").get(
-            pk=row.mailbox_id
-        )
-    raw = bytes(row.raw)
-    try:
-        mail = parse(raw, own_addresses=ctx.own, loop_marker=loop_marker())
-    except Exception as exc:  # a mail the parser cannot read is parked, never lost
-        _park(row, f"parse: {type(exc).__name__}: {exc}", now)
-        return row.status
+    marker = loop_marker()
+    work: list[tuple[InboundMail, Mailbox, ParsedMail | str]] = []
+    for row in batch:
+        mailbox = ctx.mailboxes.get(row.mailbox_id)
+        if mailbox is None:
+            mailbox = ctx.mailboxes[row.mailbox_id] = Mailbox.objects.select_related("team").get(
+                pk=row.mailbox_id
+            )
+        try:
+            mail: ParsedMail | str = parse(
+                bytes(row.raw), own_addresses=ctx.own, loop_marker=marker
+            )
+        except Exception as exc:  # a mail the parser cannot read is parked, never lost
+            mail = f"parse: {type(exc).__name__}: {exc}"
+        work.append((row, mailbox, mail))
+    ctx.looked_up = {
+        m.from_address for _, _, m in work if isinstance(m, ParsedMail) and m.from_address
+    }
+    ctx.customers = customers_for_addresses(ctx.looked_up)
+    saved = [_state(row) for row in batch]
     try:
         with write_transaction():
-            status = _route(row, mailbox, mail, raw, now, ctx)
+            for row, mailbox, mail in work:
+                if isinstance(mail, str):
+                    _park(row, mail, now)
+                else:
+                    _process_parsed(row, mailbox, mail, now, ctx)
+    except Exception as exc:
+        if len(batch) == 1:
+            for row, before in zip(batch, saved, strict=True):
+                _restore(row, before)
+            _park(batch[0], "".join(traceback.format_exception_only(exc)).strip(), now)
+            return [batch[0].status]
+        log.warning("mail batch of %d failed (%s): each mail again on its own", len(batch), exc)
+        out = []
+        for row, before in zip(batch, saved, strict=True):
+            _restore(row, before)
+            out.append(process_batch([row], now=now, ctx=ctx)[0])
+        return out
+    finally:
+        ctx.customers, ctx.looked_up = {}, set()
+    return [row.status for row in batch]
+
+
+def _state(row: InboundMail) -> dict[str, object]:
+    return {f: getattr(row, f) for f in (*_ATTRS, "attempts", "error")}
+
+
+def _restore(row: InboundMail, state: dict[str, object]) -> None:
+    for name, value in state.items():
+        setattr(row, name, value)
+
+
+_ATTRS = ["status", "next_attempt_at", "processed_at", "message_id", "ticket_id"]
+_ATTRS += ["ticket_message_id", "lease_owner", "lease_until"]
+#: PostgreSQL's deadlock, serialization failure and lock timeout: try again, not a fault
+_TRANSIENT = {"40P01", "40001", "55P03"}
+
+
+def _process_parsed(
+    row: InboundMail, mailbox: Mailbox, mail: ParsedMail, now: datetime, ctx: _Context
+) -> None:
+    """One parsed mail, in a savepoint of the batch's transaction."""
+    before = _state(row)
+    try:
+        with transaction.atomic():
+            status = _route(row, mailbox, mail, now, ctx)
             row.status, row.error, row.processed_at = status, "", now
             row.attempts += 1
             row.lease_owner, row.lease_until = "", None
             rows.update_fields(row, _FIELDS)
+        return
     except _NotYet:
-        row.next_attempt_at = now + timedelta(seconds=0.05)
-        row.lease_owner, row.lease_until = "", None
-        with write_transaction():
-            rows.update_fields(row, ["next_attempt_at", "lease_owner", "lease_until"])
+        _restore(row, before)
+        _defer(row, now)
+        return
     except IntegrityError as exc:
+        ctx.customers.pop(mail.from_address, None)  # a customer it created is rolled back
+        _restore(row, before)
         # The same mail stored as a message by another worker at the same moment?
         row.refresh_from_db()
         if not MailMessage.objects.filter(
@@ -191,12 +269,21 @@ def process_one(
         elif row.status in (InboundStatus.NEW, InboundStatus.PARKED):
             row.status, row.processed_at = InboundStatus.DUPLICATE, now
             row.lease_owner, row.lease_until = "", None
-            with write_transaction():
-                rows.update_fields(row, _FIELDS)
+            rows.update_fields(row, _FIELDS)
     except Exception as exc:
+        ctx.customers.pop(mail.from_address, None)
+        _restore(row, before)
+        if getattr(exc.__cause__, "sqlstate", None) in _TRANSIENT:
+            _defer(row, now)  # another worker's batch held a row it needed
+            return
         log.warning("mail %s parked: %s", row.pk, exc)
         _park(row, "".join(traceback.format_exception_only(exc)).strip(), now)
-    return row.status
+
+
+def _defer(row: InboundMail, now: datetime) -> None:
+    row.next_attempt_at = now + timedelta(seconds=0.05)
+    row.lease_owner, row.lease_until = "", None
+    rows.update_fields(row, ["next_attempt_at", "lease_owner", "lease_until"])
 
 
 class _NotYet(Exception):
@@ -226,16 +313,21 @@ def header_message_id(raw: bytes) -> str:
     return match[1].decode("ascii", "replace") if match else ""
 
 
-def _requester(mail: ParsedMail) -> User:
+def _requester(mail: ParsedMail, ctx: _Context) -> User:
     from flowdesk.accounts.services import do_create_user
 
-    user, _verified = customer_for_address(mail.from_address)
+    user = ctx.customers.get(mail.from_address)
     if user is not None:
         return user
-    # An unknown address: a new customer, as for a ticket an agent opens for it.
-    return do_create_user(
-        mail.from_address, name=mail.from_name, role=Role.CUSTOMER, existing_ok=True
-    )
+    if mail.from_address not in ctx.looked_up:
+        user, _verified = customer_for_address(mail.from_address)
+    if user is None:
+        # An unknown address: a new customer, as for a ticket an agent opens for it.
+        user = do_create_user(
+            mail.from_address, name=mail.from_name, role=Role.CUSTOMER, existing_ok=True
+        )
+    ctx.customers[mail.from_address] = user
+    return user
 
 
 def _last_message_id(ticket_id: int) -> int:
@@ -251,7 +343,7 @@ def _message_after(ticket_id: int, after: int) -> Message:
 
 
 def _route(
-    row: InboundMail, mailbox: Mailbox, mail: ParsedMail, raw: bytes, now: datetime, ctx: _Context
+    row: InboundMail, mailbox: Mailbox, mail: ParsedMail, now: datetime, ctx: _Context
 ) -> str:
     auto = mail.auto
     row.message_id = (mail.message_id or "")[:998]
@@ -271,7 +363,7 @@ def _route(
         mailbox=mailbox, message_id=message_id, content_hash=content_hash
     ).exists():
         return InboundStatus.DUPLICATE
-    sender = _requester(mail)
+    sender = _requester(mail, ctx)
     cause = Cause.channel(CauseKind.MAIL, f"mailbox {mailbox.name}", actor=sender)
     text = mail.reply_text or mail.text
     body = text.replace("\r\n", "\n").replace("\r", "\n").strip() or "(no text)"
