@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from flowdesk.chat.models import ChatConversation
+from flowdesk.tickets.models import Channel
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -36,7 +37,9 @@ def chat_hook(w: TicketWrite, kind: str, payload: dict[str, Any], *_args: Any) -
         return True
     conversation = ChatConversation.objects.filter(ticket_id=w.ticket.pk).first()
     if conversation is None:
-        return True
+        # A chat ticket whose conversation is not written yet: the start's own update (a rule
+        # answering ``chat_started``), so the chat is live.
+        return w.ticket.channel != Channel.CHAT
     if is_live(conversation, w.now) or not conversation.email:
         return False
     payload["to"] = [conversation.email]

@@ -349,13 +349,13 @@ def events(conversation: ChatConversation, side: str, after: int, now: datetime)
         .order_by("id")[:PAGE]
     )
     typing_since = now - timedelta(seconds=TYPING_SECONDS)
-    other = "agent" if side == "visitor" else "visitor"
-    typing_at = row[f"{other}_typing_at"]
+    visitor = side == "visitor"
+    typing_at = row["agent_typing_at"] if visitor else row["visitor_typing_at"]
     return {
         "messages": [message_out(m, side) for m in msgs],
         "cursor": msgs[-1].pk if msgs else after,
         "typing": bool(typing_at and typing_at >= typing_since and row["ended_at"] is None),
-        "typing_name": row["agent_typing_name"] if side == "visitor" else "",
-        "seen": row[f"{other}_seen_id"],
+        "typing_name": row["agent_typing_name"] if visitor else "",
+        "seen": row["agent_seen_id"] if visitor else row["visitor_seen_id"],
         "ended": row["ended_at"] is not None,
     }

@@ -461,9 +461,7 @@ def do_create_ticket(
         data = {k: v for k, v in snap.to_json(initial_state).items() if k not in snap.DERIVED_KEYS}
         w.log.add(EventKind.CREATED, cause, data=data, first=True)
         # The first message is the request itself, not a reply: only `created` triggers fire.
-        run_update_hooks(
-            w, Event("created", channel_event_changes(channel_events)), initial_state
-        )
+        run_update_hooks(w, Event("created", channel_event_changes(channel_events)), initial_state)
         _finish(w)
         # What the answer needs, known here: no reload after the commit.
         ticket.follower_emails = w.followers
