@@ -293,3 +293,34 @@ def test_a_visitor_gone_quiet_gets_mail(desk: Desk, idle: bool) -> None:
     )
     desk.agent.post(f"/tickets/{t}/messages", {"body": "Still there?"})
     assert [i.payload["to"] for i in outbox_replies(t)] == [["vic@shop.test"]]
+
+
+def test_sites_api_and_cli(desk: Desk) -> None:
+    from django.core.management import call_command
+
+    r = desk.admin.post(
+        "/chat/sites", {"name": "shop", "allowed_origins": ["https://Shop.test/"], "team": "Tier 1"}
+    )
+    assert r.status == 201, r
+    assert r.data["allowed_origins"] == ["https://shop.test"]
+    assert r.data["public_key"] in r.data["embed"]
+    bad = desk.admin.post(
+        "/chat/sites", {"name": "x y", "allowed_origins": ["shop.test/path"], "team": "Nope"}
+    )
+    assert bad.status == 422
+    assert {e["field"] for e in bad.data["errors"]} == {"name", "allowed_origins[0]", "team"}
+    assert desk.admin.post("/chat/sites", {"name": "shop"}).status == 409
+    assert desk.agent.get("/chat/sites").status == 403
+    secret = r.data["identity_secret"]
+    rotated = desk.admin.post("/chat/sites/shop/rotate-secret")
+    assert rotated.data["identity_secret"] != secret
+    patched = desk.admin.patch("/chat/sites/shop", {"greeting": "Hello!", "team": None})
+    assert (patched.data["greeting"], patched.data["team"]) == ("Hello!", None)
+    assert desk.admin.get("/chat/sites/nope").status == 404
+    call_command("chat", "sites", "add", "blog", "--origin", "https://blog.test")
+    names = [s["name"] for s in desk.admin.get("/chat/sites").data]
+    assert names == ["blog", "shop"]
+    Visitor(r.data["public_key"]).start(name="Vic")
+    gone = desk.admin.call("delete", "/chat/sites/shop")
+    assert gone.status == 409
+    assert desk.admin.call("delete", "/chat/sites/blog").status == 204
