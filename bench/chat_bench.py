@@ -129,26 +129,28 @@ def run(port: int, key: str, cookie: str, args: argparse.Namespace) -> None:
     errors: list[str] = []
     rng = random.Random(args.seed)
     pauses = [[rng.uniform(1.0, 3.0) for _ in range(args.messages)] for _ in range(args.chats)]
-    chat_ids: list[int] = [0] * args.chats
-    started = threading.Barrier(args.chats + 1)
+    # The chats are started first, one after the other (setup, not measured).
+    chat_ids: list[int] = []
+    tokens: list[str] = []
+    for n in range(args.chats):
+        status, c = warm.call("POST", base + "conversations", {"name": f"Visitor {n}"})
+        assert status == 201, c
+        chat_ids.append(c["id"])
+        tokens.append(c["token"])
 
     def visitor(n: int) -> None:
         conn = Conn(port)
-        status, c = conn.call("POST", base + "conversations", {"name": f"Visitor {n}"})
-        if status != 201:
-            errors.append(f"start {status} {c}")
-            started.wait()
-            return
-        chat_ids[n] = c["id"]
-        auth = {"Authorization": f"Bearer {c['token']}"}
-        started.wait()
+        auth = {"Authorization": f"Bearer {tokens[n]}"}
         for i, pause in enumerate(pauses[n]):
             time.sleep(pause)
             body = f"chat {n} message {i}"
             t = time.perf_counter()
             with lock:
                 sent_at[body] = t
-            status, r = conn.call("POST", base + "messages", {"body": body}, auth)
+            try:
+                status, r = conn.call("POST", base + "messages", {"body": body}, auth)
+            except OSError as exc:
+                status, r = 0, exc
             if status != 201:
                 errors.append(f"send {status} {r}")
             with lock:
@@ -159,9 +161,12 @@ def run(port: int, key: str, cookie: str, args: argparse.Namespace) -> None:
         cursor = 0
         while not done.is_set():
             t = time.perf_counter()
-            status, ev = conn.call(
-                "GET", f"/agent/chats/{chat_ids[n]}/events?after={cursor}", None, agent_headers
-            )
+            try:
+                status, ev = conn.call(
+                    "GET", f"/agent/chats/{chat_ids[n]}/events?after={cursor}", None, agent_headers
+                )
+            except OSError as exc:
+                status, ev = 0, exc
             now = time.perf_counter()
             if status != 200:
                 errors.append(f"poll {status}")
@@ -176,12 +181,9 @@ def run(port: int, key: str, cookie: str, args: argparse.Namespace) -> None:
             time.sleep(max(0.0, args.poll - (time.perf_counter() - t)))
 
     visitors = [threading.Thread(target=visitor, args=(n,)) for n in range(args.chats)]
-    for th in visitors:
-        th.start()
-    started.wait()
     agents = [threading.Thread(target=agent, args=(n,)) for n in range(args.chats)]
     t0 = time.monotonic()
-    for th in agents:
+    for th in agents + visitors:
         th.start()
     for th in visitors:
         th.join()
