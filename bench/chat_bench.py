@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
 import statistics
 import sys
@@ -35,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from load_bench import _free_port, _recreate_database, _start, _stop, _wait_ready  # noqa: E402
+from load_bench import _free_port, _start, _stop, _wait_ready, server_env  # noqa: E402
 
 AGENT = "chat-agent@bench.test"
 
@@ -226,23 +225,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
     tmp = tempfile.TemporaryDirectory()
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="flowdesk.config.settings",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")])),
-        FLOWDESK_EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
-        FLOWDESK_LOG_LEVEL="ERROR",
+    env = server_env(
+        args,
+        tmp.name,
         FLOWDESK_CHAT_STARTS_PER_HOUR="0",  # every visitor comes from 127.0.0.1
         FLOWDESK_CHAT_MESSAGES_PER_MINUTE="0",
     )
-    if args.setup == "embedded":
-        env["FLOWDESK_DATA_DIR"] = tmp.name
-        env.pop("FLOWDESK_DATABASE_URL", None)
-    else:
-        _recreate_database(args.database)
-        env["FLOWDESK_DATABASE_URL"] = args.database
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT / "src"))
     key, cookie = _prepare(args.chats)
     port = args.port or _free_port()
     procs = _start(args, env, port)
