@@ -62,22 +62,7 @@ def main() -> None:
     args = p.parse_args()
 
     tmp = tempfile.TemporaryDirectory()
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="flowdesk.config.settings",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")])),
-        FLOWDESK_EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
-        FLOWDESK_LOG_LEVEL="ERROR",
-        FLOWDESK_RULES_MAX_BYTES=str(256 * 1024 * 1024),
-    )
-    if args.setup == "embedded":
-        env["FLOWDESK_DATA_DIR"] = tmp.name
-        env.pop("FLOWDESK_DATABASE_URL", None)
-    else:
-        _recreate_database(args.database)
-        env["FLOWDESK_DATABASE_URL"] = args.database
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT / "src"))
+    env = server_env(args, tmp.name, FLOWDESK_RULES_MAX_BYTES=str(256 * 1024 * 1024))
     sys.path.insert(0, str(ROOT / "bench"))
     token, admin_token, customers = _prepare()
     from flowdesk.demo.seed import CHANNELS, REQUESTS
@@ -142,6 +127,28 @@ def _describe(args: argparse.Namespace) -> str:
         f"production (gunicorn {args.web} processes x {args.threads} threads, "
         f"{args.workers} flowdesk worker process(es), PostgreSQL)"
     )
+
+
+def server_env(args: argparse.Namespace, data_dir: str, **extra: str) -> dict[str, str]:
+    """The server's environment (also set in this process): embedded on SQLite in ``data_dir``,
+    or production on ``args.database``, dropped and created again."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="flowdesk.config.settings",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")])),
+        FLOWDESK_EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        FLOWDESK_LOG_LEVEL="ERROR",
+        **extra,
+    )
+    if args.setup == "embedded":
+        env["FLOWDESK_DATA_DIR"] = data_dir
+        env.pop("FLOWDESK_DATABASE_URL", None)
+    else:
+        _recreate_database(args.database)
+        env["FLOWDESK_DATABASE_URL"] = args.database
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT / "src"))
+    return env
 
 
 def _recreate_database(url: str) -> None:

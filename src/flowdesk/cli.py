@@ -10,6 +10,7 @@ flowdesk kb import F         (and validate F | list): knowledge-base articles, a
 flowdesk customers merge SOURCE INTO  (and unmerge SOURCE | identities CUSTOMER)
 flowdesk mailbox add NAME    (and list | remove | test | poll NAME): mailboxes (docs/mail.md)
 flowdesk mail receive        an LMTP (--smtp: SMTP) receiver in the foreground
+flowdesk chat sites list     (and add NAME --origin URL --team T): live-chat sites (docs/chat.md)
 flowdesk token create EMAIL  an API token
 flowdesk worker              a background worker (any number may run)
 flowdesk <django command>    e.g. migrate, createsuperuser

@@ -19,6 +19,7 @@ from flowdesk.engine import (
     explain,
     run_cascade,
 )
+from flowdesk.engine.triggers import channel_event_changes
 
 N = object()  # "no value key"
 
@@ -206,6 +207,12 @@ TRIGGER_CASES: list[tuple[Any, Event, bool]] = [
     ("agent_replied", Event("updated", messages=(MessageInfo("customer", True),)), False),
     ("note_added", Event("updated", messages=(MessageInfo("agent", False),)), True),
     ("note_added", Event("updated", messages=(MessageInfo("agent", True),)), False),
+    ("chat_started", Event("created", channel_event_changes(("chat_started",))), True),
+    ("chat_started", Event("created"), False),
+    ("chat_message", Event("updated", channel_event_changes(("chat_message",))), True),
+    ("chat_message", Event("updated", messages=(MessageInfo("customer", True),)), False),
+    ("chat_ended", Event("updated", channel_event_changes(("chat_ended",))), True),
+    ("chat_ended", Event("updated", channel_event_changes(("chat_message",))), False),
 ]
 
 

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "flowdesk.studio",
     "django.contrib.admin",  # at /studio/admin/, admins only (flowdesk.studio.admin)
     "flowdesk.portal",  # the customer portal (docs/portal.md)
+    "flowdesk.chat",  # live chat: the widget, visitor endpoints, the agent console (docs/chat.md)
 ]
 
 MIDDLEWARE = [
@@ -274,6 +275,16 @@ FLOWDESK = {
     # Mails one worker processes per transaction round, and how long its claim on them lasts.
     "MAIL_PROCESS_BATCH": int(os.environ.get("FLOWDESK_MAIL_PROCESS_BATCH", "10")),
     "MAIL_LEASE_SECONDS": float(os.environ.get("FLOWDESK_MAIL_LEASE_SECONDS", "60")),
+    # Live chat (docs/chat.md): chats a client address may start per hour on one site, messages
+    # a visitor may send per minute, the longest message, how long a visitor who stopped polling
+    # still counts as present, and whether the widget may use Server-Sent Events (a streaming
+    # response holds one server thread for up to CHAT_SSE_SECONDS: leave it off under waitress).
+    "CHAT_STARTS_PER_HOUR": int(os.environ.get("FLOWDESK_CHAT_STARTS_PER_HOUR", "20")),
+    "CHAT_MESSAGES_PER_MINUTE": int(os.environ.get("FLOWDESK_CHAT_MESSAGES_PER_MINUTE", "30")),
+    "CHAT_MESSAGE_MAX": int(os.environ.get("FLOWDESK_CHAT_MESSAGE_MAX", "4000")),
+    "CHAT_IDLE_SECONDS": int(os.environ.get("FLOWDESK_CHAT_IDLE_SECONDS", "120")),
+    "CHAT_SSE": os.environ.get("FLOWDESK_CHAT_SSE", "0") == "1",
+    "CHAT_SSE_SECONDS": int(os.environ.get("FLOWDESK_CHAT_SSE_SECONDS", "25")),
 }
 # The languages knowledge-base articles may be written in (comma-separated codes).
 FLOWDESK_KB_LANGUAGES = [

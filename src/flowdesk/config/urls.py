@@ -18,6 +18,7 @@ urlpatterns = [
     path("studio/admin/", studio_admin.urls),
     path("studio/", include("flowdesk.studio.urls")),
     path("portal/", include("flowdesk.portal.urls")),
+    path("", include("flowdesk.chat.urls")),  # /chat/v1/ (the widget's), /agent/chats/
     path("", include("flowdesk.web.urls")),
     path("", home, name="home"),
 ]

@@ -448,3 +448,53 @@ class NoteAdded(_MessageTrigger[NoConfig]):
 
     name = "note_added"
     public = False
+
+
+#: Channel events: things a channel tells the engine that are no field change and no message
+#: (a chat began, a chat message, a chat ended). Each travels in the event's change set as a
+#: pseudo-change of its own name, ``{name: (False, True)}`` — never a snapshot field (no
+#: vocabulary field has these names) — so every evaluator's exact field keys serve them.
+CHANNEL_EVENTS = ("chat_started", "chat_message", "chat_ended")
+
+
+def channel_event_changes(names: tuple[str, ...]) -> dict[str, tuple[Any, Any]]:
+    """The pseudo-changes that carry ``names`` (channel events) to the triggers."""
+    unknown = [n for n in names if n not in CHANNEL_EVENTS]
+    if unknown:
+        raise ValueError(f"unknown channel event(s) {unknown}")
+    return {name: (False, True) for name in names}
+
+
+class _ChannelEvent(Trigger[NoConfig]):
+    exact = True
+    event_kinds: ClassVar[frozenset[str]] = frozenset({"created", "updated"})
+
+    def keys(self) -> list[IndexKey]:
+        return [("field", self.name)]
+
+    def matches(self, ctx: TriggerContext) -> bool:
+        return self.name in ctx.changes
+
+
+@register
+class ChatStarted(_ChannelEvent):
+    """A visitor started a live chat (the chat ticket's creation)."""
+
+    name = "chat_started"
+    event_kinds: ClassVar[frozenset[str]] = frozenset({"created"})
+
+
+@register
+class ChatMessage(_ChannelEvent):
+    """A message was sent in a live chat, by the visitor or by an agent in the chat console."""
+
+    name = "chat_message"
+    event_kinds: ClassVar[frozenset[str]] = frozenset({"updated"})
+
+
+@register
+class ChatEnded(_ChannelEvent):
+    """A live chat ended (the visitor or an agent ended it)."""
+
+    name = "chat_ended"
+    event_kinds: ClassVar[frozenset[str]] = frozenset({"updated"})

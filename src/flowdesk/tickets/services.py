@@ -26,6 +26,7 @@ from flowdesk.core import rows
 from flowdesk.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from flowdesk.engine import Event, MessageInfo
 from flowdesk.engine.actions import Guard
+from flowdesk.engine.triggers import channel_event_changes
 from flowdesk.engine.vocabulary import CHANNELS, SOLVED_STATUSES
 from flowdesk.tickets import snapshot as snap
 from flowdesk.tickets.batch import Preloaded, lock_many, next_update_id
@@ -422,9 +423,11 @@ def do_create_ticket(
     cause: Cause,
     now: datetime,
     source: dict[str, Any] | None = None,
+    channel_events: tuple[str, ...] = (),
 ) -> Ticket:
     """A new ticket whose first message is the requester's request (whoever typed it in).
-    ``source`` is what the channel knows of where it came from (``Ticket.source``).
+    ``source`` is what the channel knows of where it came from (``Ticket.source``);
+    ``channel_events`` what it tells the triggers besides (``chat_started``).
 
     Inside a caller's transaction it adds no savepoint: a refused ticket rolls the caller's
     transaction back too (the API creates the requester and the ticket all or nothing)."""
@@ -458,7 +461,7 @@ def do_create_ticket(
         data = {k: v for k, v in snap.to_json(initial_state).items() if k not in snap.DERIVED_KEYS}
         w.log.add(EventKind.CREATED, cause, data=data, first=True)
         # The first message is the request itself, not a reply: only `created` triggers fire.
-        run_update_hooks(w, Event("created"), initial_state)
+        run_update_hooks(w, Event("created", channel_event_changes(channel_events)), initial_state)
         _finish(w)
         # What the answer needs, known here: no reload after the commit.
         ticket.follower_emails = w.followers
@@ -532,9 +535,11 @@ def do_update_ticket(
     expected_version: int | None,
     cause: Cause,
     now: datetime,
+    channel_events: tuple[str, ...] = (),
 ) -> Ticket:
     """Applies field changes and/or one message as one update, then runs the update hooks.
-    An update that changes nothing writes nothing (the version stays)."""
+    An update that changes nothing writes nothing (the version stays), unless it carries
+    ``channel_events`` (``chat_message``, ``chat_ended``: triggers of their own)."""
     with transaction.atomic():
         ticket = _lock(ticket_id)
         assert ticket is not None  # raises NotFound rather than None without skip_locked
@@ -550,9 +555,12 @@ def do_update_ticket(
             do_add_message(
                 w, message, author=cause.actor, author_kind=_author_kind(cause), cause=cause
             )
-        if not w.touched:
+        if not w.touched and not channel_events:
             return ticket
-        run_update_hooks(w, Event("updated", field_changes, tuple(w.messages)), w.snapshot())
+        event_changes = {**field_changes, **channel_event_changes(channel_events)}
+        run_update_hooks(w, Event("updated", event_changes, tuple(w.messages)), w.snapshot())
+        if not w.touched:
+            return ticket  # a channel event no rule acted on writes nothing
         ticket.version += 1
         _finish(w)
         ticket.follower_emails = w.followers
@@ -613,6 +621,7 @@ def check_update_ticket(
     expected_version: int | None,
     cause: Cause,
     now: datetime,
+    channel_events: tuple[str, ...] = (),
 ) -> Ticket:
     actor = cause.actor
     if actor is not None and not actor.is_agent:
@@ -638,6 +647,7 @@ def check_update_ticket(
         expected_version=expected_version,
         cause=cause,
         now=now,
+        channel_events=channel_events,
     )
 
 
