@@ -24,7 +24,7 @@ from flowdesk.calendars import Calendar
 from flowdesk.engine import Event
 from flowdesk.engine.vocabulary import SLA_METRICS
 from flowdesk.engine.vocabulary import SlaState as State
-from flowdesk.sla.cache import STORE_KEY, StoredSla, current, for_write
+from flowdesk.sla.cache import STORE_KEY, StoredSla, calendar_of_write, current, for_write
 from flowdesk.sla.clocks import ClockState, SlaState, Timeline, compute_clocks
 from flowdesk.sla.models import SlaBreach, TicketSla
 from flowdesk.sla.policy import CompiledPolicy, choose
@@ -304,7 +304,7 @@ def sla_settle(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
     state, seen = w.hook_state.get(_KEY, (None, None))
     if seen != _fingerprint(w):  # the rules changed the ticket: its clocks may have changed
         # a new team: its calendar
-        w.derived["calendar"] = for_write(w).calendar_for_team(w.ticket.team_id)
+        w.derived["calendar"] = calendar_of_write(w)
         state = _refresh(w, w.snapshot())
     if state is None and w.new:
         return
