@@ -102,7 +102,8 @@ def timeline_of(
 def calendar_for(
     policy: CompiledPolicy, snapshot: Mapping[str, Any], store: StoredSla
 ) -> tuple[str, Calendar | None]:
-    """The policy's own calendar, else the ticket's (its team's, else the default); None: 24/7."""
+    """The policy's own calendar, else the ticket's (its mailbox's, else its team's, else the
+    default); None: 24/7."""
     name = policy.calendar or snapshot.get("calendar") or ""
     return name, store.calendars.get(name) if name else None
 
