@@ -50,7 +50,7 @@ def test_validate_import_export_roundtrip(seeded: Path) -> None:
     rules.write_text(demo_rules_yaml())
     r = _flowdesk(seeded, "rules", "validate", str(rules))
     assert r.returncode == 0, r.stderr
-    assert "valid, 12 rules" in r.stdout, r.stderr
+    assert "valid, 14 rules" in r.stdout, r.stderr
     r = _flowdesk(seeded, "rules", "import", str(rules), "--comment", "again")
     assert r.returncode == 0, r.stderr
     assert "as v2" in r.stdout, r.stderr
@@ -58,7 +58,7 @@ def test_validate_import_export_roundtrip(seeded: Path) -> None:
     assert _flowdesk(seeded, "rules", "export", "-o", str(out)).returncode == 0
     r = _flowdesk(seeded, "rules", "validate", str(out))
     assert r.returncode == 0
-    assert "valid, 12 rules" in r.stdout
+    assert "valid, 14 rules" in r.stdout
     r = _flowdesk(seeded, "rules", "versions")
     assert r.stdout.splitlines()[0].startswith("v2")
 

@@ -109,6 +109,13 @@ class TicketCreate(RequestIn):
     assignee: Email | None = None
     team: str | None = None
     attachments: list[Attachment] = []
+    source: dict[str, Any] | None = Field(
+        None,
+        description="Where the request came from, for rules (source.*, language): language, "
+        "page_url; agents and integrations also mailbox, address, headers (name -> text, at "
+        "most 50). Read-only once the ticket exists.",
+        examples=[{"language": "de", "page_url": "https://shop.example/help"}],
+    )
 
 
 class MessageIn(RequestIn):
@@ -162,6 +169,8 @@ class TicketOut(Schema):
     followers: list[str]
     tags: list[str]
     custom_fields: dict[str, Any]
+    #: where it came from (mailbox, address, headers, page_url, language), as its channel saw it
+    source: dict[str, Any]
     message_count: int
     created_at: datetime
     updated_at: datetime

@@ -51,6 +51,7 @@ from flowdesk.tickets.services import (
     check_requester,
     check_update_ticket,
 )
+from flowdesk.tickets.source import INTERNAL_KEYS
 
 router = Router(tags=["tickets"])
 
@@ -70,6 +71,7 @@ def ticket_out(t: Ticket) -> dict[str, Any]:
         "followers": sorted(_followers(t)),
         "tags": list(t.tags),
         "custom_fields": t.custom_fields,
+        "source": {k: v for k, v in (t.source or {}).items() if k not in INTERNAL_KEYS},
         "message_count": t.message_count,
         "created_at": t.created_at,
         "updated_at": t.updated_at,
@@ -126,6 +128,7 @@ def create_ticket(request: HttpRequest, payload: TicketCreate) -> Status[Any]:
             changes=_create_changes(payload),
             cause=_cause(request),
             now=utcnow(),
+            source=payload.source,
         )
     # The rows just written are the answer: the ticket, its requester and organization, and
     # the assignee and team the writers resolved (objects, not ids), so nothing is read again.

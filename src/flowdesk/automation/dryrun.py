@@ -86,11 +86,12 @@ def _check_snapshot(data: dict[str, Any], catalog: Catalog) -> list[FieldError]:
     errors = []
     allowed = set(catalog.fields) | {"id"}
     for key, value in data.items():
-        if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        spec = catalog.field(key)
+        if key not in allowed and (spec is None or spec.name != key):
+            close = catalog.suggest_field(key)
+            hint = f" (did you mean {close!r}?)" if close else ""
             errors.append(FieldError(f"snapshot.{key}", f"unknown field{hint}"))
-        elif key != "id" and (problem := value_problem(catalog, catalog.fields[key], value)):
+        elif spec is not None and key != "id" and (problem := value_problem(catalog, spec, value)):
             errors.append(FieldError(f"snapshot.{key}", problem))
     return errors
 

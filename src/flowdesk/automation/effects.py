@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from flowdesk.accounts.models import User
 from flowdesk.core.registry import Registry
 from flowdesk.tickets.cause import Cause
-from flowdesk.tickets.delivery import queue_outbox
+from flowdesk.tickets.delivery import queue_outbox, reply_channel
 from flowdesk.tickets.models import AuthorKind, Channel, EventKind
 from flowdesk.tickets.services import NewMessage, TicketWrite, do_add_message
 
@@ -25,13 +25,13 @@ class EffectContext:
     def queue(self, kind: str, payload: dict[str, Any]) -> None:
         queue_outbox(self.w, kind, payload, key=self.key, cause=self.cause, fresh=True)
 
-    def message(self, body: str, *, public: bool, subject: str = "") -> None:
+    def message(self, body: str, *, public: bool, subject: str = "", channel: str = "") -> None:
         do_add_message(
             self.w,
             NewMessage(
                 body_text=body,
                 public=public,
-                channel=Channel.EMAIL if public else Channel.API,
+                channel=channel or (Channel.EMAIL if public else Channel.API),
                 subject=subject,
             ),
             author=None,
@@ -56,11 +56,16 @@ class NoteEffect(EffectApplier):
 
 
 class ReplyEffect(EffectApplier):
-    """A public message by the system; like an agent's reply, it is e-mailed to the requester."""
+    """A public message by the system, stored on the ticket; like an agent's reply it goes to
+    the requester, by the ticket's channel (``via: channel``, the default) or by e-mail
+    (``via: email``): ``tickets.delivery.reply_channel``."""
 
     def apply(self, ctx: EffectContext, config: dict[str, Any]) -> None:
         ctx.message(
-            str(config.get("body") or ""), public=True, subject=str(config.get("subject") or "")
+            str(config.get("body") or ""),
+            public=True,
+            subject=str(config.get("subject") or ""),
+            channel=reply_channel(ctx.w.ticket, str(config.get("via") or "channel")),
         )
 
 

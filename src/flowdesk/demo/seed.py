@@ -18,6 +18,7 @@ from flowdesk.accounts.services import (
 from flowdesk.automation.services import check_import_yaml
 from flowdesk.knowledge.fixtures import seed_demo_kb
 from flowdesk.macros.yamlio import check_import_macros_yaml
+from flowdesk.mail.services import check_create_mailbox
 from flowdesk.sla.store import check_replace_policies
 from flowdesk.sla.yamlio import check_import_calendars_yaml
 from flowdesk.tickets.models import CustomFieldDef, Status, Ticket
@@ -146,6 +147,20 @@ DEMO_SLA_POLICIES: list[dict[str, object]] = [
 ]
 
 
+#: An LMTP receiver on localhost, off: nothing listens until ``flowdesk mail receive --mailbox
+#: demo`` runs (or it is switched on); its tickets go to Tier 1 and run by Berlin's hours
+#: (docs/mail.md, "Try it locally").
+DEMO_MAILBOX = {
+    "name": "demo",
+    "kind": "lmtp",
+    "active": False,
+    "listen": "127.0.0.1:2525",
+    "addresses": ["support@flowdesk.localhost"],
+    "team": "Tier 1",
+    "calendar": "Berlin",
+}
+
+
 def demo_rules_yaml() -> str:
     return resources.files("flowdesk.demo").joinpath("rules.yaml").read_text(encoding="utf-8")
 
@@ -204,6 +219,7 @@ def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, 
             demo_macros_yaml(), source="demo/macros.yaml", actor=admin, now=now
         )
         seed_demo_kb(admin, now)  # the help center: ABCD articles, Filipino translations
+        check_create_mailbox(DEMO_MAILBOX)
     # Tickets spread over the 30 days before `now`; a ticket's conversation takes at most
     # CONVERSATION_MAX, so nothing is dated after `now`.
     start = now - timedelta(days=30) - CONVERSATION_MAX

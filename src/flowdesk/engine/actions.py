@@ -536,6 +536,11 @@ class ReplyConfig(_Strict):
     template: str | None = Field(default=None, description="Name of a template of this rule set.")
     subject: str | None = Field(default=None, description="Subject (only with body).")
     body: str | None = Field(default=None, description="Reply text; {{ placeholders }} allowed.")
+    via: Literal["channel", "email"] | None = Field(
+        default=None,
+        description="channel (the default): the way the ticket came in (e-mail for email, web, "
+        "portal and api tickets, the chat for a chat); email: always by e-mail.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ReplyConfig:
@@ -548,7 +553,8 @@ class ReplyConfig(_Strict):
 
 @register
 class Reply(Action[ReplyConfig]):
-    """Send a public reply to the requester, from a template or inline text (effect only)."""
+    """Send a public reply to the requester, from a template or inline text, by the ticket's
+    channel or by e-mail (``via``) (effect only)."""
 
     name = "reply"
     Config = ReplyConfig
@@ -570,10 +576,14 @@ class Reply(Action[ReplyConfig]):
         if cfg.template is not None:
             tpl = ctx.templates[cfg.template]
             subject, body = tpl.get("subject"), tpl.get("body")
-        ctx.emit(
-            "reply",
-            {"template": cfg.template, "subject": ctx.render(subject), "body": ctx.render(body)},
-        )
+        effect = {
+            "template": cfg.template,
+            "subject": ctx.render(subject),
+            "body": ctx.render(body),
+        }
+        if cfg.via is not None:
+            effect["via"] = cfg.via
+        ctx.emit("reply", effect)
 
 
 class NotifyConfig(_Strict):

@@ -21,6 +21,7 @@ from .vocabulary import (
     PRIORITIES,
     STATUSES,
     TYPES,
+    header_key,
 )
 
 __all__ = [
@@ -48,9 +49,18 @@ class Catalog:
     escalation_paths: frozenset[str] | None = None
 
     def field(self, name: str) -> FieldSpec | None:
-        return self.fields.get(name)
+        """A known field, or a header one (``source.header.<name>``: text, named lower-case)."""
+        spec = self.fields.get(name)
+        if spec is None and (key := header_key(name)) is not None:
+            return FieldSpec(key, "text")
+        return spec
 
     def suggest_field(self, name: str) -> str | None:
+        if name.lower().startswith("source.headers."):  # the family is singular
+            return header_key("source.header." + name[len("source.headers.") :])
+        key = header_key(name)
+        if key is not None and key != name:  # a snapshot names headers in lower case
+            return key
         return closest(name, self.fields)
 
     def check_ref(self, ref_to: str | None, value: Any) -> tuple[str, str | None] | None:

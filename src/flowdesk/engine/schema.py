@@ -14,6 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from .actions import ACTIONS
 from .conditions import CONDITION_OPERATORS
 from .triggers import TRIGGERS
+from .vocabulary import BASE_FIELDS, HEADER_PREFIX
+
+#: The field families beside the base fields (their keys come from the installation, or from
+#: the ticket's mail for headers).
+FIELD_FAMILIES = (
+    "custom.<key>",
+    "requester.<attr>",
+    "organization.<attr>",
+    HEADER_PREFIX + "<name>",
+)
 
 
 class TemplateModel(BaseModel):
@@ -60,7 +70,11 @@ def rule_schema() -> dict[str, Any]:
     leaf_objs = []
     for name, op_cls in CONDITION_OPERATORS.items():
         head = {
-            "field": {"type": "string", "description": "snapshot field, e.g. priority"},
+            "field": {
+                "type": "string",
+                "description": "snapshot field, e.g. priority, source.domain or "
+                "source.header.x-priority (x-fields, x-field-families)",
+            },
             "op": {"const": name},
         }
         obj = _object(defs, f"condition {name}", op_cls.Config, head, op_cls.__doc__)
@@ -115,6 +129,8 @@ def rule_schema() -> dict[str, Any]:
         "required": ["rules"],
         "additionalProperties": False,
         "$defs": defs,
+        "x-fields": {f.name: f.kind for f in BASE_FIELDS},
+        "x-field-families": list(FIELD_FAMILIES),
     }
 
 

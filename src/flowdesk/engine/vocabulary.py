@@ -9,6 +9,7 @@ side imports this module, never the other way round.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from .fieldspec import FieldSpec
@@ -125,6 +126,16 @@ BASE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("requester.email", "text"),
     FieldSpec("requester.name", "text"),
     FieldSpec("organization.name", "text"),
+    # Where the ticket came from (``Ticket.source``, set by its channel at creation, read-only):
+    # the mailbox's name, the sender's address (lower-case) and its domain, the page a chat
+    # started on. Header values are the dynamic keys ``source.header.<name>`` (HEADER_PREFIX).
+    FieldSpec("source.mailbox", "text"),
+    FieldSpec("source.address", "text"),
+    FieldSpec("source.domain", "text"),
+    FieldSpec("source.page_url", "text"),
+    # The ticket's language: the one its channel saw, else the requester's choice, else the
+    # site's default.
+    FieldSpec("language", "text"),
     FieldSpec("message_count", "int"),
     FieldSpec("age_hours", "number"),
     FieldSpec("hours_since_update", "number"),
@@ -152,6 +163,21 @@ BASE_FIELDS: tuple[FieldSpec, ...] = (
         )
     ),
 )
+
+#: The prefix of the header keys (``source.header.x-priority``): any header name, lower-case in
+#: the snapshot, so a rule may write it in any case; a header the ticket's mail lacks is null.
+HEADER_PREFIX = "source.header."
+_HEADER_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 field name: printable ASCII but ':'
+
+
+def header_key(name: str) -> str | None:
+    """The snapshot key of a ``source.header.<name>`` field name (lower-case), or None when
+    ``name`` is not one."""
+    if name[: len(HEADER_PREFIX)].lower() != HEADER_PREFIX:
+        return None
+    header = name[len(HEADER_PREFIX) :]
+    return HEADER_PREFIX + header.lower() if _HEADER_NAME.fullmatch(header) else None
+
 
 #: Snapshot keys holding instants (datetimes): the snapshot's JSON form turns them into ISO
 #: strings and back.

@@ -42,6 +42,7 @@ from flowdesk.mail.models import (
 from flowdesk.mail.outgoing import CURRENT_INBOUND, Inbound, loop_marker
 from flowdesk.mail.parse import parse
 from flowdesk.mail.parsed import AutoKind, ParsedMail
+from flowdesk.mail.source import ticket_source
 from flowdesk.mail.thread import find_ticket
 from flowdesk.tickets.cause import Cause, CauseKind
 from flowdesk.tickets.models import Channel, Message, Status, Ticket
@@ -428,6 +429,7 @@ def _new_ticket(
         changes=ChangeSet(values=values, add={"tags": [f"mailbox:{mailbox.name}"]}),
         cause=cause,
         now=now,
+        source=ticket_source(mail, mailbox, sender.email),
     )
     if follow_up_of is not None:
         for on, text in (

@@ -36,7 +36,13 @@ from flowdesk.tickets.models import Channel, Ticket
 from flowdesk.tickets.services import ChangeSet, NewMessage, check_create_ticket
 
 
-def _create(requester: User, subject: str, message: NewMessage) -> Ticket:
+def _create(
+    request: HttpRequest, requester: User, subject: str, message: NewMessage, language: str
+) -> Ticket:
+    """``language``: the one the request was written in (the page's)."""
+    source = {"page_url": request.build_absolute_uri(reverse("portal:new"))}
+    if language:
+        source["language"] = language
     return check_create_ticket(
         actor=requester,
         requester=requester,
@@ -46,6 +52,7 @@ def _create(requester: User, subject: str, message: NewMessage) -> Ticket:
         changes=ChangeSet(),
         cause=portal_cause(requester),
         now=utcnow(),
+        source=source,
     )
 
 
@@ -92,7 +99,7 @@ def _signed_in(request: HttpRequest, user: User) -> HttpResponse:
     body = form.cleaned_data["body"]
     message = NewMessage(body_text=body, channel=Channel.PORTAL, attachments=stored)
     try:
-        ticket = _create(user, form.cleaned_data["subject"], message)
+        ticket = _create(request, user, form.cleaned_data["subject"], message, get_language())
     except (ValidationFailed, Forbidden) as error:
         attachments.discard(user.pk, stored)
         form.add_error(None, errors_of(error))
@@ -153,7 +160,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
                 # What they wrote the request in is what the answers to it are mailed in.
                 do_set_language(requester, locked.language)
             message = NewMessage(body_text=locked.body, channel=Channel.PORTAL)
-            locked.ticket = _create(requester, locked.subject, message)
+            locked.ticket = _create(request, requester, locked.subject, message, locked.language)
             locked.confirmed_at = utcnow()
             locked.save(update_fields=["ticket", "confirmed_at"])
             created = True

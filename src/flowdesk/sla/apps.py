@@ -12,20 +12,21 @@ if TYPE_CHECKING:
 
 
 def prepare_calendar(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
-    """The ``calendar`` key: the ticket's team's calendar, else the default, else None. In the
+    """The ``calendar`` key: the calendar the ticket's channel chose (its mailbox's,
+    ``Ticket.source["calendar"]``), else its team's, else the default, else None. In the
     ``prepare`` phase, before SLA clocks and rules read it (later prepare hooks see it)."""
-    from flowdesk.sla.cache import for_write
+    from flowdesk.sla.cache import calendar_of_write
 
-    name = for_write(w).calendar_for_team(w.ticket.team_id)
+    name = calendar_of_write(w)
     w.derived["calendar"] = name
     snapshot["calendar"] = name
 
 
 def provide_calendar(ticket: Ticket, now: datetime) -> dict[str, Any]:
     """The same key for a read outside a write (dry runs, explanations)."""
-    from flowdesk.sla.cache import calendar_name_for
+    from flowdesk.sla.cache import calendar_name_for, chosen_calendar
 
-    return {"calendar": calendar_name_for(ticket.team_id)}
+    return {"calendar": calendar_name_for(ticket.team_id, chosen_calendar(ticket))}
 
 
 class SlaConfig(AppConfig):

@@ -29,6 +29,7 @@ from flowdesk.sla.models import SlaPolicy, SlaStoreVersion, TeamCalendar
 from flowdesk.sla.policy import CompiledPolicy, PolicyError, compile_policies
 
 if TYPE_CHECKING:
+    from flowdesk.tickets.models import Ticket
     from flowdesk.tickets.services import TicketWrite
 
 Fingerprint = tuple[Any, ...]
@@ -46,8 +47,11 @@ class StoredSla:
     #: the policies compiled (``flowdesk.sla.policy``), first match wins
     compiled: tuple[CompiledPolicy, ...] = ()
 
-    def calendar_for_team(self, team_id: int | None) -> str | None:
-        """The calendar a ticket of this team works by: the team's, else the default."""
+    def calendar_for_team(self, team_id: int | None, chosen: str | None = None) -> str | None:
+        """The calendar a ticket of this team works by: the one its channel chose (``chosen``,
+        a mailbox's, when it still exists), else the team's, else the default."""
+        if chosen and chosen in self.calendars:
+            return chosen
         if team_id is not None and team_id in self.teams:
             return self.teams[team_id]
         return self.default
@@ -124,6 +128,17 @@ def for_write(w: TicketWrite) -> StoredSla:
     return held
 
 
+def chosen_calendar(ticket: Ticket) -> str | None:
+    """The calendar the ticket's channel chose (a mailbox's: ``Ticket.source["calendar"]``)."""
+    chosen = (ticket.source or {}).get("calendar")
+    return chosen if isinstance(chosen, str) else None
+
+
+def calendar_of_write(w: TicketWrite) -> str | None:
+    """The calendar the ticket of this write works by, as of the write's stored state."""
+    return for_write(w).calendar_for_team(w.ticket.team_id, chosen_calendar(w.ticket))
+
+
 def calendars() -> dict[str, Calendar]:
     """The compiled calendars by name (shared: do not change the dict)."""
     return current().calendars
@@ -140,12 +155,10 @@ def team_calendar_name(team_id: int | None) -> str | None:
     return current().teams.get(team_id)
 
 
-def calendar_name_for(team_id: int | None) -> str | None:
-    """The calendar a ticket of this team works by: the team's, else the default, else None."""
-    state = current()
-    if team_id is not None and team_id in state.teams:
-        return state.teams[team_id]
-    return state.default
+def calendar_name_for(team_id: int | None, chosen: str | None = None) -> str | None:
+    """The calendar a ticket of this team works by: the channel's choice (``chosen``), else
+    the team's, else the default, else None."""
+    return current().calendar_for_team(team_id, chosen)
 
 
 def stored_policies() -> list[dict[str, Any]]:

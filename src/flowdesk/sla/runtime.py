@@ -24,7 +24,7 @@ from flowdesk.calendars import Calendar
 from flowdesk.engine import Event
 from flowdesk.engine.vocabulary import SLA_METRICS
 from flowdesk.engine.vocabulary import SlaState as State
-from flowdesk.sla.cache import STORE_KEY, StoredSla, current, for_write
+from flowdesk.sla.cache import STORE_KEY, StoredSla, calendar_of_write, current, for_write
 from flowdesk.sla.clocks import ClockState, SlaState, Timeline, compute_clocks
 from flowdesk.sla.models import SlaBreach, TicketSla
 from flowdesk.sla.policy import CompiledPolicy, choose
@@ -102,7 +102,8 @@ def timeline_of(
 def calendar_for(
     policy: CompiledPolicy, snapshot: Mapping[str, Any], store: StoredSla
 ) -> tuple[str, Calendar | None]:
-    """The policy's own calendar, else the ticket's (its team's, else the default); None: 24/7."""
+    """The policy's own calendar, else the ticket's (its mailbox's, else its team's, else the
+    default); None: 24/7."""
     name = policy.calendar or snapshot.get("calendar") or ""
     return name, store.calendars.get(name) if name else None
 
@@ -304,7 +305,7 @@ def sla_settle(w: TicketWrite, event: Event, snapshot: dict[str, Any]) -> None:
     state, seen = w.hook_state.get(_KEY, (None, None))
     if seen != _fingerprint(w):  # the rules changed the ticket: its clocks may have changed
         # a new team: its calendar
-        w.derived["calendar"] = for_write(w).calendar_for_team(w.ticket.team_id)
+        w.derived["calendar"] = calendar_of_write(w)
         state = _refresh(w, w.snapshot())
     if state is None and w.new:
         return

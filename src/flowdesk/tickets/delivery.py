@@ -1,6 +1,7 @@
 """Whether something leaves flowdesk is decided here, for every author and writer.
 
-A public message by an agent or by the system (a rule's reply) is delivered to the requester,
+A public message by an agent or by the system (a rule's reply) is delivered to the requester by
+its message's channel (``REPLY_CHANNELS``: e-mail unless a channel app registered its own),
 its fixed text (subject, footer) in the requester's language (``core.i18n.in_language_of``);
 a customer's own message and an internal note are not. Each delivery is an outbox row written in
 the update's transaction (its task enqueued after commit), pointing at its message, with one
@@ -18,7 +19,7 @@ from flowdesk.core.i18n import in_language_of
 from flowdesk.outbox.models import OutboxItem
 from flowdesk.outbox.services import do_enqueue
 from flowdesk.tickets.cause import Cause
-from flowdesk.tickets.models import AuthorKind, EventKind, Message, Ticket
+from flowdesk.tickets.models import AuthorKind, Channel, EventKind, Message, Ticket
 
 if TYPE_CHECKING:
     from flowdesk.tickets.services import TicketWrite
@@ -42,9 +43,38 @@ def reply_footer(ticket: Ticket) -> str:
     }
 
 
+#: How a public message reaches the requester, by the message's channel: called with (write,
+#: message, cause, subject) inside the update's transaction, it queues what it sends (an outbox
+#: item: nothing leaves before commit). E-mail is built in; a channel app registers its own
+#: (the chat: ``register_reply_channel("chat", ...)``). A message of a channel with nothing
+#: registered (web, portal, api, phone) is e-mailed.
+ReplyChannel = Callable[["TicketWrite", Message, Cause, str], None]
+REPLY_CHANNELS: dict[str, ReplyChannel] = {}
+
+
+def register_reply_channel(channel: str, deliver: ReplyChannel) -> None:
+    if REPLY_CHANNELS.get(channel, deliver) is not deliver:
+        raise ValueError(f"reply channel {channel!r} is already registered")
+    REPLY_CHANNELS[channel] = deliver
+
+
+def reply_channel(ticket: Ticket, via: str = "channel") -> str:
+    """The channel a rule's reply to ``ticket`` goes out by (its message's channel): the
+    ticket's own when one is registered for it and ``via`` is ``channel``, else e-mail."""
+    if via == "channel" and ticket.channel in REPLY_CHANNELS:
+        return ticket.channel
+    return Channel.EMAIL
+
+
 def deliver_message(w: TicketWrite, message: Message, cause: Cause, *, subject: str = "") -> None:
     if not message.public or message.author_kind == AuthorKind.CUSTOMER:
         return
+    deliver = REPLY_CHANNELS.get(message.channel) or REPLY_CHANNELS[Channel.EMAIL]
+    deliver(w, message, cause, subject)
+
+
+def mail_reply(w: TicketWrite, message: Message, cause: Cause, subject: str = "") -> None:
+    """The requester gets the message by e-mail (the outbox's ``reply`` kind)."""
     ticket = w.ticket
     # The fixed text in the requester's language, the message as it was written.
     with in_language_of(ticket.requester) as language:
@@ -65,6 +95,9 @@ def deliver_message(w: TicketWrite, message: Message, cause: Cause, *, subject: 
         message=message,
         fresh=True,
     )
+
+
+register_reply_channel(Channel.EMAIL, mail_reply)
 
 
 def queue_outbox(

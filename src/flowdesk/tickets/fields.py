@@ -22,10 +22,11 @@ from typing import Any
 
 from flowdesk.accounts.lookups import team_by_name
 from flowdesk.accounts.models import Role, Team, User
+from flowdesk.core.i18n import language_of
 from flowdesk.core.rows import Rows, fetch, sql
 from flowdesk.engine import Catalog, FieldSpec
 from flowdesk.engine.catalog import value_problem
-from flowdesk.engine.vocabulary import BASE_FIELDS
+from flowdesk.engine.vocabulary import BASE_FIELDS, HEADER_PREFIX, header_key
 from flowdesk.tickets.models import CustomFieldDef, Message, Ticket
 
 #: Longest tag and most tags per ticket (documented in docs/api.md).
@@ -305,6 +306,35 @@ class Custom(Binding):
         ticket.custom_fields = merged
 
 
+class Header(Binding):
+    """``source.header.<name>``: a header the ticket's first mail had (None when it lacked it)."""
+
+    def read(self, ticket: Ticket, state: ReadState) -> Any:
+        return source_headers(ticket).get(self.key.removeprefix(HEADER_PREFIX))
+
+
+def source_headers(ticket: Ticket) -> dict[str, str]:
+    headers = (ticket.source or {}).get("headers")
+    return headers if isinstance(headers, dict) else {}
+
+
+def _source(key: str) -> Callable[[Ticket], Any]:
+    def read(ticket: Ticket) -> Any:
+        return (ticket.source or {}).get(key) or None
+
+    return read
+
+
+def _domain(ticket: Ticket) -> Any:
+    _, at, domain = str((ticket.source or {}).get("address") or "").rpartition("@")
+    return (domain.lower() or None) if at else None
+
+
+def _language(ticket: Ticket) -> Any:
+    """The channel's language, else the requester's choice, else the site's default."""
+    return (ticket.source or {}).get("language") or language_of(ticket.requester)
+
+
 def normalize_tags(tags: Any) -> list[str]:
     return sorted({t.strip().lower() for t in tags if isinstance(t, str) and t.strip()})
 
@@ -379,6 +409,11 @@ def _base_bindings() -> dict[str, Binding]:
         Related(s["requester.email"], lambda t: t.requester.email),
         Related(s["requester.name"], lambda t: t.requester.name),
         Related(s["organization.name"], _org_name),
+        Related(s["source.mailbox"], _source("mailbox")),
+        Related(s["source.address"], _source("address")),
+        Related(s["source.domain"], _domain),
+        Related(s["source.page_url"], _source("page_url")),
+        Related(s["language"], _language),
         Derived(s["message_count"], lambda t, st: t.message_count),
         Derived(s["age_hours"], lambda t, st: _hours(t.created_at, st.now)),
         Derived(s["hours_since_update"], lambda t, st: _hours(t.updated_at, st.now)),
@@ -421,6 +456,8 @@ class Registry:
         if key.startswith("custom."):
             spec = self.lookups.custom_fields().get(key.removeprefix("custom."))
             return Custom(spec) if spec is not None else None
+        if (name := header_key(key)) is not None:
+            return Header(FieldSpec(name, "text"))
         return None
 
     def custom(self) -> list[Custom]:

@@ -46,6 +46,7 @@ from flowdesk.tickets.models import (
     TicketUpdate,
 )
 from flowdesk.tickets.selectors import customer_may_change
+from flowdesk.tickets.source import check_source
 
 __all__ = [
     "Cause",
@@ -495,12 +496,15 @@ def check_create_ticket(
     changes: ChangeSet,
     cause: Cause,
     now: datetime,
+    source: dict[str, Any] | None = None,
 ) -> Ticket:
-    """``actor``: who asks (None for trusted internal callers such as the demo seeding)."""
-    if actor is not None and not actor.is_agent and changes:
+    """``actor``: who asks (None for trusted internal callers such as the demo seeding);
+    ``source``: where the ticket came from (``tickets.source.check_source``)."""
+    customer = actor is not None and not actor.is_agent
+    if customer and changes:
         names = sorted(_error_name(k) for k in changes.fields())
         raise Forbidden(f"customers cannot set {', '.join(names)} on a new ticket")
-    errors: list[FieldError] = []
+    checked, errors = check_source(source, customer=customer)
     if not subject.strip():
         errors.append(FieldError("subject", "must not be blank"))
     errors += _message_errors(message, "body")
@@ -516,6 +520,7 @@ def check_create_ticket(
         changes=changes,
         cause=cause,
         now=now,
+        source=checked,
     )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flowdesk.engine.vocabulary import INSTANT_KEYS
-from flowdesk.tickets.fields import BASE, DERIVED_KEYS, SET_KEYS, ReadState
+from flowdesk.engine.vocabulary import HEADER_PREFIX, INSTANT_KEYS
+from flowdesk.tickets.fields import BASE, DERIVED_KEYS, SET_KEYS, ReadState, source_headers
 from flowdesk.tickets.hooks import provided_values
 from flowdesk.tickets.models import Message, Ticket
 
@@ -37,6 +37,8 @@ def build_snapshot(ticket: Ticket, state: ReadState) -> dict[str, Any]:
         snap[f"organization.{key}"] = value
     for key, value in (ticket.custom_fields or {}).items():
         snap[f"custom.{key}"] = value
+    for key, value in source_headers(ticket).items():
+        snap[HEADER_PREFIX + key] = value
     return snap
 
 
