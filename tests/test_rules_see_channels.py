@@ -168,8 +168,14 @@ def test_a_rule_reply_goes_by_the_ticket_channel(desk: Desk, monkeypatch: Any) -
     [mailed] = OutboxItem.objects.filter(ticket_id=forced, kind="reply")
     assert mailed.payload["body"] == "Also by e-mail"
 
-    # Without a chat deliverer registered, a chat ticket's reply is e-mailed.
+    # Without a chat deliverer registered (and without the chat app's say on outgoing mail),
+    # a chat ticket's reply is e-mailed.
     monkeypatch.delitem(delivery.REPLY_CHANNELS, "chat")
+    monkeypatch.setattr(
+        delivery,
+        "OUTGOING_HOOKS",
+        [h for h in delivery.OUTGOING_HOOKS if h.__module__ != "flowdesk.chat.delivery"],
+    )
     tid = created("chat")
     assert OutboxItem.objects.filter(ticket_id=tid, kind="reply").count() == 1
     assert len(chat) == 2

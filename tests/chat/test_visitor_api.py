@@ -269,6 +269,40 @@ rules:
     ]
 
 
+def test_rule_replies_go_by_the_chat_unless_via_email(desk: Desk) -> None:
+    from flowdesk.tickets.models import Message
+
+    rules = """
+version: 1
+rules:
+  - name: greet in the chat
+    triggers: [chat_message]
+    conditions: {all: [{field: latest_message.body, op: contains, value: hello}]}
+    actions: [{type: reply, body: "Hello from the desk."}]
+  - name: receipt by mail
+    triggers: [chat_message]
+    conditions: {all: [{field: latest_message.body, op: contains, value: receipt}]}
+    actions: [{type: reply, body: "Your receipt is attached.", via: email}]
+"""
+    assert desk.admin.post("/rules", {"yaml": rules}).status == 201
+    v = Visitor(make_site().public_key)
+    t = v.start(name="Vic", email="vic@shop.test", message="Hi").data["ticket_id"]
+    v.send("hello there")
+    v.send("please mail my receipt")
+    bodies = [m["body"] for m in v.events().data["messages"]]
+    assert "Hello from the desk." in bodies  # in the chat, and not mailed while live
+    replies = Message.objects.filter(ticket_id=t, author_kind="system").order_by("id")
+    assert [(m.body_text, m.channel) for m in replies] == [
+        ("Hello from the desk.", "chat"),
+        ("Your receipt is attached.", "email"),
+    ]
+    # via: email is mailed at once, to the address the visitor left (never the placeholder).
+    items = outbox_replies(t)
+    assert [(i.payload["to"], i.payload["body"]) for i in items] == [
+        (["vic@shop.test"], "Your receipt is attached.")
+    ]
+
+
 def test_ended_chat_without_an_address_mails_nothing(desk: Desk) -> None:
     site = make_site()
     v = Visitor(site.public_key)
