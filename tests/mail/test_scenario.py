@@ -2,7 +2,9 @@
 both databases: a customer mails support, an agent answers from the workspace, the customer
 answers from another client (a real Outlook reply in German, quoting the thread) and it lands on
 the same ticket with the quote split off; the same mail fetched twice is one message; an
-out-of-office answer starts no loop; a bounce marks the address on the customer."""
+out-of-office answer starts no loop; a bounce marks the address on the customer; then the
+customer opens a chat on the company's website as the same verified user, and the agent sees
+the mail ticket beside the chat."""
 
 from __future__ import annotations
 
@@ -139,3 +141,42 @@ def test_mail_workspace_reply_quoted_answer_duplicate_ooo_and_bounce(
     [email] = [i for i in identities if i["value"] == "cora@acme.test"]
     assert email["bounce_count"] == 1
     assert "bounced" in agent.get(f"/agent/customers/{customer}").content.decode()
+
+    # 7. The customer then chats from the website, signed in there: the site vouches for its
+    #    user id with the HMAC, so the chat is hers, and the agent sees the mail ticket beside it.
+    import hashlib
+    import hmac
+    import json
+
+    from django.test import Client
+
+    from flowdesk.accounts.identities import check_add_identity
+    from flowdesk.accounts.models import User
+    from flowdesk.chat.sites import check_create_site
+
+    cora = User.objects.get(pk=customer)
+    check_add_identity(cora, kind="site_user", value="shop-user-17", verified=True)
+    site = check_create_site(
+        {"name": "shop", "allowed_origins": ["https://shop.test"], "team": "Tier 1"}
+    )
+    proof = hmac.new(site.identity_secret.encode(), b"shop-user-17", hashlib.sha256).hexdigest()
+    started = Client().post(
+        f"/chat/v1/{site.public_key}/conversations",
+        data=json.dumps(
+            {"user_id": "shop-user-17", "identifier_hash": proof, "message": "Und die Gutschrift?"}
+        ),
+        content_type="application/json",
+        headers={"Origin": "https://shop.test"},
+    )
+    assert started.status_code == 201, started.content
+    chat_ticket = started.json()["ticket_id"]
+    chat = desk.agent.get(f"/tickets/{chat_ticket}").data
+    assert (chat["channel"], chat["requester"]["id"]) == ("chat", customer)
+    from flowdesk.chat.models import ChatConversation
+
+    conversation = ChatConversation.objects.get(ticket_id=chat_ticket)
+    console = agent.get(f"/agent/chats/{conversation.pk}").content.decode()
+    assert "Und die Gutschrift?" in console
+    assert f"#{tid} Rechnung doppelt abgebucht" in console  # the mail ticket beside the chat
+    sidebar = agent.get(f"/agent/tickets/{tid}").content.decode()
+    assert f"#{chat_ticket} " in sidebar  # and the chat beside the mail ticket
