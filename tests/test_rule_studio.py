@@ -22,6 +22,10 @@ DEMO_CASCADES = {
     ("enterprise-first", "default-queue"): ["team"],
     ("enterprise-first", "urgent-unassigned-alert"): ["priority"],
     ("tag-billing", "route-billing"): ["tags: billing"],
+    ("bigcorp-mail-to-tier-2", "route-billing"): ["team"],
+    ("bigcorp-mail-to-tier-2", "default-queue"): ["team"],
+    ("bigcorp-mail-to-tier-2", "urgent-unassigned-alert"): ["priority"],
+    ("urgent-by-mail-header", "urgent-unassigned-alert"): ["priority"],
     ("route-billing", "default-queue"): ["team"],
     ("route-billing", "escalate-repeated-follow-ups"): ["team"],
     ("default-queue", "route-billing"): ["team"],
@@ -183,7 +187,7 @@ def test_diff_shows_added_changed_removed_and_who(demo_rules: Desk) -> None:
     desk = demo_rules
     data = _demo()
     rules = data["rules"]
-    removed = rules.pop(3)  # default-queue
+    removed = rules.pop(next(i for i, r in enumerate(rules) if r["name"] == "default-queue"))
     rules[0]["actions"][0]["value"] = "high"  # enterprise-first changed
     rules.append(
         {
