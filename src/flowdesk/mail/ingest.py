@@ -351,8 +351,12 @@ def _route(
     if auto == AutoKind.LOOP:
         row.error = "our own mail (loop)"
         return InboundStatus.IGNORED
+    # Whether a mail it answers still waits is read BEFORE the thread lookup: another worker
+    # commits that mail's status and its stored message together, so a parent seen as done
+    # here is found by find_ticket below (the other order could miss both and open a ticket).
+    pending = _parent_pending(row, mail)
     match = find_ticket(mail)
-    if match is None and _parent_pending(row, mail):
+    if match is None and pending:
         raise _NotYet
     if auto == AutoKind.BOUNCE:
         return _bounce(row, mailbox, mail, match.ticket_id if match else None, now)
