@@ -381,13 +381,29 @@ def check_make_primary(customer: User, identity_id: int) -> Identity:
     return row
 
 
-def do_sync_primary_email(customer: User) -> None:
+def do_sync_primary_email(customer: User, *, created: bool = False) -> None:
     """After a customer is created or its e-mail changed: ``User.email`` is its primary,
     verified e-mail identity (an older primary stays, verified, as a secondary address).
-    Another customer's unverified claim to the address becomes a merge suggestion."""
+    Another customer's unverified claim to the address becomes a merge suggestion.
+
+    ``created``: the customer was inserted a moment ago in the caller's transaction, so it has
+    no identity yet: its primary one is inserted at once (one statement instead of a read, an
+    insert and two updates; mail intake creates a customer for every new sender)."""
     if customer.role != Role.CUSTOMER or customer.merged_into_id is not None:
         return
     value = customer.email.strip().lower()
+    if created:
+        Identity.objects.create(
+            user=customer,
+            kind=IdentityKind.EMAIL,
+            value=value,
+            verified=True,
+            primary=True,
+            created_at=utcnow(),
+        )
+        suggest_for_claims(customer, IdentityKind.EMAIL, value)
+        suggest_same_name(customer)
+        return
     with transaction.atomic():
         row = customer.identities.filter(kind=IdentityKind.EMAIL, value=value).first()
         if row is None:
