@@ -144,7 +144,9 @@ def child(owner: str, profile: bool, queries: bool) -> None:
 
         prof = cProfile.Profile()
         done = prof.runcall(process_pending, owner)
-        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(60)
+        if os.environ.get("MAIL_BENCH_PSTATS"):  # the raw profile, for pstats / snakeviz
+            prof.dump_stats(f"{os.environ['MAIL_BENCH_PSTATS']}.{owner}")
     else:
         done = process_pending(owner)
     print(done, flush=True)
@@ -260,7 +262,8 @@ def main() -> None:
     )
     print(
         f"per worker: {counts}; statuses {statuses}; {Ticket.objects.count()} tickets, "
-        f"{Message.objects.count()} messages; mailbox {Mailbox.objects.get().last_uid} UIDs"
+        f"{Message.objects.count()} messages; "
+        f"mailbox {Mailbox.objects.get(name='bench').last_uid} UIDs"
     )
 
 

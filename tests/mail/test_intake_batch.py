@@ -147,5 +147,39 @@ def test_the_batch_read_of_senders_agrees_with_the_one_by_one_lookup(desk: Desk)
     found = customers_for_addresses(given)
     assert set(found) == {"Dora@Acme.test", "dora@acme.test", desk.customer_email}
     for address in given:
-        user, _verified = customer_for_address(address)
-        assert found.get(address) == user
+        user, verified = customer_for_address(address)
+        assert found.get(address, (None, False)) == (user, verified)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_a_mail_from_an_address_held_only_unverified_gets_its_own_customer(
+    desk: Desk, batched: bool
+) -> None:
+    from flowdesk.accounts.identities import check_add_identity
+    from flowdesk.accounts.models import MergeSuggestion, Role, User
+    from flowdesk.accounts.services import do_create_user
+    from flowdesk.mail import ingest
+    from flowdesk.mail.models import InboundMail
+    from flowdesk.tickets.models import Ticket
+
+    dora = do_create_user("dora@acme.test", name="Dora", role=Role.CUSTOMER)
+    check_add_identity(dora, kind="email", value="shared@home.test", verified=False)
+    box = inbound(desk)
+    ingest.store(box, [(None, mail(sender="shared@home.test", message_id="<u1@client.test>"))])
+    row = InboundMail.objects.get()
+    if batched:
+        assert ingest.process_pending("w1") == 1
+    else:
+        assert ingest.process_one(row) == "parsed"
+    ticket = Ticket.objects.get()
+    assert ticket.requester_id != dora.pk
+    sender = User.objects.get(pk=ticket.requester_id)
+    assert sender.email == "shared@home.test"
+    assert sender.role == Role.CUSTOMER
+    assert sender.identities.get(value="shared@home.test").verified
+    pair = sorted((dora.pk, sender.pk))
+    assert MergeSuggestion.objects.filter(first_id=pair[0], second_id=pair[1]).exists()
+    # The next mail from that address attaches to the sender's own record.
+    ingest.store(box, [(None, mail(sender="shared@home.test", message_id="<u2@client.test>"))])
+    assert ingest.process_pending("w1") == 1
+    assert set(Ticket.objects.values_list("requester_id", flat=True)) == {sender.pk}

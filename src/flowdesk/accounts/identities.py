@@ -129,11 +129,12 @@ def customer_for_address(address: str) -> tuple[User | None, bool]:
     return customer_for_identity(kind, address)
 
 
-def customers_for_addresses(addresses: Iterable[str]) -> dict[str, User]:
+def customers_for_addresses(addresses: Iterable[str]) -> dict[str, tuple[User, bool]]:
     """``customer_for_address`` for many e-mail addresses at once, in two queries (the mail
-    intake reads the senders of a batch together): each address as given → its customer, by
-    the same order (verified first, then the oldest claim; else a customer row with that login).
-    Addresses without a customer are left out."""
+    intake reads the senders of a batch together): each address as given → (its customer,
+    whether that identity is verified), by the same order (verified first, then the oldest
+    claim; else a customer row with that login, verified). Addresses without a customer are
+    left out."""
     wanted: dict[str, list[str]] = {}
     for address in addresses:
         if "@" not in address:
@@ -144,15 +145,15 @@ def customers_for_addresses(addresses: Iterable[str]) -> dict[str, User]:
             continue
     if not wanted:
         return {}
-    found: dict[str, User] = {}
+    found: dict[str, tuple[User, bool]] = {}
     rows = live_identities().filter(kind=IdentityKind.EMAIL, value__in=list(wanted))
     for identity in rows.select_related("user").order_by("-verified", "id"):
-        found.setdefault(identity.value, identity.user)
+        found.setdefault(identity.value, (identity.user, identity.verified))
     missing = [v for v in wanted if v not in found]
     if missing:
         users = User.objects.filter(email__in=missing, role=Role.CUSTOMER, merged_into__isnull=True)
         for user in users.order_by("id"):
-            found.setdefault(user.email, user)
+            found.setdefault(user.email, (user, True))
     return {a: found[v] for v, given in wanted.items() if v in found for a in given}
 
 
@@ -380,13 +381,29 @@ def check_make_primary(customer: User, identity_id: int) -> Identity:
     return row
 
 
-def do_sync_primary_email(customer: User) -> None:
+def do_sync_primary_email(customer: User, *, created: bool = False) -> None:
     """After a customer is created or its e-mail changed: ``User.email`` is its primary,
     verified e-mail identity (an older primary stays, verified, as a secondary address).
-    Another customer's unverified claim to the address becomes a merge suggestion."""
+    Another customer's unverified claim to the address becomes a merge suggestion.
+
+    ``created``: the customer was inserted a moment ago in the caller's transaction, so it has
+    no identity yet: its primary one is inserted at once (one statement instead of a read, an
+    insert and two updates; mail intake creates a customer for every new sender)."""
     if customer.role != Role.CUSTOMER or customer.merged_into_id is not None:
         return
     value = customer.email.strip().lower()
+    if created:
+        Identity.objects.create(
+            user=customer,
+            kind=IdentityKind.EMAIL,
+            value=value,
+            verified=True,
+            primary=True,
+            created_at=utcnow(),
+        )
+        suggest_for_claims(customer, IdentityKind.EMAIL, value)
+        suggest_same_name(customer)
+        return
     with transaction.atomic():
         row = customer.identities.filter(kind=IdentityKind.EMAIL, value=value).first()
         if row is None:

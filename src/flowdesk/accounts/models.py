@@ -144,6 +144,9 @@ class Identity(models.Model):
 
     class Meta:
         ordering = ["kind", "-primary", "id"]
+        # Who holds (kind, value), verified or not: every inbound mail's sender lookup and every
+        # new customer's claim check (the partial unique index serves only verified=True).
+        indexes = [models.Index(fields=["kind", "value"], name="identity_kind_value")]
         constraints = [
             # One customer holds a value verified; unverified claims may sit beside it (each
             # one is a merge suggestion), never two of one customer.

@@ -210,8 +210,11 @@ def do_create_user(
                 is_staff=role == Role.ADMIN,
                 created_at=utcnow(),
             )
-            user.teams.set(list(teams))
-            identities.do_sync_primary_email(user)  # a customer's login is its primary e-mail
+            teams = list(teams)
+            if teams:  # a new user has no teams: nothing to read or clear
+                user.teams.set(teams)
+            # a customer's login is its primary e-mail
+            identities.do_sync_primary_email(user, created=True)
     except IntegrityError:
         if not existing_ok:
             raise

@@ -119,7 +119,8 @@ def claim(owner: str, now: datetime, limit: int) -> list[int]:
 class _Context:
     own: set[str]
     mailboxes: dict[int, Mailbox]
-    #: customers by address, read for a whole batch at once (``customers_for_addresses``)
+    #: customers by address, read for a whole batch at once (``customers_for_addresses``):
+    #: only those holding the address verified (or as their login), the ones mail attaches to
     customers: dict[str, User] = field(default_factory=dict)
     #: addresses that batch read looked up (found or not)
     looked_up: set[str] = field(default_factory=set)
@@ -198,7 +199,8 @@ def process_batch(
     ctx.looked_up = {
         m.from_address for _, _, m in work if isinstance(m, ParsedMail) and m.from_address
     }
-    ctx.customers = customers_for_addresses(ctx.looked_up)
+    found = customers_for_addresses(ctx.looked_up)
+    ctx.customers = {a: user for a, (user, verified) in found.items() if verified}
     saved = [_state(row) for row in batch]
     try:
         with write_transaction():
@@ -315,15 +317,21 @@ def header_message_id(raw: bytes) -> str:
 
 
 def _requester(mail: ParsedMail, ctx: _Context) -> User:
+    """The sender: the customer holding the From address verified (or as its login). An
+    address some customer holds only unverified does not attach to that customer: the sender
+    gets (or keeps) a record of its own, and creating it suggests the merge
+    (``do_sync_primary_email`` → ``suggest_for_claims``), as docs/customers.md says."""
     from flowdesk.accounts.services import do_create_user
 
     user = ctx.customers.get(mail.from_address)
     if user is not None:
         return user
     if mail.from_address not in ctx.looked_up:
-        user, _verified = customer_for_address(mail.from_address)
+        user, verified = customer_for_address(mail.from_address)
+        if not verified:
+            user = None
     if user is None:
-        # An unknown address: a new customer, as for a ticket an agent opens for it.
+        # No verified holder: a new customer, as for a ticket an agent opens for it.
         user = do_create_user(
             mail.from_address, name=mail.from_name, role=Role.CUSTOMER, existing_ok=True
         )
