@@ -4,20 +4,21 @@
 (``Authorization: Bearer ct_...``) names the conversation. Answers are JSON; a bad field is a 422
 naming it (``{"detail": ..., "errors": [{"field", "message"}]}``, as the REST API's). CORS: a
 browser request from an origin the site does not list is refused (403) before anything runs;
-allowed origins get the CORS headers (preflights included). Requests are rate-limited per client
+allowed origins get the CORS headers (preflights included). The stream (``streams.py``) makes
+the same checks (``check_visitor_request``). Requests are rate-limited per client
 address (starts) and per conversation (messages), in Django's cache.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
@@ -91,30 +92,55 @@ def _token(request: HttpRequest) -> str:
 View = Callable[..., HttpResponseBase]
 
 
+def _site_and_conversation(
+    request: HttpRequest, site_key: str, conversation: bool
+) -> tuple[ChatSite | None, ChatConversation | None]:
+    """One query on the common path: the conversation by its token's hash, with its site and
+    ticket (a poll's stamp needs nothing else); the site alone when there is no such token."""
+    token = _token(request) if conversation else ""
+    found = chat.conversation_for_token(site_key, token) if token else None
+    if found is not None:
+        return found.site, found
+    site = ChatSite.objects.select_related("team").filter(public_key=site_key).first()
+    return site, None
+
+
+def check_visitor_request(
+    request: HttpRequest, site_key: str, *, conversation: bool, methods: tuple[str, ...]
+) -> tuple[HttpResponseBase | None, str, ChatSite | None, ChatConversation | None]:
+    """The checks every visitor endpoint makes, in order: site by key, origin, preflight,
+    method, conversation by token. Returns a refusal (or None), the origin, site and chat."""
+    origin = request.headers.get("Origin", "")
+    site, found = _site_and_conversation(request, site_key, conversation)
+    if site is None or not site.active:
+        return _error(404, f"no active chat site with key {site_key!r}"), "", None, None
+    if origin and origin.rstrip("/").lower() not in site.allowed_origins:
+        refusal = _error(403, f"origin {origin!r} is not allowed for this site", "origin")
+        return _cors(refusal, ""), "", None, None
+    if request.method == "OPTIONS":
+        return _cors(HttpResponse(status=204), origin), origin, site, None
+    if request.method not in methods:
+        return _cors(_error(405, f"{request.method} is not allowed here"), origin), "", None, None
+    if conversation and found is None:
+        refusal = _error(401, "a valid conversation token is required", "token")
+        return _cors(refusal, origin), origin, site, None
+    return None, origin, site, found
+
+
 def visitor_endpoint(*, conversation: bool, methods: tuple[str, ...]) -> Callable[[View], View]:
     """Site by key, origin check, CORS, (conversation by token), errors as JSON."""
 
     def wrap(view: View) -> View:
         @csrf_exempt
         def wrapper(request: HttpRequest, site_key: str, **kwargs: Any) -> HttpResponseBase:
-            origin = request.headers.get("Origin", "")
-            site = ChatSite.objects.select_related("team").filter(public_key=site_key).first()
-            if site is None or not site.active:
-                return _error(404, f"no active chat site with key {site_key!r}")
-            if origin and origin.rstrip("/").lower() not in site.allowed_origins:
-                return _cors(
-                    _error(403, f"origin {origin!r} is not allowed for this site", "origin"), ""
-                )
-            if request.method == "OPTIONS":
-                return _cors(HttpResponse(status=204), origin)
-            if request.method not in methods:
-                return _cors(_error(405, f"{request.method} is not allowed here"), origin)
+            refusal, origin, site, found = check_visitor_request(
+                request, site_key, conversation=conversation, methods=methods
+            )
+            if refusal is not None:
+                return refusal
             try:
                 args: list[Any] = [request, site]
                 if conversation:
-                    found = chat.conversation_for_token(site, _token(request))
-                    if found is None:
-                        raise Refused(401, "a valid conversation token is required", "token")
                     args.append(found)
                 response: HttpResponseBase = view(*args, **kwargs)
             except Refused as exc:
@@ -128,7 +154,13 @@ def visitor_endpoint(*, conversation: bool, methods: tuple[str, ...]) -> Callabl
     return wrap
 
 
-def site_config(site: ChatSite) -> dict[str, Any]:
+def sse_available(request: HttpRequest) -> bool:
+    """Server-Sent Events need an async server (uvicorn: ``flowdesk.config.asgi``); under a
+    threaded WSGI server each stream would hold a thread, so clients poll there."""
+    return bool(settings.FLOWDESK["CHAT_SSE"]) and isinstance(request, ASGIRequest)
+
+
+def site_config(site: ChatSite, sse: bool = False) -> dict[str, Any]:
     now = utcnow()
     return {
         "site": site.name,
@@ -137,14 +169,14 @@ def site_config(site: ChatSite) -> dict[str, Any]:
         "offline_text": site.offline_text,
         "name_required": site.name_required,
         "email_required": site.email_required,
-        "sse": bool(settings.FLOWDESK["CHAT_SSE"]),
+        "sse": sse,
         "poll_ms": 2000,
     }
 
 
 @visitor_endpoint(conversation=False, methods=("GET",))
 def config(request: HttpRequest, site: ChatSite) -> HttpResponse:
-    return JsonResponse(site_config(site))
+    return JsonResponse(site_config(site, sse_available(request)))
 
 
 def conversation_out(c: ChatConversation, token: str = "") -> dict[str, Any]:
@@ -195,47 +227,14 @@ def _after(request: HttpRequest) -> int:
 
 @visitor_endpoint(conversation=True, methods=("GET",))
 def poll(request: HttpRequest, site: ChatSite, c: ChatConversation) -> HttpResponse:
+    """The widget's poll. ``v``: the stamp of its last answer; unchanged, the answer is an
+    empty 204 and the poll has cost the one query that found the conversation."""
     now = utcnow()
     chat.touch_visitor(c, now)
-    return JsonResponse(chat.events(c, "visitor", _after(request), now))
-
-
-def sse_stream(
-    c: ChatConversation, side: str, after: int, *, visitor: bool
-) -> StreamingHttpResponse:
-    """Events as Server-Sent Events for up to CHAT_SSE_SECONDS (then the browser reconnects
-    with Last-Event-ID): one query a second, one event whenever something changed."""
-    lifetime = settings.FLOWDESK["CHAT_SSE_SECONDS"]
-
-    def stream() -> Iterator[str]:
-        cursor, last = after, ""
-        yield "retry: 1000\n\n"
-        deadline = time.monotonic() + lifetime
-        while time.monotonic() < deadline:
-            now = utcnow()
-            if visitor:
-                chat.touch_visitor(c, now)
-                c.refresh_from_db(fields=["visitor_active_at"])
-            data = chat.events(c, side, cursor, now)
-            text = json.dumps(data)
-            if data["messages"] or text != last:
-                cursor = data["cursor"]
-                yield f"id: {cursor}\ndata: {text}\n\n"
-                last = json.dumps({**data, "messages": [], "cursor": cursor})
-            if data["ended"]:
-                break
-            time.sleep(1)
-
-    response = StreamingHttpResponse(stream(), content_type="text/event-stream")
-    response["X-Accel-Buffering"] = "no"
-    return response
-
-
-@visitor_endpoint(conversation=True, methods=("GET",))
-def stream(request: HttpRequest, site: ChatSite, c: ChatConversation) -> HttpResponseBase:
-    if not settings.FLOWDESK["CHAT_SSE"]:
-        raise Refused(404, "Server-Sent Events are off on this server: poll /events")
-    return sse_stream(c, "visitor", _after(request), visitor=True)
+    after = _after(request)
+    if request.GET.get("v") and request.GET["v"] == chat.conversation_stamp(c, now):
+        return HttpResponse(status=204)
+    return JsonResponse(chat.events(c, "visitor", after, now))
 
 
 @visitor_endpoint(conversation=True, methods=("POST",))

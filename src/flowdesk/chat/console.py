@@ -10,16 +10,14 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from flowdesk.accounts.models import User
 from flowdesk.chat import services as chat
-from flowdesk.chat.api import sse_stream
+from flowdesk.chat.api import sse_available
 from flowdesk.chat.delivery import is_live
 from flowdesk.chat.models import ChatConversation
 from flowdesk.core.clock import utcnow
@@ -77,7 +75,7 @@ def console(request: HttpRequest, user: User, chat_id: int | None = None) -> Htt
             "chat": c,
             "ticket": ticket,
             "other_tickets": list(others),
-            "sse": bool(settings.FLOWDESK["CHAT_SSE"]),
+            "sse": sse_available(request),
         }
     return render(request, "chat/console.html", context)
 
@@ -125,13 +123,48 @@ def chat_events(request: HttpRequest, user: User, c: ChatConversation) -> HttpRe
     return JsonResponse(chat.events(c, "agent", _after(request), utcnow()))
 
 
+#: chats one console poll (or stream) follows at most
+WATCH_MAX = 200
+
+
+def parse_watch(raw: str) -> dict[int, tuple[int, str]]:
+    """``c=<chat id>:<message cursor>:<stamp>,...`` (the stamp may be empty): the chats the
+    console follows, each with what it has already shown."""
+    out: dict[int, tuple[int, str]] = {}
+    for part in filter(None, raw.split(",")):
+        bits = part.split(":")
+        if len(bits) not in (2, 3) or not bits[0].isdigit() or not bits[1].isdigit():
+            raise ValidationFailed(
+                [FieldError("c", f"{part!r} is not <chat id>:<cursor>[:<stamp>]")]
+            )
+        out[int(bits[0])] = (int(bits[1]), bits[2] if len(bits) == 3 else "")
+    if len(out) > WATCH_MAX:
+        raise ValidationFailed([FieldError("c", f"more than {WATCH_MAX} chats")])
+    return out
+
+
+def changed_events(user: User, watch: dict[int, tuple[int, str]]) -> dict[str, Any]:
+    """The events of the watched chats whose stamp differs from the client's. One query
+    when nothing changed; a chat the agent may not see is simply never reported."""
+    now = utcnow()
+    visible = tickets_for(user).values("pk")
+    current = chat.stamps(list(watch), now, visible)
+    changed = [pk for pk, st in current.items() if pk in watch and st != watch[pk][1]]
+    if not changed:
+        return {}
+    found = ChatConversation.objects.filter(pk__in=changed, ticket__in=visible)
+    return {str(c.pk): chat.events(c, "agent", watch[c.pk][0], now) for c in found}
+
+
 @require_GET
 @agent_view
-@_json_errors
-def chat_stream(request: HttpRequest, user: User, c: ChatConversation) -> HttpResponseBase:
-    if not settings.FLOWDESK["CHAT_SSE"]:
-        raise NotFound("Server-Sent Events are off on this server: poll events")
-    return sse_stream(c, "agent", _after(request), visitor=False)
+def chats_events(request: HttpRequest, user: User) -> HttpResponse:
+    """The console's one poll for all the chats it follows: 204 when none changed."""
+    try:
+        changed = changed_events(user, parse_watch(request.GET.get("c", "")))
+    except FlowdeskError as exc:
+        return JsonResponse(exc.as_dict(), status=exc.status)
+    return JsonResponse({"chats": changed}) if changed else HttpResponse(status=204)
 
 
 @require_POST

@@ -77,6 +77,9 @@ class ChatConversation(models.Model):
     visitor_typing_at = models.DateTimeField(null=True, blank=True)
     agent_typing_at = models.DateTimeField(null=True, blank=True)
     agent_typing_name = models.CharField(max_length=200, blank=True)
+    #: bumped by the chat services on every change of the live state (a message, typing,
+    #: seen, the end); with the ticket's version it is the stamp a poll compares
+    rev = models.BigIntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["site", "ended_at"])]

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from flowdesk.accounts.models import Role, User
 from flowdesk.chat import visitors
@@ -195,12 +195,14 @@ def start_conversation(
     return conversation, token
 
 
-def conversation_for_token(site: ChatSite, token: str) -> ChatConversation | None:
+def conversation_for_token(site_key: str, token: str) -> ChatConversation | None:
+    """The conversation of a visitor token on the site with this public key (one query: the
+    site, its team and the ticket come along)."""
     if not token:
         return None
     return (
-        ChatConversation.objects.select_related("ticket", "site")
-        .filter(site=site, token_hash=hash_token(token))
+        ChatConversation.objects.select_related("ticket", "site__team")
+        .filter(site__public_key=site_key, token_hash=hash_token(token))
         .first()
     )
 
@@ -226,7 +228,7 @@ def visitor_message(conversation: ChatConversation, body: Any, now: datetime) ->
             channel_events=("chat_message",),
         )
         ChatConversation.objects.filter(pk=conversation.pk).update(
-            visitor_active_at=now, visitor_typing_at=None
+            visitor_active_at=now, visitor_typing_at=None, rev=F("rev") + 1
         )
         return _latest_id(conversation, AuthorKind.CUSTOMER)
 
@@ -247,7 +249,9 @@ def agent_message(agent: User, conversation: ChatConversation, body: Any, now: d
             now=now,
             channel_events=("chat_message",),
         )
-        ChatConversation.objects.filter(pk=conversation.pk).update(agent_typing_at=None)
+        ChatConversation.objects.filter(pk=conversation.pk).update(
+            agent_typing_at=None, rev=F("rev") + 1
+        )
         return _latest_id(conversation, AuthorKind.AGENT)
 
 
@@ -265,7 +269,7 @@ def end_conversation(conversation: ChatConversation, cause: Cause, now: datetime
     """Ends the chat once (a second end changes nothing); ``chat_ended`` fires for the rules."""
     with transaction.atomic():
         ended = ChatConversation.objects.filter(pk=conversation.pk, ended_at__isnull=True).update(
-            ended_at=now, visitor_typing_at=None, agent_typing_at=None
+            ended_at=now, visitor_typing_at=None, agent_typing_at=None, rev=F("rev") + 1
         )
         if not ended:
             return False
@@ -292,10 +296,12 @@ def set_typing(
 ) -> None:
     at = now if typing else None
     if side == "visitor":
-        ChatConversation.objects.filter(pk=conversation.pk).update(visitor_typing_at=at)
+        ChatConversation.objects.filter(pk=conversation.pk).update(
+            visitor_typing_at=at, rev=F("rev") + 1
+        )
     else:
         ChatConversation.objects.filter(pk=conversation.pk).update(
-            agent_typing_at=at, agent_typing_name=who[:200]
+            agent_typing_at=at, agent_typing_name=who[:200], rev=F("rev") + 1
         )
 
 
@@ -306,7 +312,7 @@ def set_seen(conversation: ChatConversation, side: str, message_id: Any) -> None
     column = "visitor_seen_id" if side == "visitor" else "agent_seen_id"
     ChatConversation.objects.filter(
         Q(pk=conversation.pk) & Q(**{f"{column}__lt": message_id})
-    ).update(**{column: message_id})
+    ).update(**{column: message_id, "rev": F("rev") + 1})
 
 
 def touch_visitor(conversation: ChatConversation, now: datetime) -> None:
@@ -328,13 +334,45 @@ def message_out(m: Message, side: str) -> dict[str, Any]:
     }
 
 
+#: the columns a stamp is made of (``stamp``)
+STAMP_FIELDS = ("ticket__version", "rev", "visitor_typing_at", "agent_typing_at", "ended_at")
+
+
+def stamp(row: dict[str, Any], now: datetime) -> str:
+    """What a side's screen depends on, in a few characters: the ticket's version (every
+    message, from the console, the ticket page or a rule, bumps it), the conversation's ``rev``
+    (typing, seen, the end) and whether each side is typing *now* (so an indicator that timed
+    out changes the stamp without a write). Equal stamps: nothing to show, nothing to load."""
+    since = now - timedelta(seconds=TYPING_SECONDS)
+    vt = int(bool(row["visitor_typing_at"] and row["visitor_typing_at"] >= since))
+    at = int(bool(row["agent_typing_at"] and row["agent_typing_at"] >= since))
+    return f"{row['ticket__version']}.{row['rev']}.{vt}{at}"
+
+
+def conversation_stamp(c: ChatConversation, now: datetime) -> str:
+    """The stamp of a conversation loaded with its ticket (no query)."""
+    row = {name: getattr(c, name) for name in STAMP_FIELDS[1:]}
+    return stamp({**row, "ticket__version": c.ticket.version}, now)
+
+
+def stamps(ids: list[int], now: datetime, visible: Any = None) -> dict[int, str]:
+    """The stamps of many conversations in one indexed query (``visible``: a queryset of the
+    ticket ids the reader may see)."""
+    qs = ChatConversation.objects.filter(pk__in=ids)
+    if visible is not None:
+        qs = qs.filter(ticket__in=visible)
+    return {row["id"]: stamp(row, now) for row in qs.values("id", *STAMP_FIELDS)}
+
+
 def events(conversation: ChatConversation, side: str, after: int, now: datetime) -> dict[str, Any]:
     """What a side has not seen yet: public messages after ``after``, whether the other side
-    is typing, the last message id the other side has seen, and whether the chat ended."""
+    is typing, the last message id the other side has seen, whether the chat ended, and the
+    stamp (read before the messages: a message written in between changes the next stamp, so
+    it is read again rather than missed)."""
     row = (
         ChatConversation.objects.filter(pk=conversation.pk)
         .values(
-            "ended_at",
+            *STAMP_FIELDS,
             "visitor_typing_at",
             "agent_typing_at",
             "agent_typing_name",
@@ -358,4 +396,5 @@ def events(conversation: ChatConversation, side: str, after: int, now: datetime)
         "typing_name": row["agent_typing_name"] if visitor else "",
         "seen": row["agent_seen_id"] if visitor else row["visitor_seen_id"],
         "ended": row["ended_at"] is not None,
+        "stamp": stamp(row, now),
     }

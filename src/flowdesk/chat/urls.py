@@ -3,7 +3,7 @@ and the agent console under /agent/chats/ (the workspace's sign-in and access ch
 
 from django.urls import path
 
-from flowdesk.chat import api, console
+from flowdesk.chat import api, console, streams
 
 app_name = "chat"
 
@@ -15,15 +15,16 @@ urlpatterns = [
     path(_V + "conversation", api.conversation_state, name="conversation"),
     path(_V + "messages", api.send, name="send"),
     path(_V + "events", api.poll, name="events"),
-    path(_V + "stream", api.stream, name="stream"),
+    path(_V + "stream", streams.visitor_stream, name="visitor_stream"),
     path(_V + "typing", api.typing, name="typing"),
     path(_V + "seen", api.seen, name="seen"),
     path(_V + "end", api.end, name="end"),
     path("agent/chats/", console.console, name="console"),
     path("agent/chats/list", console.chat_list, name="list"),
+    path("agent/chats/events", console.chats_events, name="events"),
+    path("agent/chats/stream", streams.agent_stream, name="stream"),
     path("agent/chats/<int:chat_id>", console.console, name="chat"),
     path("agent/chats/<int:chat_id>/events", console.chat_events, name="chat_events"),
-    path("agent/chats/<int:chat_id>/stream", console.chat_stream, name="chat_stream"),
     path("agent/chats/<int:chat_id>/messages", console.chat_send, name="chat_send"),
     path("agent/chats/<int:chat_id>/typing", console.chat_typing, name="chat_typing"),
     path("agent/chats/<int:chat_id>/seen", console.chat_seen, name="chat_seen"),

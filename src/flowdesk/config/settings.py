@@ -277,14 +277,17 @@ FLOWDESK = {
     "MAIL_LEASE_SECONDS": float(os.environ.get("FLOWDESK_MAIL_LEASE_SECONDS", "60")),
     # Live chat (docs/chat.md): chats a client address may start per hour on one site, messages
     # a visitor may send per minute, the longest message, how long a visitor who stopped polling
-    # still counts as present, and whether the widget may use Server-Sent Events (a streaming
-    # response holds one server thread for up to CHAT_SSE_SECONDS: leave it off under waitress).
+    # still counts as present, and whether the widget and console may use Server-Sent Events
+    # (offered only under the ASGI server, flowdesk.config.asgi; a stream lasts CHAT_SSE_SECONDS,
+    # then the browser reconnects).
     "CHAT_STARTS_PER_HOUR": int(os.environ.get("FLOWDESK_CHAT_STARTS_PER_HOUR", "20")),
     "CHAT_MESSAGES_PER_MINUTE": int(os.environ.get("FLOWDESK_CHAT_MESSAGES_PER_MINUTE", "30")),
     "CHAT_MESSAGE_MAX": int(os.environ.get("FLOWDESK_CHAT_MESSAGE_MAX", "4000")),
     "CHAT_IDLE_SECONDS": int(os.environ.get("FLOWDESK_CHAT_IDLE_SECONDS", "120")),
     "CHAT_SSE": os.environ.get("FLOWDESK_CHAT_SSE", "0") == "1",
     "CHAT_SSE_SECONDS": int(os.environ.get("FLOWDESK_CHAT_SSE_SECONDS", "25")),
+    # How often a process's stream watcher reads the stamps of the chats its streams follow.
+    "CHAT_SSE_TICK": float(os.environ.get("FLOWDESK_CHAT_SSE_TICK", "0.25")),
 }
 # The languages knowledge-base articles may be written in (comma-separated codes).
 FLOWDESK_KB_LANGUAGES = [

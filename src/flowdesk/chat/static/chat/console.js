@@ -1,10 +1,12 @@
-// The agent's chat console: polls the conversation's events (or listens to its SSE stream),
-// shows messages, the visitor's typing and what the visitor has seen; sends, types, ends.
+// The agent's chat console: polls the console's one events endpoint for the chats it follows
+// (or listens to its SSE stream when the server offers one), shows messages, the visitor's
+// typing and what the visitor has seen; sends, types, ends. A poll names each chat with the
+// cursor and stamp it has shown (c=<id>:<cursor>:<stamp>); nothing changed is an empty 204.
 (function () {
   "use strict";
   var pane = document.getElementById("chat");
   if (!pane) return;
-  var d = pane.dataset, cursor = 0, lastOwn = 0, ended = !!d.ended, typingSent = 0, timer = null;
+  var d = pane.dataset, cursor = 0, stamp = "", lastOwn = 0, ended = !!d.ended, typingSent = 0, timer = null;
   var list = document.getElementById("chat-messages");
   var input = document.getElementById("chat-input");
 
@@ -25,8 +27,14 @@
     list.appendChild(li);
     if (m.author !== "customer") lastOwn = m.id;
   }
+  function watch() { return "c=" + d.chat + ":" + cursor + ":" + encodeURIComponent(stamp); }
+  function applyAll(body) {
+    var ev = body && body.chats && body.chats[d.chat];
+    if (ev) apply(ev);
+  }
   function apply(ev) {
     var fresh = false;
+    stamp = ev.stamp || "";
     ev.messages.forEach(function (m) { show(m); if (m.author === "customer") fresh = true; });
     if (ev.messages.length) list.scrollTop = list.scrollHeight;
     cursor = Math.max(cursor, ev.cursor);
@@ -36,16 +44,16 @@
     if (ev.ended) { ended = true; document.getElementById("chat-ended").hidden = false; }
   }
   function poll() {
-    fetch(d.events + "?after=" + cursor, {credentials: "same-origin"})
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (ev) { if (ev) apply(ev); })
+    fetch(d.events + "?" + watch(), {credentials: "same-origin"})
+      .then(function (r) { return r.status === 200 ? r.json() : null; })
+      .then(applyAll)
       .catch(function () {})
       .then(function () { if (!ended) timer = setTimeout(poll, 1500); });
   }
   function listen() {
-    var es = new EventSource(d.stream + "?after=" + cursor);
-    es.onmessage = function (e) { apply(JSON.parse(e.data)); if (ended) es.close(); };
-    es.onerror = function () { if (ended) es.close(); };
+    var es = new EventSource(d.stream + "?" + watch());
+    es.onmessage = function (e) { applyAll(JSON.parse(e.data)); if (ended) es.close(); };
+    es.onerror = function () { if (ended) es.close(); else if (es.readyState === 2) poll(); };
   }
   document.getElementById("chat-form").addEventListener("submit", function (e) {
     e.preventDefault();

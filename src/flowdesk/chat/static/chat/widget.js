@@ -7,7 +7,7 @@
   window.__flowdeskChat = 1;
   var opts = window.flowdeskChat || {}, key = me.getAttribute("data-site");
   var base = me.src.replace(/\/static\/chat\/widget\.js.*$/, "") + "/chat/v1/" + key + "/";
-  var store = "flowdesk-chat-" + key, token = "", cursor = 0, lastMine = 0, cfg = null;
+  var store = "flowdesk-chat-" + key, token = "", cursor = 0, stamp = "", lastMine = 0, cfg = null;
   var ended = false, typingSent = 0, timer = null, es = null;
   try { token = localStorage.getItem(store) || ""; } catch (e) {}
 
@@ -82,7 +82,9 @@
     if (m.author === "customer") lastMine = m.id;
   }
   function apply(ev) {
+    if (!ev.messages) return;  // 204: nothing changed
     var theirs = false;
+    stamp = ev.stamp || "";
     ev.messages.forEach(function (m) { if (!document.getElementById("fdc-m" + m.id)) show(m); if (m.author !== "customer") theirs = true; });
     if (ev.messages.length) msgs.scrollTop = msgs.scrollHeight;
     cursor = Math.max(cursor, ev.cursor);
@@ -92,7 +94,7 @@
     if (ev.ended && !ended) { ended = true; panel.appendChild(el("p", {}, "This chat has ended.")); }
   }
   function poll() {
-    call("events?after=" + cursor).then(apply, function (j) { if (j && j.status === 401) { token = ""; ended = true; } })
+    call("events?after=" + cursor + "&v=" + encodeURIComponent(stamp)).then(apply, function (j) { if (j && j.status === 401) { token = ""; ended = true; } })
       .then(function () { if (!ended) timer = setTimeout(poll, cfg.poll_ms || 2000); });
   }
   function listen() {
