@@ -58,8 +58,9 @@ class Watcher:
         event = asyncio.Event()
         for pk, value in shown.items():
             self.waiters.setdefault(pk, {})[event] = value
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
+            self.task = loop.create_task(self._run())
         try:
             await asyncio.wait_for(event.wait(), timeout)
             return True
