@@ -150,6 +150,9 @@ def test_type_and_custom_fields_are_saved_from_the_sidebar(web: WebDesk) -> None
     assert re.search(r'name="custom.seats" value="many"[^>]*aria-invalid="true"', html)
     assert "custom.seats needs an integer, got &#x27;many&#x27;" in html
     assert Ticket.objects.get(pk=t.pk).custom_fields == {}
+    CustomFieldDef.objects.create(key="ratio", label="Ratio", kind="number")
+    nan = admin.post(f"/agent/tickets/{t.pk}/fields", {**form, "custom.ratio": "nan"})
+    assert nan.status_code == 422  # not a 500 from a NaN the database cannot store
     good = {
         **form,
         "type": "incident",

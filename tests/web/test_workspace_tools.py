@@ -98,6 +98,7 @@ def test_a_view_is_edited_in_place_by_who_may_manage_it(web: WebDesk) -> None:
     assert shown == [high.pk]
     assert low.pk not in shown
     assert admin.get("/agent/views?edit=999999").status_code == 404
+    assert admin.get("/agent/views?edit=99999999999999999999").status_code == 404
 
 
 def test_a_bad_view_is_refused_with_the_field_named(web: WebDesk) -> None:

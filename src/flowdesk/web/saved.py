@@ -65,7 +65,8 @@ def _editable(user: User, raw: str | None) -> SavedView | None:
     """The view named by ``raw`` (an id) that ``user`` may change; None when none is named."""
     if not raw:
         return None
-    view = SavedView.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    ok = raw.isascii() and raw.isdigit() and len(raw) < 10  # an id that fits the column
+    view = SavedView.objects.filter(pk=int(raw)).first() if ok else None
     if view is None:
         raise NotFound(f"saved view {raw} not found")
     check_can_manage(user, view, shared=view.owner_id is None)

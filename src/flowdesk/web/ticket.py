@@ -14,6 +14,7 @@ edits and takes the other changes in, so saving again loses neither.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import messages
@@ -112,7 +113,8 @@ def _change_value(field: str, raw: str, kinds: dict[str, str]) -> Any:
         if kind == "int":
             return int(text)
         if kind == "number":
-            return float(text)
+            number = float(text)
+            return number if math.isfinite(number) else text  # nan/inf: refused by name
     except ValueError:
         return text
     if kind == "bool":

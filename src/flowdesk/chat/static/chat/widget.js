@@ -1,4 +1,5 @@
-/* flowdesk live chat widget: <script src="https://desk.example/static/chat/widget.js" data-site="cs_..." async></script>
+/* flowdesk live chat widget, served by your flowdesk server at /static/chat/widget.js; a site embeds
+   it with the one script tag POST /api/chat/sites answers (data-site="cs_...", see docs/chat.md).
    Optional, before it: window.flowdeskChat = {userId: "42", identifierHash: "<hex HMAC>", name: "", email: ""}. */
 (function () {
   "use strict";
