@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",  # cookie, then Accept-Language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # A query or form field holding NUL is refused by name (PostgreSQL cannot store it).
+    "flowdesk.core.nul.NulInputMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "flowdesk.core.i18n.UserLanguageMiddleware",  # a signed-in user's own choice wins
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -29,6 +29,7 @@ FILIPINO = {"bidi": False, "code": "fil", "name": "Filipino", "name_local": "Fil
 #: extracts from these, tests/test_i18n.py checks that each text is translated.
 PROJECT_CATALOGUE_SOURCES = (
     "core/i18n.py",
+    "core/nul.py",
     "accounts/*.py",
     "accounts/templates/**/*.*",
     "studio/*.py",
