@@ -137,3 +137,33 @@ def test_link_requests_are_rate_limited(web: WebDesk, settings: Any) -> None:
     assert "Too many requests" in r.content.decode()
     deliver()
     assert len(mail.outbox) == 2
+
+
+def test_a_link_for_another_verified_address_signs_in_its_customer(web: WebDesk) -> None:
+    """A customer known by several addresses signs in with any one they verified: the link goes
+    to the address asked for; an address merely claimed (unverified) gets none, and a merged
+    customer's old login signs in the customer it was merged into."""
+    from flowdesk.accounts.identities import check_add_identity
+    from flowdesk.accounts.merge import check_merge_customers
+    from flowdesk.accounts.services import do_create_user
+    from flowdesk.core.clock import utcnow
+
+    check_add_identity(web.cora, kind="email", value="cora@home.test", verified=True)
+    check_add_identity(web.cora, kind="email", value="cora@maybe.test", verified=False)
+    for address in ("Cora@Home.test", "cora@maybe.test"):
+        assert Client().post("/portal/login", {"via": "link", "email": address}).status_code == 200
+    deliver()
+    assert [m.to for m in mail.outbox] == [["cora@home.test"]]
+    client = Client()
+    r = client.post(mailed_link("cora@home.test") + "/go")
+    assert (r.status_code, r["Location"]) == (302, "/portal/")
+    assert client.get("/portal/").context["user"] == web.cora
+
+    old = do_create_user("c.old@acme.test", name="Cora (old)")
+    check_merge_customers(old.pk, web.cora.pk, actor=web.alice, now=utcnow())
+    mail.outbox.clear()
+    Client().post("/portal/login", {"via": "link", "email": "c.old@acme.test"})
+    client = Client()
+    r = client.post(mailed_link("c.old@acme.test") + "/go")
+    assert r.status_code == 302
+    assert client.get("/portal/").context["user"] == web.cora

@@ -71,6 +71,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
+    class Meta:
+        # The agents of a desk among its (many) customers, by e-mail: every ticket page's and
+        # inbox's assignee menu, and the directory (a scan of every customer without it).
+        indexes = [models.Index(fields=["role", "email"], name="user_role_email")]
+
     def __str__(self) -> str:
         return self.email
 

@@ -29,8 +29,9 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from flowdesk.accounts.identities import customer_for_identity, survivor
 from flowdesk.accounts.lookups import user_by_email
-from flowdesk.accounts.models import User
+from flowdesk.accounts.models import IdentityKind, User
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import NotFound
 from flowdesk.core.i18n import in_language_of
@@ -105,7 +106,7 @@ def request_link(request: HttpRequest) -> HttpResponse:
     email = form.cleaned_data["email"].strip().lower()
     if limits.over_limit(request, email):
         return too_many(request)
-    user = user_by_email(email)
+    user = _account_for(email)
     if user is not None and user.is_active and not user.is_agent:
         url = request.build_absolute_uri(reverse("portal:signin_page", args=[signin_token(user)]))
         minutes = int(settings.FLOWDESK["PORTAL_SIGNIN_LINK_MINUTES"])
@@ -117,10 +118,20 @@ def request_link(request: HttpRequest) -> HttpResponse:
                 "It works once, for %(minutes)d minutes. If you did not ask for it, ignore "
                 "this e-mail."
             ) % {"url": url, "minutes": minutes}
-        queue_mail(
-            to=user.email, subject=subject, body=body, key=f"portal:signin:{uuid.uuid4().hex}"
-        )
+        # To the address asked for: the login or another address the customer verified.
+        queue_mail(to=email, subject=subject, body=body, key=f"portal:signin:{uuid.uuid4().hex}")
     return render(request, "portal/link_sent.html", {"email": email})
+
+
+def _account_for(email: str) -> User | None:
+    """Whose sign-in link an address asks for: the user with that login (a customer merged
+    into another: the one it was merged into), else the customer holding it as a verified
+    identity (docs/customers.md). An unverified claim gets no link."""
+    user = user_by_email(email)
+    if user is not None:
+        return survivor(user)
+    holder, verified = customer_for_identity(IdentityKind.EMAIL, email)
+    return holder if verified else None
 
 
 def bad_link(request: HttpRequest) -> HttpResponse:
