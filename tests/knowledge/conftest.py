@@ -1,43 +1,10 @@
-"""A small knowledge base made through the API, and a reader without a token."""
+"""The knowledge-base fixtures (their helpers: kb_helpers)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from django.test import Client
 
-from api_helpers import Api, Desk
-
-
-def anonymous() -> Api:
-    api = Api("")
-    api.client = Client()  # no Authorization header: a signed-out portal visitor
-    return api
-
-
-def article(
-    api: Api,
-    slug: str,
-    title: str,
-    body: str,
-    *,
-    visibility: str = "public",
-    category: str = "account",
-    lang: str = "en",
-) -> dict[str, Any]:
-    r = api.post(
-        "/kb/articles",
-        {
-            "category": category,
-            "slug": slug,
-            "visibility": visibility,
-            "translations": {lang: {"title": title, "body": body}},
-        },
-    )
-    assert r.status == 201, r
-    data: dict[str, Any] = r.data
-    return data
+from api_helpers import Desk
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
+from kb_helpers import anonymous, article
+
 from api_helpers import Desk
-from conftest import anonymous, article
 
 
 def test_category_crud_and_field_errors(kb: Desk) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from conftest import anonymous
+from kb_helpers import anonymous
 
 
 def test_demo_seed_has_a_searchable_help_center(db: Any) -> None:

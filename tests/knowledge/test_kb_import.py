@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from kb_helpers import anonymous
 
 from api_helpers import Desk
-from conftest import anonymous
 
 KB = """\
 categories:

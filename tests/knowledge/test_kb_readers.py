@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kb_helpers import anonymous, article
+
 from api_helpers import Desk
-from conftest import anonymous, article
 from flowdesk.core.clock import travel
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from kb_helpers import anonymous, article
+
 from api_helpers import Desk
-from conftest import anonymous, article
 
 
 def _slugs(desk: Desk, **query: str) -> list[str]:
