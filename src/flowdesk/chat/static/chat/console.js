@@ -33,7 +33,9 @@
       if (String(id) !== current) l.push(id + ":" + li.dataset.stamp);
     });
     var c = current ? current + ":" + cursor + ":" + stamp : "";
-    return "c=" + encodeURIComponent(c) + "&l=" + encodeURIComponent(l.join(",")) + "&n=" + newest;
+    // ids, cursors and stamps are digits, ":", "." and ",": nothing to escape (a shorter URL:
+    // 100 listed chats are ~1.6 KB; gunicorn's default request line is 4 KB)
+    return "c=" + c + "&l=" + l.join(",") + "&n=" + newest;
   }
   function reloadList() {
     if (reloading) return;
