@@ -1,16 +1,18 @@
 """The console's chat list follows every chat through the console's one poll: a chat the list
 does not have yet (newer than its newest, ``n=``), a customer message in a chat of the list
 (``l=``: the "new message" marker), the end; nothing changed is a 204. The list itself is not
-polled on its own."""
+polled on its own. In Chromium: the open console shows a new chat and marks its message."""
 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
+import pytest
 from chat_helpers import Visitor, make_site
 
-from web_helpers import client_for, make_desk
+from web_helpers import client_for, make_desk, sign_in
 
 
 def _list(page: str) -> dict[int, str]:
@@ -78,3 +80,41 @@ def test_a_new_chat_of_another_team_is_never_reported(db: Any) -> None:
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "l"
     assert carol.get("/agent/chats/events?n=x").json()["errors"][0]["field"] == "n"
+
+
+def _seen_by_agent(v: Visitor) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ev = v.events().data
+        if ev["seen"] >= max(m["id"] for m in ev["messages"] if m["author"] == "customer"):
+            return
+        time.sleep(0.2)
+    raise AssertionError("the console did not mark the chat seen")
+
+
+@pytest.mark.browser
+def test_the_open_console_shows_a_new_chat_and_marks_new_messages(
+    browser: Any, live_server: Any, transactional_db: Any
+) -> None:
+    make_desk()
+    site = make_site()
+    first = Visitor(site.public_key)
+    assert first.start(name="One", message="hello").status == 201
+    agent = sign_in(browser, live_server.url, "alice@desk.test")
+    agent.wait_for_url("**/agent/")
+    agent.goto(f"{live_server.url}/agent/chats/")
+    agent.get_by_role("link", name="One").click()
+    agent.locator("#chat-messages li.customer", has_text="hello").wait_for()
+    _seen_by_agent(first)  # the console told the server: the visitor's widget says so
+    # A second visitor starts a chat: it appears in the open console's list, by the one poll.
+    second = Visitor(site.public_key, address="203.0.113.9")
+    assert second.start(name="Two", message="hi").status == 201
+    agent.get_by_role("link", name="Two").click()
+    agent.locator("#chat-messages li.customer", has_text="hi").wait_for()
+    one = agent.locator("#chat-list li", has=agent.get_by_role("link", name="One"))
+    assert one.locator(".chat-unread").is_hidden()  # an agent saw "hello"
+    # A message in a chat of the list marks it; the open chat's messages arrive in full.
+    assert first.send("still here").status == 201
+    one.locator(".chat-unread", has_text="new message").wait_for()
+    assert second.send("anyone?").status == 201
+    agent.locator("#chat-messages li.customer", has_text="anyone?").wait_for()
