@@ -355,6 +355,13 @@ def errors(*statuses: int, rules: bool = False) -> dict[int, Any]:
     return {status: bodies.get(status, ErrorOut) for status in sorted(set(statuses))}
 
 
+# The error statuses of an admin-only resource addressed by name (mailboxes, chat sites): its
+# list, reading one (unknown name: 404), and a write (name taken: 409; a bad body).
+ADMIN_LIST_ERRORS = errors(401, 403)
+ADMIN_READ_ERRORS = errors(401, 403, 404, 422)
+ADMIN_WRITE_ERRORS = errors(401, 403, 404, 409, *BODY_ERRORS)
+
+
 # Rule sets, summarised: large rule sets (tens of thousands of rules) are paged, and the whole
 # definition and YAML come only on request (docs/api.md, "Rules").
 

@@ -105,6 +105,14 @@ def _site_and_conversation(
     return site, None
 
 
+def _allowed_origin(request: HttpRequest, site: ChatSite, origin: str) -> bool:
+    """One of the site's origins, or flowdesk's own (its page to try the widget, where a
+    browser's request is same-origin and needs no CORS grant)."""
+    origin = origin.rstrip("/").lower()
+    own = f"{request.scheme}://{request.get_host()}".lower()
+    return origin in site.allowed_origins or origin == own
+
+
 def check_visitor_request(
     request: HttpRequest, site_key: str, *, conversation: bool, methods: tuple[str, ...]
 ) -> tuple[HttpResponseBase | None, str, ChatSite | None, ChatConversation | None]:
@@ -114,7 +122,7 @@ def check_visitor_request(
     site, found = _site_and_conversation(request, site_key, conversation)
     if site is None or not site.active:
         return _error(404, f"no active chat site with key {site_key!r}"), "", None, None
-    if origin and origin.rstrip("/").lower() not in site.allowed_origins:
+    if origin and not _allowed_origin(request, site, origin):
         refusal = _error(403, f"origin {origin!r} is not allowed for this site", "origin")
         return _cors(refusal, ""), "", None, None
     if request.method == "OPTIONS":

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 
 from flowdesk.accounts.models import Role, User
 from flowdesk.chat import visitors
@@ -355,13 +355,48 @@ def conversation_stamp(c: ChatConversation, now: datetime) -> str:
     return stamp({**row, "ticket__version": c.ticket.version}, now)
 
 
-def stamps(ids: list[int], now: datetime, visible: Any = None) -> dict[int, str]:
+def stamps(
+    ids: list[int], now: datetime, visible: Any = None, newer_than: int | None = None
+) -> dict[int, str]:
     """The stamps of many conversations in one indexed query (``visible``: a queryset of the
-    ticket ids the reader may see)."""
-    qs = ChatConversation.objects.filter(pk__in=ids)
+    ticket ids the reader may see; ``newer_than``: also the open live chats started after that
+    id, so a console learns of a new chat in the same query)."""
+    where = Q(pk__in=ids)
+    if newer_than is not None:
+        where |= Q(pk__gt=newer_than, ended_at__isnull=True, offline=False)
+    qs = ChatConversation.objects.filter(where)
     if visible is not None:
         qs = qs.filter(ticket__in=visible)
     return {row["id"]: stamp(row, now) for row in qs.values("id", *STAMP_FIELDS)}
+
+
+def summaries(ids: list[int], now: datetime) -> dict[int, dict[str, Any]]:
+    """What the console's chat list shows of each chat (two queries for any number): its
+    stamp, whether a customer message came after the last one an agent saw, and whether it
+    ended."""
+    rows = list(
+        ChatConversation.objects.filter(pk__in=ids).values(
+            "id", "ticket_id", "agent_seen_id", *STAMP_FIELDS
+        )
+    )
+    latest = dict(
+        Message.objects.filter(
+            ticket_id__in=[r["ticket_id"] for r in rows],
+            public=True,
+            author_kind=AuthorKind.CUSTOMER,
+        )
+        .values("ticket_id")
+        .annotate(last=Max("id"))
+        .values_list("ticket_id", "last")
+    )
+    return {
+        r["id"]: {
+            "stamp": stamp(r, now),
+            "unread": latest.get(r["ticket_id"], 0) > r["agent_seen_id"],
+            "ended": r["ended_at"] is not None,
+        }
+        for r in rows
+    }
 
 
 def events(conversation: ChatConversation, side: str, after: int, now: datetime) -> dict[str, Any]:

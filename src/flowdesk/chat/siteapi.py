@@ -11,7 +11,12 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from flowdesk.api.auth import require_admin
-from flowdesk.api.schemas import BODY_ERRORS, RequestIn, errors
+from flowdesk.api.schemas import (
+    ADMIN_LIST_ERRORS,
+    ADMIN_READ_ERRORS,
+    ADMIN_WRITE_ERRORS,
+    RequestIn,
+)
 from flowdesk.chat import sites as svc
 from flowdesk.chat.models import ChatSite
 
@@ -75,9 +80,7 @@ def site_out(request: HttpRequest, s: ChatSite) -> dict[str, Any]:
 
 
 router = Router(tags=["chat"])
-_LIST = errors(401, 403)
-_READ = errors(401, 403, 404, 422)
-_WRITE = errors(401, 403, 404, 409, *BODY_ERRORS)
+_LIST, _READ, _WRITE = ADMIN_LIST_ERRORS, ADMIN_READ_ERRORS, ADMIN_WRITE_ERRORS
 
 
 @router.get("", response={200: list[ChatSiteOut], **_LIST}, summary="Chat sites")

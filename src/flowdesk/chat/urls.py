@@ -21,6 +21,7 @@ urlpatterns = [
     path(_V + "end", api.end, name="end"),
     path("agent/chats/", console.console, name="console"),
     path("agent/chats/list", console.chat_list, name="list"),
+    path("agent/chats/try", console.try_widget, name="try"),
     path("agent/chats/events", console.chats_events, name="events"),
     path("agent/chats/stream", streams.agent_stream, name="stream"),
     path("agent/chats/<int:chat_id>", console.console, name="chat"),

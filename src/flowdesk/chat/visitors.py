@@ -22,6 +22,13 @@ from flowdesk.core.errors import FieldError, ValidationFailed
 #: the login of a visitor's customer record: never mailed (delivery mails the address left in
 #: the form instead), unique per visitor
 PLACEHOLDER_DOMAIN = "visitors.invalid"
+#: the stored name of a visitor who gave none (the workspace shows it translated)
+VISITOR_NAME = "Chat visitor"
+
+
+def is_placeholder(email: str) -> bool:
+    """A visitor's placeholder login, not an address anyone reads."""
+    return email.lower().endswith("@" + PLACEHOLDER_DOMAIN)
 
 
 def identity_hash(secret: str, user_id: str) -> str:
@@ -64,7 +71,7 @@ def new_visitor_customer(name: str) -> tuple[User, str]:
 
     visitor_id = "v_" + secrets.token_urlsafe(12)
     login = f"{visitor_id.lower().replace('_', '-')}-{secrets.token_hex(4)}@{PLACEHOLDER_DOMAIN}"
-    customer = do_create_user(login, name=name or "Chat visitor", role=Role.CUSTOMER)
+    customer = do_create_user(login, name=name or VISITOR_NAME, role=Role.CUSTOMER)
     check_add_identity(customer, kind=IdentityKind.CHAT, value=visitor_id, verified=True)
     return customer, visitor_id
 

@@ -5,6 +5,12 @@ uvicorn worker), the server under which the chat's Server-Sent Events are offere
 import os
 
 from django.core.asgi import get_asgi_application
+from django.db import connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowdesk.config.settings")
 application = get_asgi_application()
+# Under ASGI each request's sync view runs in a thread of that request: a persistent connection
+# would outlive its thread, one per request, until the server runs out of them (Django's docs:
+# disable persistent connections under ASGI). Each request (and each stream read) connects anew.
+for alias in connections:
+    connections.settings[alias]["CONN_MAX_AGE"] = 0

@@ -16,6 +16,7 @@ from flowdesk.accounts.services import (
     do_create_user,
 )
 from flowdesk.automation.services import check_import_yaml
+from flowdesk.chat.sites import check_create_site
 from flowdesk.knowledge.fixtures import seed_demo_kb
 from flowdesk.macros.yamlio import check_import_macros_yaml
 from flowdesk.mail.services import check_create_mailbox
@@ -161,6 +162,11 @@ DEMO_MAILBOX = {
 }
 
 
+#: the demo's chat site: its widget is on flowdesk's own page /agent/chats/try (same origin, so
+#: no allowed origin is needed); a customer's website would list its origin here
+DEMO_CHAT_SITE = {"name": "demo", "team": "Tier 1", "allowed_origins": []}
+
+
 def demo_rules_yaml() -> str:
     return resources.files("flowdesk.demo").joinpath("rules.yaml").read_text(encoding="utf-8")
 
@@ -220,6 +226,8 @@ def seed_demo(*, tickets: int = 200, seed: int = 7, now: datetime) -> dict[str, 
         )
         seed_demo_kb(admin, now)  # the help center: ABCD articles, Filipino translations
         check_create_mailbox(DEMO_MAILBOX)
+        # The live chat: a site for Tier 1, whose widget /agent/chats/try shows (docs/chat.md).
+        check_create_site(DEMO_CHAT_SITE)
     # Tickets spread over the 30 days before `now`; a ticket's conversation takes at most
     # CONVERSATION_MAX, so nothing is dated after `now`.
     start = now - timedelta(days=30) - CONVERSATION_MAX
