@@ -41,6 +41,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     r = _flowdesk(tmp, "demo", "--tickets", "12")
     assert r.returncode == 0, r.stderr
     assert "seeded 12 tickets" in r.stdout
+    assert "/agent/chats/try" in r.stdout  # where to try the demo chat site
     assert "fd_" in r.stdout
     return tmp
 

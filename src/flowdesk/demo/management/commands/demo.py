@@ -35,3 +35,7 @@ class Command(BaseCommand):
             f"sign in to the customer portal at /portal/login as {result['customer']}, "
             f"password: {DEMO_PASSWORD} (or ask there for a sign-in link by e-mail)"
         )
+        self.stdout.write(
+            "try the live chat as a website visitor at /agent/chats/try (signed in as an agent) "
+            "and answer it in /agent/chats/"
+        )
