@@ -41,8 +41,8 @@ def shop() -> Iterator[str]:
     server.shutdown()
 
 
-def shop_page(browser: Any, shop: str, server: str, key: str) -> Any:
-    PAGE["html"] = f"""<!doctype html><html><head><title>Shop</title></head><body>
+def shop_page(browser: Any, shop: str, server: str, key: str, lang: str = "en") -> Any:
+    PAGE["html"] = f"""<!doctype html><html lang="{lang}"><head><title>Shop</title></head><body>
 <h1>Pricing</h1><script src="{server}/static/chat/widget.js" data-site="{key}" async></script>
 </body></html>""".encode()
     context = browser.new_context(viewport={"width": 1000, "height": 800})
@@ -95,3 +95,19 @@ def test_visitor_and_agent_chat_live(
     visitor.get_by_text("This chat has ended.").wait_for()
     chat.refresh_from_db()
     assert chat.ended_at is not None
+
+
+def test_the_widget_speaks_the_language_of_the_page_it_is_on(
+    browser: Any, live_server: Any, transactional_db: Any, shop: str
+) -> None:
+    make_desk()
+    site = make_site(allowed_origins=[shop])
+    visitor = shop_page(browser, shop, live_server.url, site.public_key, lang="fil")
+    visitor.get_by_role("button", name="Makipag-chat sa amin").click()
+    visitor.get_by_label("Pangalan (opsyonal)").fill("Vic")
+    visitor.get_by_label("Mensahe (opsyonal)").fill("May diskwento ba?")
+    visitor.get_by_role("button", name="Simulan ang chat").click()
+    visitor.locator(".fdc li.customer", has_text="May diskwento ba?").wait_for()
+    visitor.get_by_label("Ang iyong mensahe").wait_for()
+    visitor.get_by_role("button", name="Tapusin ang chat").click()
+    visitor.get_by_text("Tapos na ang chat na ito.").wait_for()

@@ -17,6 +17,29 @@ def _ticket(ticket_id: int) -> Any:
     return Ticket.objects.select_related("requester", "team").get(pk=ticket_id)
 
 
+def test_the_widget_texts_come_in_the_pages_language(desk: Desk) -> None:
+    """The config carries the widget's own texts in the language of the page it is on
+    (``lang``), else the browser's (Accept-Language); the admin's greeting stays as written."""
+    site = make_site()
+    v = Visitor(site.public_key)
+    english = v.call("get", "config").data
+    assert (english["language"], english["texts"]["launcher"]) == ("en", "Chat with us")
+    for lang in ("fil", "tl-PH", "fil_PH"):
+        filipino = v.call("get", f"config?lang={lang}").data
+        assert filipino["language"] == "fil", lang
+        assert filipino["texts"]["launcher"] == "Makipag-chat sa amin"
+        assert filipino["texts"]["optional"] == "%(field)s (opsyonal)"
+        assert filipino["greeting"] == english["greeting"]
+    assert set(filipino["texts"]) == set(english["texts"])
+    assert all(filipino["texts"][k] != english["texts"][k] for k in ("start", "ended", "failed"))
+    # A language flowdesk does not speak: the browser's, here Filipino.
+    r = v.client.get(
+        f"/chat/v1/{site.public_key}/config?lang=xx-YY",
+        headers={"Origin": ORIGIN, "Accept-Language": "fil,en;q=0.5"},
+    )
+    assert r.json()["texts"]["launcher"] == "Makipag-chat sa amin"
+
+
 def test_start_makes_a_chat_ticket_through_the_services(desk: Desk) -> None:
     site = make_site()
     v = Visitor(site.public_key)

@@ -20,12 +20,15 @@ from django.core.cache import cache
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from flowdesk.chat import services as chat
 from flowdesk.chat.models import ChatConversation, ChatSite
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import FlowdeskError
+from flowdesk.core.i18n import supported
 
 METHODS = "GET, POST, OPTIONS"
 BODY_MAX = 64 * 1024
@@ -182,9 +185,45 @@ def site_config(site: ChatSite, sse: bool = False) -> dict[str, Any]:
     }
 
 
+def widget_texts() -> dict[str, str]:
+    """The widget's own texts in the active language (the site's greeting and offline text are
+    the admin's own words and come as they were written)."""
+    return {
+        "launcher": _("Chat with us"),
+        "dialog": _("Chat"),
+        "name": _("Name"),
+        "email": _("E-mail"),
+        "message": _("Message"),
+        "optional": _("%(field)s (optional)"),
+        "start": _("Start chat"),
+        "send": _("Send"),
+        "end": _("End chat"),
+        "your_message": _("Your message"),
+        "support": _("Support"),
+        "typing": _("%(name)s is typing…"),
+        "seen": _("Seen"),
+        "ended": _("This chat has ended."),
+        "offline_sent": _("Thanks! We will answer by e-mail."),
+        "failed": _("Something went wrong."),
+    }
+
+
+def _widget_language(request: HttpRequest) -> str:
+    """The language of the page the widget is on (``lang``, its <html lang>), when flowdesk
+    speaks it; else the visitor's browser's (Accept-Language, as every page)."""
+    return supported(request.GET.get("lang", "")[:35]) or (
+        translation.get_language() or settings.LANGUAGE_CODE
+    )
+
+
 @visitor_endpoint(conversation=False, methods=("GET",))
 def config(request: HttpRequest, site: ChatSite) -> HttpResponse:
-    return JsonResponse(site_config(site, sse_available(request)))
+    language = _widget_language(request)
+    with translation.override(language):
+        texts = widget_texts()
+    return JsonResponse(
+        {**site_config(site, sse_available(request)), "language": language, "texts": texts}
+    )
 
 
 def conversation_out(c: ChatConversation, token: str = "") -> dict[str, Any]:

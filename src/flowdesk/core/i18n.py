@@ -93,6 +93,7 @@ def register_languages() -> None:
     """Filipino in Django's table of languages (idempotent; the core app's ``ready``)."""
     LANG_INFO.setdefault("fil", FILIPINO)
     LANG_INFO.setdefault("tl", {"fallback": ["fil"]})
+    LANG_INFO.setdefault("tl-ph", {"fallback": ["fil"]})  # a region Django would not strip here
 
 
 def supported(code: str | None) -> str | None:
@@ -100,7 +101,7 @@ def supported(code: str | None) -> str | None:
     if not code:
         return None
     try:
-        return translation.get_supported_language_variant(code.strip().lower())
+        return translation.get_supported_language_variant(code.strip().lower().replace("_", "-"))
     except LookupError:
         return None
 

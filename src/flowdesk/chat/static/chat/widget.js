@@ -9,7 +9,13 @@
   var opts = window.flowdeskChat || {}, key = me.getAttribute("data-site");
   var base = me.src.replace(/\/static\/chat\/widget\.js.*$/, "") + "/chat/v1/" + key + "/";
   var store = "flowdesk-chat-" + key, token = "", cursor = 0, stamp = "", lastMine = 0, cfg = null;
-  var ended = false, typingSent = 0, timer = null, es = null;
+  var ended = false, typingSent = 0, timer = null, es = null, loaded = 0;
+  /* English until the config brings the texts in the page's language (GET config?lang=). */
+  var T = {launcher: "Chat with us", dialog: "Chat", name: "Name", email: "E-mail", message: "Message",
+    optional: "%(field)s (optional)", start: "Start chat", send: "Send", end: "End chat",
+    your_message: "Your message", support: "Support", typing: "%(name)s is typing…", seen: "Seen",
+    ended: "This chat has ended.", offline_sent: "Thanks! We will answer by e-mail.", failed: "Something went wrong."};
+  function opt(label, optional) { return optional ? T.optional.replace("%(field)s", label) : label; }
   try { token = localStorage.getItem(store) || ""; } catch (e) {}
 
   function el(tag, attrs, text) {
@@ -34,8 +40,8 @@
     ".fdc li.customer{background:#dbe8ff;margin-left:auto}.fdc small{display:block;color:#666}" +
     ".fdc input,.fdc textarea{width:100%;box-sizing:border-box;margin:.2rem 0 .4rem;padding:.35rem;font:inherit}" +
     ".fdc .e{color:#b00020}";
-  var root = el("div", {"class": "fdc"}), panel = el("div", {"class": "p", role: "dialog", "aria-label": "Chat"});
-  var launcher = el("button", {type: "button", "aria-expanded": "false"}, "Chat with us");
+  var root = el("div", {"class": "fdc"}), panel = el("div", {"class": "p", role: "dialog", "aria-label": T.dialog});
+  var launcher = el("button", {type: "button", "aria-expanded": "false"}, T.launcher);
   panel.hidden = true;
   root.appendChild(el("style", {}, css));
   root.appendChild(panel); root.appendChild(launcher);
@@ -50,16 +56,16 @@
     return inp;
   }
   function problem(j) {
-    err.textContent = j && j.errors ? j.errors.map(function (x) { return x.field + ": " + x.message; }).join("; ") : (j && j.detail) || "Something went wrong.";
+    err.textContent = j && j.errors ? j.errors.map(function (x) { return x.field + ": " + x.message; }).join("; ") : (j && j.detail) || T.failed;
   }
   function prechat() {
     panel.textContent = "";
     var off = !cfg.online, form = el("form", {});
     panel.appendChild(el("p", {}, off ? cfg.offline_text : cfg.greeting));
-    var n = field(form, "name", "Name" + (cfg.name_required ? "" : " (optional)"), false, opts.name);
-    var m = field(form, "email", "E-mail" + (off || cfg.email_required ? "" : " (optional)"), false, opts.email);
-    var t = field(form, "message", off ? "Message" : "Message (optional)", true);
-    form.appendChild(el("button", {type: "submit"}, off ? "Send" : "Start chat"));
+    var n = field(form, "name", opt(T.name, !cfg.name_required), false, opts.name);
+    var m = field(form, "email", opt(T.email, !(off || cfg.email_required)), false, opts.email);
+    var t = field(form, "message", opt(T.message, !off), true);
+    form.appendChild(el("button", {type: "submit"}, off ? T.send : T.start));
     form.appendChild(err);
     panel.appendChild(form);
     form.onsubmit = function (e) {
@@ -70,14 +76,14 @@
       call("conversations", "POST", data).then(function (c) {
         token = c.token;
         try { localStorage.setItem(store, token); } catch (x) {}
-        if (c.offline) { panel.textContent = ""; panel.appendChild(el("p", {}, "Thanks! We will answer by e-mail.")); token = ""; return; }
+        if (c.offline) { panel.textContent = ""; panel.appendChild(el("p", {}, T.offline_sent)); token = ""; return; }
         chat();
       }, problem);
     };
   }
   function show(m) {
     var li = el("li", {"class": m.author, id: "fdc-m" + m.id});
-    if (m.author !== "customer") li.appendChild(el("small", {}, m.name || "Support"));
+    if (m.author !== "customer") li.appendChild(el("small", {}, m.name || T.support));
     li.appendChild(document.createTextNode(m.body));
     msgs.appendChild(li);
     if (m.author === "customer") lastMine = m.id;
@@ -89,10 +95,10 @@
     ev.messages.forEach(function (m) { if (!document.getElementById("fdc-m" + m.id)) show(m); if (m.author !== "customer") theirs = true; });
     if (ev.messages.length) msgs.scrollTop = msgs.scrollHeight;
     cursor = Math.max(cursor, ev.cursor);
-    typing.textContent = ev.typing ? (ev.typing_name || "Support") + " is typing…" : "";
-    seen.textContent = lastMine && ev.seen >= lastMine ? "Seen" : "";
+    typing.textContent = ev.typing ? T.typing.replace("%(name)s", ev.typing_name || T.support) : "";
+    seen.textContent = lastMine && ev.seen >= lastMine ? T.seen : "";
     if (theirs && !panel.hidden) call("seen", "POST", {message_id: cursor});
-    if (ev.ended && !ended) { ended = true; panel.appendChild(el("p", {}, "This chat has ended.")); }
+    if (ev.ended && !ended) { ended = true; panel.appendChild(el("p", {}, T.ended)); }
   }
   function poll() {
     call("events?after=" + cursor + "&v=" + encodeURIComponent(stamp)).then(apply, function (j) { if (j && j.status === 401) { token = ""; ended = true; } })
@@ -105,9 +111,9 @@
   }
   function chat() {
     panel.textContent = "";
-    var form = el("form", {}), box = field(form, "body", "Your message", true);
-    form.appendChild(el("button", {type: "submit"}, "Send"));
-    var end = el("button", {type: "button"}, "End chat");
+    var form = el("form", {}), box = field(form, "body", T.your_message, true);
+    form.appendChild(el("button", {type: "submit"}, T.send));
+    var end = el("button", {type: "button"}, T.end);
     form.appendChild(document.createTextNode(" ")); form.appendChild(end);
     panel.appendChild(msgs); panel.appendChild(typing); panel.appendChild(seen); panel.appendChild(form); panel.appendChild(err);
     form.onsubmit = function (e) {
@@ -121,18 +127,34 @@
       var now = Date.now();
       if (now - typingSent > 2000) { typingSent = now; call("typing", "POST", {typing: true}); }
     };
-    end.onclick = function () { call("end", "POST").then(function () { ended = true; try { localStorage.removeItem(store); } catch (x) {} }); };
+    end.onclick = function () {
+      call("end", "POST").then(function () {
+        if (!ended) { ended = true; panel.appendChild(el("p", {}, T.ended)); }
+        try { localStorage.removeItem(store); } catch (x) {}
+      }, problem);
+    };
     if (cfg.sse && window.EventSource) listen(); else poll();
   }
+  function load() {
+    var lang = document.documentElement.lang || navigator.language || "";
+    return call("config?lang=" + encodeURIComponent(lang)).then(function (c) {
+      cfg = c; loaded = Date.now();
+      for (var k in c.texts || {}) T[k] = c.texts[k];
+      launcher.textContent = T.launcher; panel.setAttribute("aria-label", T.dialog);
+      return c;
+    });
+  }
+  var first = load().catch(function () { cfg = null; });
   launcher.onclick = function () {
     panel.hidden = !panel.hidden;
     launcher.setAttribute("aria-expanded", String(!panel.hidden));
-    if (panel.hidden || cfg) return;
-    call("config").then(function (c) {
-      cfg = c;
+    if (panel.hidden || (panel.firstChild && cfg)) return;
+    /* The config read on load, or again when it is old (whether agents are online moves). */
+    (cfg && Date.now() - loaded < 60000 ? first : load()).then(function () {
+      if (!cfg) throw {};
       if (!token) return prechat();
       call("conversation").then(function (s) { if (s.ended) prechat(); else chat(); }, prechat);
-    }, function (j) { cfg = null; panel.appendChild(err); problem(j); });
+    }).catch(function (j) { cfg = null; panel.appendChild(err); problem(j); });
   };
   (document.body || document.documentElement).appendChild(root);
 })();
