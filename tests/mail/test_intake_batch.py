@@ -41,14 +41,15 @@ def test_a_mail_failing_in_a_batch_is_parked_alone_and_retried(
         mail(subject="Re: first", message_id="<3@client.test>", in_reply_to="<1@client.test>"),
     ]
     assert ingest.store(box, [(None, raw) for raw in raws]) == 4
-    original = ingest._message_after
+    original = ingest._new_ticket
 
-    def fail_on_boom(ticket_id: int, after: int) -> Any:
-        if Ticket.objects.get(pk=ticket_id).subject == "boom":
+    def fail_on_boom(*args: Any, **kwargs: Any) -> Any:
+        ticket = original(*args, **kwargs)  # the ticket is written, then the mail fails
+        if Ticket.objects.get(pk=ticket.pk).subject == "boom":
             raise RuntimeError("the database refused boom")
-        return original(ticket_id, after)
+        return ticket
 
-    monkeypatch.setattr(ingest, "_message_after", fail_on_boom)
+    monkeypatch.setattr(ingest, "_new_ticket", fail_on_boom)
     statements: list[str] = []
 
     def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:

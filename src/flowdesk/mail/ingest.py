@@ -45,7 +45,7 @@ from flowdesk.mail.parsed import AutoKind, ParsedMail
 from flowdesk.mail.source import ticket_source
 from flowdesk.mail.thread import find_ticket
 from flowdesk.tickets.cause import Cause, CauseKind
-from flowdesk.tickets.models import Channel, Message, Status, Ticket
+from flowdesk.tickets.models import Channel, Status, Ticket
 from flowdesk.tickets.services import ChangeSet, NewMessage, do_create_ticket, do_update_ticket
 
 log = logging.getLogger(__name__)
@@ -339,18 +339,6 @@ def _requester(mail: ParsedMail, ctx: _Context) -> User:
     return user
 
 
-def _last_message_id(ticket_id: int) -> int:
-    found = Message.objects.filter(ticket_id=ticket_id).order_by("-id").values_list("id").first()
-    return found[0] if found else 0
-
-
-def _message_after(ticket_id: int, after: int) -> Message:
-    """The mail's own message: the first one its update added (a rule may have added more)."""
-    found = Message.objects.filter(ticket_id=ticket_id, id__gt=after).order_by("id").first()
-    assert found is not None
-    return found
-
-
 def _route(
     row: InboundMail, mailbox: Mailbox, mail: ParsedMail, now: datetime, ctx: _Context
 ) -> str:
@@ -381,23 +369,19 @@ def _route(
     text = mail.reply_text or mail.text
     body = text.replace("\r\n", "\n").replace("\r", "\n").strip() or "(no text)"
     token = CURRENT_INBOUND.set(Inbound(mailbox.pk, auto, mail.from_address))
-    before = 0
     try:
-        ticket_id = match.ticket_id if match else None
-        if ticket_id is not None:
-            # Locked first, so that no other worker adds a message between this read and the
-            # update: the mail's own message is the first one after ``before``.
-            list(Ticket.objects.select_for_update().filter(pk=ticket_id).values_list("id"))
-            before = _last_message_id(ticket_id)
-            ticket_id = _reply(ticket_id, mail, body, auto, cause, mailbox, now)
+        if match is not None:
+            ticket = _reply(match.ticket_id, mail, body, auto, cause, mailbox, now)
         elif auto == AutoKind.AUTO_REPLY:
             row.error = "an automatic reply that belongs to no ticket"
             return InboundStatus.IGNORED
         else:
-            ticket_id = _new_ticket(mail, body, sender, mailbox, cause, now).pk
+            ticket = _new_ticket(mail, body, sender, mailbox, cause, now)
     finally:
         CURRENT_INBOUND.reset(token)
-    message = _message_after(ticket_id, before if ticket_id == (match and match.ticket_id) else 0)
+    # The mail's own message, as the ticket services return it (a rule may have added more).
+    message, ticket_id = ticket.added_message, ticket.pk
+    assert message is not None
     people = {mail.from_address, *mail.to, *mail.cc} - ctx.own
     rows.insert(
         MailMessage(
@@ -452,9 +436,9 @@ def _new_ticket(
     return ticket
 
 
-def _note(ticket_id: int, text: str, detail: str, now: datetime) -> None:
+def _note(ticket_id: int, text: str, detail: str, now: datetime) -> Ticket:
     """An internal note by the mail channel (no author: nobody is notified)."""
-    do_update_ticket(
+    return do_update_ticket(
         ticket_id,
         changes=ChangeSet(),
         message=NewMessage(body_text=text, public=False, channel=Channel.EMAIL),
@@ -472,28 +456,29 @@ def _reply(
     cause: Cause,
     mailbox: Mailbox,
     now: datetime,
-) -> int:
+) -> Ticket:
     """Adds the mail to its ticket; returns the ticket it went to (a new one for a reply to a
     ticket closed longer ago than MAIL_REOPEN_DAYS)."""
+    # Locked while its status is read: no other worker closes or reopens it before the update.
     status, closed_at = (
-        Ticket.objects.filter(pk=ticket_id).values_list("status", "status_changed_at").get()
+        Ticket.objects.select_for_update()
+        .filter(pk=ticket_id)
+        .values_list("status", "status_changed_at")
+        .get()
     )
     if auto is not None:
         # An automatic mail (an out-of-office answer to our reply) is kept as an internal note:
         # agents see it, nobody is notified, no rule answers it, the ticket stays as it was.
         text = f"Automatic reply from {mail.from_address} ({auto}):\n\n{body}"
-        _note(ticket_id, text, f"mailbox {mailbox.name}; {auto}", now)
-        return ticket_id
+        return _note(ticket_id, text, f"mailbox {mailbox.name}; {auto}", now)
     changes = ChangeSet()
     if status == Status.CLOSED:
         days = int(settings.FLOWDESK["MAIL_REOPEN_DAYS"])
         if closed_at is None or now - closed_at > timedelta(days=days):
             assert cause.actor is not None
-            return _new_ticket(
-                mail, body, cause.actor, mailbox, cause, now, follow_up_of=ticket_id
-            ).pk
+            return _new_ticket(mail, body, cause.actor, mailbox, cause, now, follow_up_of=ticket_id)
         changes = ChangeSet(values={"status": Status.OPEN})
-    do_update_ticket(
+    return do_update_ticket(
         ticket_id,
         changes=changes,
         message=NewMessage(body_text=body, channel=Channel.EMAIL),
@@ -501,7 +486,6 @@ def _reply(
         cause=cause,
         now=now,
     )
-    return ticket_id
 
 
 def _bounce(
