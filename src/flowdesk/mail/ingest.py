@@ -300,7 +300,7 @@ def _parent_pending(row: InboundMail, mail: ParsedMail) -> bool:
         return False
     where: list[tuple[str, str | int]] = [("mailbox_id", "="), ("message_id", len(ids))]
     where += [("id", "<"), ("status", "=")]
-    params = [row.mailbox_id, *ids, row.pk, InboundStatus.NEW]
+    params = [row.mailbox_id, *ids, row.pk, InboundStatus.NEW.value]
     return first_row(InboundMail, "id", where, params) is not None
 
 
