@@ -19,7 +19,8 @@ Measured, in the same run:
 - intake: one ``mailbox poll`` round (fetch, store raw, flag \\Seen) and ``--workers`` processes
   processing the stored mails (parse, guard, dedupe, thread, ticket services), from the first
   fetch to the last mail processed. Reported as mails/s and as a ratio to the baseline, with
-  the 1-minute load average at the end (the figures are only comparable within a run).
+  the 1-minute load average at the end (the figures are only comparable within a run), and the
+  workers' CPU time per mail (user + system, not the database server's: less moved by load).
 PostgreSQL: the database named in ``--database`` is dropped and created again.
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -235,6 +237,7 @@ def main() -> None:
         client.logout()
         stored_s = time.perf_counter() - t0
         env = dict(os.environ)
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         procs = [
             subprocess.Popen(
                 [sys.executable, __file__, "--child", f"bench-{n}"]
@@ -248,6 +251,10 @@ def main() -> None:
         ]
         counts = [int((proc.communicate()[0] or "0").split()[-1]) for proc in procs]
         total_s = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # The workers' own CPU time (user + system; not the database server's): less moved by
+        # the machine's load than the wall-clock rate, so it compares runs at different loads.
+        cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     statuses: dict[str, int] = {}
     for status in InboundMail.objects.values_list("status", flat=True):
         statuses[status] = statuses.get(status, 0) + 1
@@ -263,7 +270,8 @@ def main() -> None:
     print(
         f"per worker: {counts}; statuses {statuses}; {Ticket.objects.count()} tickets, "
         f"{Message.objects.count()} messages; "
-        f"mailbox {Mailbox.objects.get(name='bench').last_uid} UIDs"
+        f"mailbox {Mailbox.objects.get(name='bench').last_uid} UIDs; "
+        f"worker CPU {1000 * cpu_s / len(raws):.1f} ms per mail"
     )
 
 

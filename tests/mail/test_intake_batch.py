@@ -41,14 +41,15 @@ def test_a_mail_failing_in_a_batch_is_parked_alone_and_retried(
         mail(subject="Re: first", message_id="<3@client.test>", in_reply_to="<1@client.test>"),
     ]
     assert ingest.store(box, [(None, raw) for raw in raws]) == 4
-    original = ingest._message_after
+    original = ingest._new_ticket
 
-    def fail_on_boom(ticket_id: int, after: int) -> Any:
-        if Ticket.objects.get(pk=ticket_id).subject == "boom":
+    def fail_on_boom(*args: Any, **kwargs: Any) -> Any:
+        ticket = original(*args, **kwargs)  # the ticket is written, then the mail fails
+        if Ticket.objects.get(pk=ticket.pk).subject == "boom":
             raise RuntimeError("the database refused boom")
-        return original(ticket_id, after)
+        return ticket
 
-    monkeypatch.setattr(ingest, "_message_after", fail_on_boom)
+    monkeypatch.setattr(ingest, "_new_ticket", fail_on_boom)
     statements: list[str] = []
 
     def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -183,3 +184,43 @@ def test_a_mail_from_an_address_held_only_unverified_gets_its_own_customer(
     ingest.store(box, [(None, mail(sender="shared@home.test", message_id="<u2@client.test>"))])
     assert ingest.process_pending("w1") == 1
     assert set(Ticket.objects.values_list("requester_id", flat=True)) == {sender.pk}
+
+
+ANSWERING_RULES = """
+version: 1
+rules:
+  - name: answer-every-mail
+    triggers: [created, updated]
+    actions:
+      - {type: reply, body: "Thanks, we read it."}
+"""
+
+
+def test_the_stored_mail_links_to_its_own_message_not_the_rules_reply(desk: Desk) -> None:
+    """A rule answers in the same update as the mail (a message after the mail's): the mail
+    record points at the customer's message, for a new ticket and for a reply."""
+    from flowdesk.mail import ingest
+    from flowdesk.mail.models import InboundMail, MailMessage
+
+    assert desk.admin.post("/rules", {"yaml": ANSWERING_RULES}).status == 201
+    box = inbound(desk)
+    raws = [
+        mail(subject="first", message_id="<a1@client.test>", body="The first mail."),
+        mail(
+            subject="Re: first",
+            message_id="<a2@client.test>",
+            in_reply_to="<a1@client.test>",
+            body="The second mail.",
+        ),
+    ]
+    ingest.store(box, [(None, raw) for raw in raws])
+    assert ingest.process_pending("w1") == 2
+    stored = list(MailMessage.objects.filter(direction="in").order_by("id"))
+    assert [m.message_id for m in stored] == ["a1@client.test", "a2@client.test"]
+    assert stored[0].ticket_id == stored[1].ticket_id
+    texts = [(m.ticket_message.author_kind, m.ticket_message.body_text) for m in stored]
+    assert texts == [("customer", "The first mail."), ("customer", "The second mail.")]
+    rows = list(InboundMail.objects.order_by("id").values_list("ticket_message_id", flat=True))
+    assert rows == [m.ticket_message_id for m in stored]
+    kinds = list(stored[0].ticket.messages.order_by("id").values_list("author_kind", flat=True))
+    assert kinds == ["customer", "system", "customer", "system"]

@@ -31,6 +31,7 @@ from flowdesk.core import rows
 from flowdesk.core.clock import utcnow
 from flowdesk.core.writes import write_transaction
 from flowdesk.mail import loop
+from flowdesk.mail.lookups import first_row
 from flowdesk.mail.models import (
     Bounce,
     Direction,
@@ -45,7 +46,7 @@ from flowdesk.mail.parsed import AutoKind, ParsedMail
 from flowdesk.mail.source import ticket_source
 from flowdesk.mail.thread import find_ticket
 from flowdesk.tickets.cause import Cause, CauseKind
-from flowdesk.tickets.models import Channel, Message, Status, Ticket
+from flowdesk.tickets.models import Channel, Status, Ticket
 from flowdesk.tickets.services import ChangeSet, NewMessage, do_create_ticket, do_update_ticket
 
 log = logging.getLogger(__name__)
@@ -294,15 +295,19 @@ class _NotYet(Exception):
 
 
 def _parent_pending(row: InboundMail, mail: ParsedMail) -> bool:
-    ids = [*mail.in_reply_to, *mail.references][-50:]
-    return bool(ids) and (
-        InboundMail.objects.filter(
-            mailbox_id=row.mailbox_id,
-            message_id__in=ids,
-            id__lt=row.pk,
-            status=InboundStatus.NEW,
-        ).exists()
-    )
+    ids = list(dict.fromkeys([*mail.in_reply_to, *mail.references][-50:]))
+    if not ids:
+        return False
+    where: list[tuple[str, str | int]] = [("mailbox_id", "="), ("message_id", len(ids))]
+    where += [("id", "<"), ("status", "=")]
+    params = [row.mailbox_id, *ids, row.pk, InboundStatus.NEW.value]
+    return first_row(InboundMail, "id", where, params) is not None
+
+
+def _stored_already(mailbox: Mailbox, message_id: str, content_hash: str) -> bool:
+    """The same mail (Message-ID and content) is stored as a message of this mailbox."""
+    where = [("mailbox_id", "="), ("message_id", "="), ("content_hash", "=")]
+    return first_row(MailMessage, "id", where, [mailbox.pk, message_id, content_hash]) is not None
 
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*<([^>\r\n]{1,900})>", re.I | re.M)
@@ -339,18 +344,6 @@ def _requester(mail: ParsedMail, ctx: _Context) -> User:
     return user
 
 
-def _last_message_id(ticket_id: int) -> int:
-    found = Message.objects.filter(ticket_id=ticket_id).order_by("-id").values_list("id").first()
-    return found[0] if found else 0
-
-
-def _message_after(ticket_id: int, after: int) -> Message:
-    """The mail's own message: the first one its update added (a rule may have added more)."""
-    found = Message.objects.filter(ticket_id=ticket_id, id__gt=after).order_by("id").first()
-    assert found is not None
-    return found
-
-
 def _route(
     row: InboundMail, mailbox: Mailbox, mail: ParsedMail, now: datetime, ctx: _Context
 ) -> str:
@@ -372,32 +365,26 @@ def _route(
         raise ValueError("the mail has no usable From address")
     content_hash = mail.content_hash
     message_id = mail.message_id or f"nomid.{content_hash[:40]}@flowdesk.invalid"
-    if MailMessage.objects.filter(
-        mailbox=mailbox, message_id=message_id, content_hash=content_hash
-    ).exists():
+    if _stored_already(mailbox, message_id, content_hash):
         return InboundStatus.DUPLICATE
     sender = _requester(mail, ctx)
     cause = Cause.channel(CauseKind.MAIL, f"mailbox {mailbox.name}", actor=sender)
     text = mail.reply_text or mail.text
     body = text.replace("\r\n", "\n").replace("\r", "\n").strip() or "(no text)"
     token = CURRENT_INBOUND.set(Inbound(mailbox.pk, auto, mail.from_address))
-    before = 0
     try:
-        ticket_id = match.ticket_id if match else None
-        if ticket_id is not None:
-            # Locked first, so that no other worker adds a message between this read and the
-            # update: the mail's own message is the first one after ``before``.
-            list(Ticket.objects.select_for_update().filter(pk=ticket_id).values_list("id"))
-            before = _last_message_id(ticket_id)
-            ticket_id = _reply(ticket_id, mail, body, auto, cause, mailbox, now)
+        if match is not None:
+            ticket = _reply(match.ticket_id, mail, body, auto, cause, mailbox, now)
         elif auto == AutoKind.AUTO_REPLY:
             row.error = "an automatic reply that belongs to no ticket"
             return InboundStatus.IGNORED
         else:
-            ticket_id = _new_ticket(mail, body, sender, mailbox, cause, now).pk
+            ticket = _new_ticket(mail, body, sender, mailbox, cause, now)
     finally:
         CURRENT_INBOUND.reset(token)
-    message = _message_after(ticket_id, before if ticket_id == (match and match.ticket_id) else 0)
+    # The mail's own message, as the ticket services return it (a rule may have added more).
+    message, ticket_id = ticket.added_message, ticket.pk
+    assert message is not None
     people = {mail.from_address, *mail.to, *mail.cc} - ctx.own
     rows.insert(
         MailMessage(
@@ -452,9 +439,9 @@ def _new_ticket(
     return ticket
 
 
-def _note(ticket_id: int, text: str, detail: str, now: datetime) -> None:
+def _note(ticket_id: int, text: str, detail: str, now: datetime) -> Ticket:
     """An internal note by the mail channel (no author: nobody is notified)."""
-    do_update_ticket(
+    return do_update_ticket(
         ticket_id,
         changes=ChangeSet(),
         message=NewMessage(body_text=text, public=False, channel=Channel.EMAIL),
@@ -472,28 +459,29 @@ def _reply(
     cause: Cause,
     mailbox: Mailbox,
     now: datetime,
-) -> int:
+) -> Ticket:
     """Adds the mail to its ticket; returns the ticket it went to (a new one for a reply to a
     ticket closed longer ago than MAIL_REOPEN_DAYS)."""
+    # Locked while its status is read: no other worker closes or reopens it before the update.
     status, closed_at = (
-        Ticket.objects.filter(pk=ticket_id).values_list("status", "status_changed_at").get()
+        Ticket.objects.select_for_update()
+        .filter(pk=ticket_id)
+        .values_list("status", "status_changed_at")
+        .get()
     )
     if auto is not None:
         # An automatic mail (an out-of-office answer to our reply) is kept as an internal note:
         # agents see it, nobody is notified, no rule answers it, the ticket stays as it was.
         text = f"Automatic reply from {mail.from_address} ({auto}):\n\n{body}"
-        _note(ticket_id, text, f"mailbox {mailbox.name}; {auto}", now)
-        return ticket_id
+        return _note(ticket_id, text, f"mailbox {mailbox.name}; {auto}", now)
     changes = ChangeSet()
     if status == Status.CLOSED:
         days = int(settings.FLOWDESK["MAIL_REOPEN_DAYS"])
         if closed_at is None or now - closed_at > timedelta(days=days):
             assert cause.actor is not None
-            return _new_ticket(
-                mail, body, cause.actor, mailbox, cause, now, follow_up_of=ticket_id
-            ).pk
+            return _new_ticket(mail, body, cause.actor, mailbox, cause, now, follow_up_of=ticket_id)
         changes = ChangeSet(values={"status": Status.OPEN})
-    do_update_ticket(
+    return do_update_ticket(
         ticket_id,
         changes=changes,
         message=NewMessage(body_text=body, channel=Channel.EMAIL),
@@ -501,7 +489,6 @@ def _reply(
         cause=cause,
         now=now,
     )
-    return ticket_id
 
 
 def _bounce(

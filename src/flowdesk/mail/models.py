@@ -107,7 +107,12 @@ class InboundMail(models.Model):
                 fields=["mailbox", "uidvalidity", "uid"], name="inbound_mail_once_per_uid"
             )
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="inbound_due")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="inbound_due"),
+            # a reply waits while the mail it answers is stored but not processed yet
+            # (ingest._parent_pending): without it SQLite reads every raw mail of the mailbox
+            models.Index(fields=["mailbox", "message_id"], name="inbound_message_id"),
+        ]
 
     def __str__(self) -> str:
         return f"inbound #{self.pk} ({self.status})"

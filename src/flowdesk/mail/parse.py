@@ -158,7 +158,8 @@ def _payload(part: Message) -> bytes:
             if not isinstance(sub, Message):
                 continue
             try:
-                chunks.append(sub.as_bytes())
+                # policy.default, as when the parser built EmailMessages: the hash must not move
+                chunks.append(sub.as_bytes(policy=policy.default))
             except (ValueError, TypeError, LookupError, UnicodeError):
                 chunks.append(str(sub).encode("utf-8", "replace"))
         return b"".join(chunks)
@@ -300,7 +301,11 @@ def _check_mail(raw: object) -> Message:
     if not data.strip():
         raise UnparsableMail("empty input")
     try:
-        msg = message_from_bytes(data, policy=policy.default)
+        # compat32, not policy.default: the parser reads the raw header text itself and decodes
+        # only what it uses; policy.default's header objects (built on every get()) were two
+        # thirds of the parse. Sub-messages are still serialised with policy.default (_payload),
+        # so the content hash is the same as before.
+        msg = message_from_bytes(data, policy=policy.compat32)
     except (RecursionError, MemoryError, ValueError, TypeError, LookupError) as exc:
         raise UnparsableMail(f"the email package gave up: {type(exc).__name__}") from exc
     names = {str(k).strip().lower() for k in msg}

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from flowdesk.calendars import Calendar
+from flowdesk.core import rows as core_rows
 from flowdesk.engine import Event
 from flowdesk.engine.vocabulary import SLA_METRICS
 from flowdesk.engine.vocabulary import SlaState as State
@@ -259,13 +260,17 @@ def _refresh(w: TicketWrite, snapshot: dict[str, Any]) -> SlaState | None:
     stored = state.to_json() | {"recorded": sorted([m, c] for m, c in recorded)}
     if row is None:
         if state.policy is not None:
-            w.hook_state[_ROW] = TicketSla.objects.create(
+            # core_rows.insert / update_fields: one statement each, without Model.save()'s
+            # per-call overhead (no signal listens to TicketSla); this runs in every update.
+            created = TicketSla(
                 ticket_id=w.ticket.pk,
                 policy=state.policy,
                 calendar=calendar,
                 clocks=stored,
                 computed_at=w.now,
             )
+            core_rows.insert(created)
+            w.hook_state[_ROW] = created
     elif state.policy is None:
         row.delete()
         w.hook_state[_ROW] = None
@@ -276,7 +281,7 @@ def _refresh(w: TicketWrite, snapshot: dict[str, Any]) -> SlaState | None:
             stored,
             w.now,
         )
-        row.save(update_fields=["policy", "calendar", "clocks", "computed_at"])
+        core_rows.update_fields(row, ["policy", "calendar", "clocks", "computed_at"])
     fields = state.snapshot_fields() if state.policy is not None else NO_SLA
     w.derived.update(fields)
     snapshot.update(fields)

@@ -114,6 +114,9 @@ class Ticket(models.Model):
     #: Not a column: the followers' e-mails as the writers left them after an update, so the
     #: answer to that update needs no query (None: not known, read the join table).
     follower_emails: frozenset[str] | None = None
+    #: set by do_create_ticket / do_update_ticket: the message made of the caller's NewMessage
+    #: (not one a rule added in the same update); None when the update added none
+    added_message: Message | None = None
 
     class Meta:
         indexes = [

@@ -457,7 +457,9 @@ def do_create_ticket(
             if key == "followers":
                 _write_followers(w, frozenset(), value)
         author_kind = AuthorKind.CUSTOMER if not requester.is_agent else AuthorKind.AGENT
-        do_add_message(w, message, author=requester, author_kind=author_kind, cause=cause)
+        ticket.added_message = do_add_message(
+            w, message, author=requester, author_kind=author_kind, cause=cause
+        )
         initial_state = w.snapshot()
         data = {k: v for k, v in snap.to_json(initial_state).items() if k not in snap.DERIVED_KEYS}
         w.log.add(EventKind.CREATED, cause, data=data, first=True)
@@ -557,7 +559,7 @@ def do_update_ticket(
         w = TicketWrite(ticket, cause, now, new=False)
         field_changes = apply_change_set(w, changes, cause)
         if message is not None:
-            do_add_message(
+            ticket.added_message = do_add_message(
                 w, message, author=cause.actor, author_kind=_author_kind(cause), cause=cause
             )
         if not w.touched and not channel_events:
