@@ -224,3 +224,27 @@ def test_the_stored_mail_links_to_its_own_message_not_the_rules_reply(desk: Desk
     assert rows == [m.ticket_message_id for m in stored]
     kinds = list(stored[0].ticket.messages.order_by("id").values_list("author_kind", flat=True))
     assert kinds == ["customer", "system", "customer", "system"]
+
+
+def test_nul_characters_in_a_mail_do_not_park_it(desk: Desk) -> None:
+    """A mail whose subject, body or sender name carries NUL (broken clients, spam) becomes a
+    ticket like any other, the NULs dropped (PostgreSQL cannot store them); its raw bytes are
+    kept as they came."""
+    from flowdesk.mail import ingest
+    from flowdesk.mail.models import InboundMail
+    from flowdesk.tickets.models import Message, Ticket
+
+    box = inbound(desk)
+    raw = (
+        b"From: Co\x00ra <cora@acme.test>\r\nTo: " + SUPPORT.encode() + b"\r\n"
+        b"Subject: =?utf-8?q?Printer=00_on_fire?=\x00\r\nMessage-ID: <nul@client.test>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nIt smokes\x00 a lot.\r\n"
+    )
+    assert ingest.store(box, [(None, raw)]) == 1
+    assert ingest.process_pending("w1") == 1
+    row = InboundMail.objects.get()
+    assert (row.status, row.error) == ("parsed", "")
+    assert bytes(row.raw) == raw
+    ticket = Ticket.objects.get()
+    assert ticket.subject == "Printer on fire"
+    assert Message.objects.get(ticket=ticket).body_text == "It smokes a lot."

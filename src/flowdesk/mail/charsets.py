@@ -52,7 +52,12 @@ def _codec(label: str | None) -> str | None:
 
 
 def decode_bytes(data: bytes, declared: str | None = None) -> str:
-    """Text of ``data``: declared charset, then UTF-8, then cp1252 with replacement."""
+    """Text of ``data``: declared charset, then UTF-8, then cp1252 with replacement. NUL
+    characters are dropped: no mail text means one, and PostgreSQL's text cannot hold it."""
+    return _decoded(data, declared).replace("\x00", "")
+
+
+def _decoded(data: bytes, declared: str | None) -> str:
     tried: list[str] = []
     for name in (_codec(declared), "utf-8"):
         if name and name not in tried:
