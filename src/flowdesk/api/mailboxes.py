@@ -12,7 +12,12 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from flowdesk.api.auth import require_admin
-from flowdesk.api.schemas import BODY_ERRORS, RequestIn, errors
+from flowdesk.api.schemas import (
+    ADMIN_LIST_ERRORS,
+    ADMIN_READ_ERRORS,
+    ADMIN_WRITE_ERRORS,
+    RequestIn,
+)
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import NotFound
 from flowdesk.mail import services as svc
@@ -141,9 +146,7 @@ def inbound_out(row: InboundMail) -> dict[str, Any]:
 
 
 router = Router(tags=["mailboxes"])
-_LIST = errors(401, 403)
-_READ = errors(401, 403, 404, 422)
-_WRITE = errors(401, 403, 404, 409, *BODY_ERRORS)
+_LIST, _READ, _WRITE = ADMIN_LIST_ERRORS, ADMIN_READ_ERRORS, ADMIN_WRITE_ERRORS
 
 
 @router.get("", response={200: list[MailboxOut], **_LIST}, summary="Mailboxes")
