@@ -172,17 +172,26 @@ def customer_for_request(email: str, name: str = "") -> User:
     """Whom a new request from ``email`` is filed for: the user with that login (a merged
     customer's survivor), else the customer holding the address verified, else a new customer
     (insert-or-get: a concurrent request may be creating it right now)."""
-    from flowdesk.accounts.lookups import user_by_email
     from flowdesk.accounts.services import do_create_user
+
+    known = user_for_address(email)
+    if known is not None:
+        return known
+    return do_create_user(email.strip(), name=name, role=Role.CUSTOMER, existing_ok=True)
+
+
+def user_for_address(email: str) -> User | None:
+    """The user an e-mail address stands for: the one with that login (a merged customer's
+    survivor), else the customer holding it as a verified identity; None for an address no one
+    holds or only claims (unverified)."""
+    from flowdesk.accounts.lookups import user_by_email
 
     address = email.strip().lower()
     existing = user_by_email(address)
     if existing is not None:
         return survivor(existing)
     holder, verified = customer_for_identity(IdentityKind.EMAIL, address)
-    if holder is not None and verified:
-        return holder
-    return do_create_user(email.strip(), name=name, role=Role.CUSTOMER, existing_ok=True)
+    return holder if verified else None
 
 
 # --- suggestions -----------------------------------------------------------------------------

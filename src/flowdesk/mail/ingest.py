@@ -31,7 +31,6 @@ from flowdesk.core import rows
 from flowdesk.core.clock import utcnow
 from flowdesk.core.writes import write_transaction
 from flowdesk.mail import loop
-from flowdesk.mail.lookups import first_row
 from flowdesk.mail.models import (
     Bounce,
     Direction,
@@ -295,19 +294,15 @@ class _NotYet(Exception):
 
 
 def _parent_pending(row: InboundMail, mail: ParsedMail) -> bool:
-    ids = list(dict.fromkeys([*mail.in_reply_to, *mail.references][-50:]))
-    if not ids:
-        return False
-    where: list[tuple[str, str | int]] = [("mailbox_id", "="), ("message_id", len(ids))]
-    where += [("id", "<"), ("status", "=")]
-    params = [row.mailbox_id, *ids, row.pk, InboundStatus.NEW.value]
-    return first_row(InboundMail, "id", where, params) is not None
-
-
-def _stored_already(mailbox: Mailbox, message_id: str, content_hash: str) -> bool:
-    """The same mail (Message-ID and content) is stored as a message of this mailbox."""
-    where = [("mailbox_id", "="), ("message_id", "="), ("content_hash", "=")]
-    return first_row(MailMessage, "id", where, [mailbox.pk, message_id, content_hash]) is not None
+    ids = [*mail.in_reply_to, *mail.references][-50:]
+    return bool(ids) and (
+        InboundMail.objects.filter(
+            mailbox_id=row.mailbox_id,
+            message_id__in=ids,
+            id__lt=row.pk,
+            status=InboundStatus.NEW,
+        ).exists()
+    )
 
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*<([^>\r\n]{1,900})>", re.I | re.M)
@@ -365,7 +360,9 @@ def _route(
         raise ValueError("the mail has no usable From address")
     content_hash = mail.content_hash
     message_id = mail.message_id or f"nomid.{content_hash[:40]}@flowdesk.invalid"
-    if _stored_already(mailbox, message_id, content_hash):
+    if MailMessage.objects.filter(
+        mailbox=mailbox, message_id=message_id, content_hash=content_hash
+    ).exists():
         return InboundStatus.DUPLICATE
     sender = _requester(mail, ctx)
     cause = Cause.channel(CauseKind.MAIL, f"mailbox {mailbox.name}", actor=sender)

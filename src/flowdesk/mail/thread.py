@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flowdesk.mail.lookups import first_row
 from flowdesk.mail.models import MailMessage
 from flowdesk.mail.outgoing import ticket_of_body, ticket_of_message_id
 from flowdesk.mail.parsed import ParsedMail
@@ -49,14 +48,6 @@ def participants(ticket_id: int) -> set[str]:
     return people
 
 
-def _ticket_of_stored_id(ids: list[str]) -> int | None:
-    """The ticket of the newest stored message (in or out) with one of ``ids``: a statement
-    built once per number of ids (every mail runs it; the ORM would build it every time)."""
-
-    found = first_row(MailMessage, "ticket_id", [("message_id", len(ids))], ids, newest=True)
-    return int(found[0]) if found is not None and found[0] is not None else None
-
-
 def find_ticket(mail: ParsedMail) -> Match | None:
     ids = [*reversed(mail.in_reply_to), *reversed(mail.references)]
     for mid in ids:
@@ -64,7 +55,12 @@ def find_ticket(mail: ParsedMail) -> Match | None:
         if ticket_id is not None and _exists(ticket_id):
             return Match(ticket_id, "signed-id")
     if ids:
-        found = _ticket_of_stored_id(list(dict.fromkeys(ids[:100])))
+        found = (
+            MailMessage.objects.filter(message_id__in=ids[:100])
+            .order_by("-id")
+            .values_list("ticket_id", flat=True)
+            .first()
+        )
         if found is not None:
             return Match(found, "message-id")
     for token in _TOKEN.findall(mail.subject):

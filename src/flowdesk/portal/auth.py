@@ -29,9 +29,8 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from flowdesk.accounts.identities import customer_for_identity, survivor
-from flowdesk.accounts.lookups import user_by_email
-from flowdesk.accounts.models import IdentityKind, User
+from flowdesk.accounts.identities import user_for_address
+from flowdesk.accounts.models import User
 from flowdesk.core.clock import utcnow
 from flowdesk.core.errors import NotFound
 from flowdesk.core.i18n import in_language_of
@@ -106,7 +105,8 @@ def request_link(request: HttpRequest) -> HttpResponse:
     email = form.cleaned_data["email"].strip().lower()
     if limits.over_limit(request, email):
         return too_many(request)
-    user = _account_for(email)
+    # Any address the customer verified asks for their link (docs/portal.md).
+    user = user_for_address(email)
     if user is not None and user.is_active and not user.is_agent:
         url = request.build_absolute_uri(reverse("portal:signin_page", args=[signin_token(user)]))
         minutes = int(settings.FLOWDESK["PORTAL_SIGNIN_LINK_MINUTES"])
@@ -121,17 +121,6 @@ def request_link(request: HttpRequest) -> HttpResponse:
         # To the address asked for: the login or another address the customer verified.
         queue_mail(to=email, subject=subject, body=body, key=f"portal:signin:{uuid.uuid4().hex}")
     return render(request, "portal/link_sent.html", {"email": email})
-
-
-def _account_for(email: str) -> User | None:
-    """Whose sign-in link an address asks for: the user with that login (a customer merged
-    into another: the one it was merged into), else the customer holding it as a verified
-    identity (docs/customers.md). An unverified claim gets no link."""
-    user = user_by_email(email)
-    if user is not None:
-        return survivor(user)
-    holder, verified = customer_for_identity(IdentityKind.EMAIL, email)
-    return holder if verified else None
 
 
 def bad_link(request: HttpRequest) -> HttpResponse:
